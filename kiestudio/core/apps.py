@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "kiestudio.core"
+    label = "core"
+    verbose_name = "Studio core"

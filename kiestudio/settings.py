@@ -1,0 +1,304 @@
+"""Kie Studio settings: one module, every knob read from the environment (see the README's table).
+
+Development defaults make a fresh clone run (SQLite, the Kie simulator, local media). With ``DEBUG=false``
+the studio refuses to start without what production needs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from kiestudio.env import EnvError, env_bool, env_float, env_int, env_list, env_secret, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("KIESTUDIO_VAR_DIR", str(BASE_DIR / "var")))
+
+TESTING = env_bool("KIESTUDIO_TESTING", "pytest" in sys.modules)
+DEBUG = env_bool("DEBUG", True)
+PRODUCTION = not DEBUG and not TESTING
+
+# --- Core -------------------------------------------------------------------------------------------------
+
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
+SECRET_KEY = env_secret("SECRET_KEY", None if PRODUCTION else _DEV_SECRET_KEY, required=PRODUCTION)
+if PRODUCTION and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 40):
+    raise EnvError("SECRET_KEY", "must be a random string of at least 40 characters in production.")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise EnvError("ALLOWED_HOSTS", "is required in production (a comma-separated list of host names).")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_q",
+    "allauth",
+    "allauth.account",
+    "kiestudio.core",
+    "kiestudio.accounts",
+    "kiestudio.workspaces",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "kiestudio.workspaces.middleware.CurrentWorkspaceMiddleware",
+]
+
+ROOT_URLCONF = "kiestudio.urls"
+ASGI_APPLICATION = "kiestudio.asgi.application"
+WSGI_APPLICATION = "kiestudio.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kiestudio.workspaces.context_processors.workspace",
+                "kiestudio.core.context_processors.studio",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    except ValueError as exc:
+        raise EnvError("DATABASE_URL", f"is not a database URL Django understands ({exc}).") from None
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            # WAL lets the web and worker processes read while one writes; IMMEDIATE takes the write lock at
+            # BEGIN, which is what stops "database is locked" under concurrent writers (see shared notes).
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; "
+                    "PRAGMA foreign_keys=ON;"
+                ),
+            },
+        }
+    }
+IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+
+# --- Redis: cache, broker, rate limiter, stream fan-out ---------------------------------------------------
+
+REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "kiestudio"}}
+
+Q_CLUSTER = {
+    "name": "kiestudio",
+    "workers": env_int("WORKER_CONCURRENCY", 4, minimum=1),
+    "timeout": 120,
+    # retry must exceed timeout, or an unacknowledged task is handed out again while it still runs.
+    "retry": 180,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 500,
+    "poll": 0.1,
+    "label": "Background jobs",
+    "sync": TESTING and env_bool("KIESTUDIO_Q_SYNC", True),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Accounts (django-allauth) ----------------------------------------------------------------------------
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_ADAPTER = "kiestudio.accounts.adapter.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_UNIQUE_EMAIL = True
+# A taken email must be reported beside the field on sign-up, so enumeration prevention is off; login and
+# password reset still answer the same way for known and unknown addresses.
+ACCOUNT_PREVENT_ENUMERATION = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+}
+
+# --- Email ------------------------------------------------------------------------------------------------
+
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Kie Studio <studio@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+_email_host = env_str("EMAIL_HOST")
+if _email_host:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": env_int("EMAIL_PORT", 587, minimum=1, maximum=65535),
+                "username": env_str("EMAIL_HOST_USER", ""),
+                "password": env_secret("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 15,
+            },
+        }
+    }
+elif PRODUCTION:
+    raise EnvError("EMAIL_HOST", "is required in production (password resets and invitations are sent by SMTP).")
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
+# --- Kie --------------------------------------------------------------------------------------------------
+
+KIE_API_KEY = env_secret("KIE_API_KEY")
+KIE_SIMULATOR_PORT = env_int("KIE_SIMULATOR_PORT", 8765, minimum=1, maximum=65535)
+# No key means the embedded simulator; setting KIE_API_KEY switches to the real Kie with no other change.
+KIE_USE_SIMULATOR = KIE_API_KEY is None and not PRODUCTION
+_kie_default_base = f"http://127.0.0.1:{KIE_SIMULATOR_PORT}" if KIE_USE_SIMULATOR else "https://api.kie.ai"
+_kie_default_upload = f"http://127.0.0.1:{KIE_SIMULATOR_PORT}" if KIE_USE_SIMULATOR else "https://kieai.redpandaai.co"
+KIE_BASE_URL = env_url("KIE_BASE_URL", _kie_default_base)
+KIE_UPLOAD_BASE_URL = env_url("KIE_UPLOAD_BASE_URL", _kie_default_upload)
+if KIE_USE_SIMULATOR:
+    KIE_API_KEY = "simulator-key"
+KIE_CREATE_LIMIT = env_int("KIE_CREATE_LIMIT", 20, minimum=1)
+KIE_CREATE_WINDOW = env_float("KIE_CREATE_WINDOW", 10.0, minimum=0.1)
+KIE_READ_LIMIT = env_int("KIE_READ_LIMIT", 10, minimum=1)
+KIE_READ_WINDOW = env_float("KIE_READ_WINDOW", 1.0, minimum=0.1)
+KIE_WEBHOOK_HMAC_KEY = env_secret("KIE_WEBHOOK_HMAC_KEY")
+
+# --- Static and media -------------------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG
+
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+S3_BUCKET = env_str("S3_BUCKET")
+if TESTING or DEBUG:
+    _staticfiles_backend = "django.contrib.staticfiles.storage.StaticFilesStorage"
+else:
+    _staticfiles_backend = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+if S3_BUCKET:
+    AWS_STORAGE_BUCKET_NAME = S3_BUCKET
+    AWS_S3_ENDPOINT_URL = env_url("S3_ENDPOINT_URL")
+    AWS_S3_REGION_NAME = env_str("S3_REGION", "us-east-1")
+    AWS_S3_ACCESS_KEY_ID = env_secret("S3_ACCESS_KEY_ID")
+    AWS_S3_SECRET_ACCESS_KEY = env_secret("S3_SECRET_ACCESS_KEY")
+    AWS_S3_CUSTOM_DOMAIN = env_str("S3_CUSTOM_DOMAIN")
+    AWS_DEFAULT_ACL = None
+    AWS_QUERYSTRING_AUTH = env_bool("S3_SIGNED_URLS", True)
+    AWS_S3_FILE_OVERWRITE = False
+    _media_backend = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    _media_backend = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {"default": _media_backend, "staticfiles": {"BACKEND": _staticfiles_backend}}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+
+# --- Security ---------------------------------------------------------------------------------------------
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# --- Internationalisation ---------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: one structured line per event on stdout, secrets redacted -----------------------------------
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "kiestudio.core.logging.RedactSecretsFilter"}},
+    "formatters": {"line": {"()": "kiestudio.core.logging.KeyValueFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "django-q": {"level": "WARNING" if TESTING else "INFO"},
+    },
+}

@@ -1,0 +1,67 @@
+"""The one way views reach workspace-owned rows: scoped to the current workspace, else 404.
+
+Views never call ``Model.objects.get(pk=...)`` with an id from the URL. They call ``get_for_workspace`` (or a
+resource helper built on it), so an object that belongs to another workspace is indistinguishable from one
+that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
+from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+
+from kiestudio.workspaces.models import Membership, Role, Workspace
+
+M = TypeVar("M", bound=Model)
+
+
+def current_workspace(request: HttpRequest) -> Workspace:
+    workspace = getattr(request, "workspace", None)
+    if workspace is None:
+        raise Http404("No workspace")
+    return workspace
+
+
+def current_membership(request: HttpRequest) -> Membership:
+    membership = getattr(request, "membership", None)
+    if membership is None:
+        raise Http404("No workspace")
+    return membership
+
+
+def scoped[M: Model](request: HttpRequest, model_or_queryset: type[M] | QuerySet[M]) -> QuerySet[M]:
+    """The rows of the current workspace only."""
+    queryset = (
+        model_or_queryset if isinstance(model_or_queryset, QuerySet) else model_or_queryset._default_manager.all()
+    )
+    return queryset.filter(workspace=current_workspace(request))
+
+
+def get_for_workspace[M: Model](request: HttpRequest, model_or_queryset: type[M] | QuerySet[M], **lookup: object) -> M:
+    """Fetch one row of the current workspace, or raise 404 (also for malformed ids)."""
+    try:
+        return scoped(request, model_or_queryset).get(**lookup)
+    except (ObjectDoesNotExist, MultipleObjectsReturned, ValidationError, ValueError, TypeError) as exc:
+        raise Http404("Not found") from exc
+
+
+def require_role(minimum: str | Role) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Allow the view only to members of the current workspace with at least ``minimum`` role (else 403)."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            if not current_membership(request).has_role(minimum):
+                raise PermissionDenied(
+                    f"This needs the {Role(minimum).label.lower()} role or higher in this workspace."
+                )
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

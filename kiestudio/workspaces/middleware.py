@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from kiestudio.workspaces.models import Membership
+from kiestudio.workspaces.services import workspace_ensure_for_user
+
+SESSION_KEY = "workspace_id"
+
+
+class CurrentWorkspaceMiddleware:
+    """Sets ``request.workspace`` and ``request.membership`` for signed-in users.
+
+    The workspace chosen in the switcher is kept in the session; if it is gone (deleted, or the user was
+    removed), the user falls back to their first workspace.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.workspace = None
+        request.membership = None
+        if request.user.is_authenticated:
+            membership = None
+            workspace_id = request.session.get(SESSION_KEY)
+            if workspace_id is not None:
+                membership = (
+                    Membership.objects.select_related("workspace")
+                    .filter(user=request.user, workspace_id=workspace_id)
+                    .first()
+                )
+            if membership is None:
+                membership = workspace_ensure_for_user(user=request.user)
+                request.session[SESSION_KEY] = membership.workspace_id
+            request.membership = membership
+            request.workspace = membership.workspace
+        return self.get_response(request)

@@ -1,0 +1,63 @@
+// Kie Studio shared behaviour. No inline scripts anywhere: pages opt in through data attributes.
+(function () {
+  "use strict";
+
+  function dismiss(toast) {
+    toast.remove();
+  }
+
+  function wireToasts(root) {
+    root.querySelectorAll(".toast").forEach(function (toast) {
+      if (toast.dataset.wired) return;
+      toast.dataset.wired = "1";
+      var close = toast.querySelector(".toast-close");
+      if (close) close.addEventListener("click", function () { dismiss(toast); });
+      if (toast.hasAttribute("data-autohide")) {
+        var timer = setTimeout(function () { dismiss(toast); }, 6000);
+        toast.addEventListener("mouseenter", function () { clearTimeout(timer); });
+        toast.addEventListener("focusin", function () { clearTimeout(timer); });
+      }
+    });
+  }
+
+  // Close open <details> menus on outside click and on Escape, returning focus to their summary.
+  function closeMenus(except) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var menu = event.target.closest("details.menu");
+    closeMenus(menu);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var open = document.querySelector("details.menu[open]");
+    if (open) {
+      open.removeAttribute("open");
+      var summary = open.querySelector("summary");
+      if (summary) summary.focus();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { wireToasts(document); });
+  document.addEventListener("htmx:afterSwap", function () { wireToasts(document); });
+
+  window.KieStudio = { toast: function (text, level) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var toast = document.createElement("div");
+    toast.className = "toast toast-" + (level || "info");
+    toast.setAttribute("data-autohide", "");
+    var p = document.createElement("p");
+    p.textContent = text;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "toast-close";
+    button.setAttribute("aria-label", "Dismiss notification");
+    button.textContent = "×";
+    toast.append(p, button);
+    box.append(toast);
+    wireToasts(box);
+  } };
+})();
