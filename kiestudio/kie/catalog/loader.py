@@ -1,0 +1,364 @@
+"""Read ``data/*.json`` into a :class:`Catalog` of :class:`ModelSpec` objects, checking the data."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import CatalogError, UnknownModel
+from .pricing import check_price
+from .specs import FAMILIES, FIELD_TYPES, KINDS, NUMERIC_TYPES, OUTPUTS, TEXT_TYPES, FieldSpec, ModelSpec
+from .validation import _Invalid, check_constraints, check_rule_shape, coerce_value
+
+#: Data files in display order; any other ``*.json`` file in ``data/`` follows alphabetically.
+DATA_FILES: tuple[str, ...] = (
+    "images.json",
+    "gpt4o_image.json",
+    "flux_kontext.json",
+    "image_tools.json",
+    "veo.json",
+    "video.json",
+    "runway.json",
+    "audio.json",
+    "suno.json",
+)
+
+MODEL_KEYS_REQUIRED: tuple[str, ...] = (
+    "key",
+    "model",
+    "family",
+    "kind",
+    "output",
+    "name",
+    "description",
+    "endpoint",
+    "record_endpoint",
+    "typical_seconds",
+    "deadline_seconds",
+    "prompt_field",
+    "fields",
+    "price",
+)
+MODEL_KEYS_OPTIONAL: tuple[str, ...] = ("rules", "price_note")
+FIELD_KEYS_REQUIRED: tuple[str, ...] = ("name", "type", "label", "required", "default", "help")
+FIELD_KEYS_OPTIONAL: tuple[str, ...] = (
+    "choices",
+    "min",
+    "max",
+    "min_length",
+    "max_length",
+    "min_items",
+    "max_items",
+    "advanced",
+    "choice_labels",
+)
+#: Added by the HTTP client, never a user input.
+RESERVED_FIELDS = frozenset({"callBackUrl", "model", "progressCallBackUrl"})
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._/-]*$", re.IGNORECASE)
+KIND_OUTPUT = {
+    "text_to_image": "image",
+    "image_edit": "image",
+    "remove_background": "image",
+    "text_to_video": "video",
+    "image_to_video": "video",
+    "video_to_video": "video",
+    "speech": "audio",
+    "sound_effect": "audio",
+    "music": "audio",
+}
+
+
+class Catalog:
+    """All models, in a stable display order (kind, then data file, then position in the file)."""
+
+    def __init__(self, models: Iterable[ModelSpec]):
+        self._models = tuple(models)
+        self._by_key: dict[str, ModelSpec] = {}
+        for spec in self._models:
+            if spec.key in self._by_key:
+                raise CatalogError([f"duplicate model key {spec.key!r}"])
+            self._by_key[spec.key] = spec
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        return self._models
+
+    def get(self, key: str) -> ModelSpec:
+        try:
+            return self._by_key[key]
+        except (KeyError, TypeError):
+            raise UnknownModel(key, tuple(self._by_key)) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._models)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(spec.key for spec in self._models)
+
+    def by_kind(self, kind: str) -> tuple[ModelSpec, ...]:
+        if kind not in KINDS:
+            raise ValueError(f"Unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        return tuple(spec for spec in self._models if spec.kind == kind)
+
+    def by_family(self, family: str) -> tuple[ModelSpec, ...]:
+        if family not in FAMILIES:
+            raise ValueError(f"Unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+        return tuple(spec for spec in self._models if spec.family == family)
+
+    def by_model(self, family: str, model: str | None) -> tuple[ModelSpec, ...]:
+        """Entries that send this Kie ``model`` value in ``family`` (a model may back several entries)."""
+        return tuple(spec for spec in self._models if spec.family == family and spec.model == model)
+
+    def kinds(self) -> tuple[str, ...]:
+        """Kinds that have at least one model, in ``KINDS`` order."""
+        present = {spec.kind for spec in self._models}
+        return tuple(kind for kind in KINDS if kind in present)
+
+    def families(self) -> tuple[str, ...]:
+        present = {spec.family for spec in self._models}
+        return tuple(family for family in FAMILIES if family in present)
+
+    def __repr__(self) -> str:
+        return f"<Catalog of {len(self)} models>"
+
+
+@functools.cache
+def load_catalog() -> Catalog:
+    """The catalog shipped in ``kiestudio/kie/catalog/data`` (read and checked once, then cached)."""
+    data = resources.files(__package__).joinpath("data")
+    files = {item.name: item.read_text(encoding="utf-8") for item in data.iterdir() if item.name.endswith(".json")}
+    return parse_catalog(files)
+
+
+def get_model(key: str) -> ModelSpec:
+    """Shortcut for ``load_catalog().get(key)``."""
+    return load_catalog().get(key)
+
+
+def read_catalog(directory: str | Path) -> Catalog:
+    """Read and check a catalog from another directory of JSON files (not cached)."""
+    path = Path(directory)
+    return parse_catalog({item.name: item.read_text(encoding="utf-8") for item in sorted(path.glob("*.json"))})
+
+
+def parse_catalog(files: Mapping[str, str]) -> Catalog:
+    """Build a catalog from ``{file name: JSON text}``; raises :class:`CatalogError` listing every problem."""
+    order = {name: index for index, name in enumerate(DATA_FILES)}
+    names = sorted(files, key=lambda name: (order.get(name, len(order)), name))
+    problems: list[str] = []
+    entries: list[tuple[int, int, int, ModelSpec]] = []
+    seen: dict[str, str] = {}
+    for file_index, name in enumerate(names):
+        try:
+            document = json.loads(files[name])
+        except ValueError as exc:
+            problems.append(f"{name}: invalid JSON ({exc})")
+            continue
+        if not isinstance(document, dict) or not isinstance(document.get("models"), list):
+            problems.append(f"{name}: expected an object with a 'models' list")
+            continue
+        group = name.removesuffix(".json")
+        for position, raw in enumerate(document["models"]):
+            where = f"{name}[{position}]" + (f" ({raw.get('key')})" if isinstance(raw, dict) else "")
+            spec, found = build_model(raw, where, group)
+            problems += found
+            if spec is None:
+                continue
+            if spec.key in seen:
+                problems.append(f"{where}: key {spec.key!r} is already used in {seen[spec.key]}")
+                continue
+            seen[spec.key] = name
+            entries.append((list(KINDS).index(spec.kind), file_index, position, spec))
+    if problems:
+        raise CatalogError(problems)
+    entries.sort(key=lambda entry: entry[:3])
+    return Catalog(entry[3] for entry in entries)
+
+
+def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None, list[str]]:
+    """Turn one JSON entry into a ModelSpec and list every problem found in it."""
+    if not isinstance(raw, dict):
+        return None, [f"{where}: a model entry must be an object"]
+    problems = [f"{where}: missing {key!r}" for key in MODEL_KEYS_REQUIRED if key not in raw]
+    unknown = set(raw) - set(MODEL_KEYS_REQUIRED) - set(MODEL_KEYS_OPTIONAL)
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {sorted(unknown)}")
+    if problems:
+        return None, problems
+
+    key, family, kind, output = raw["key"], raw["family"], raw["kind"], raw["output"]
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        problems.append(f"{where}: key must be a URL-safe string")
+    if family not in FAMILIES:
+        problems.append(f"{where}: family {family!r} is not one of {', '.join(FAMILIES)}")
+    if kind not in KINDS:
+        problems.append(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    if output not in OUTPUTS:
+        problems.append(f"{where}: output {output!r} is not one of {', '.join(OUTPUTS)}")
+    elif kind in KIND_OUTPUT and KIND_OUTPUT[kind] != output:
+        problems.append(f"{where}: kind {kind} produces {KIND_OUTPUT[kind]}, not {output}")
+    if family in FAMILIES:
+        info = FAMILIES[family]
+        if raw["endpoint"] != info["create_endpoint"]:
+            problems.append(f"{where}: endpoint should be {info['create_endpoint']!r} for family {family}")
+        if raw["record_endpoint"] != info["record_endpoint"]:
+            problems.append(f"{where}: record_endpoint should be {info['record_endpoint']!r} for family {family}")
+        if info["model_param"] is None and raw["model"] is not None:
+            problems.append(f"{where}: family {family} takes no model value; use null")
+        if info["model_param"] is not None and not (isinstance(raw["model"], str) and raw["model"]):
+            problems.append(f"{where}: family {family} needs a model value")
+    for text_key in ("name", "description"):
+        if not isinstance(raw[text_key], str) or not raw[text_key].strip():
+            problems.append(f"{where}: {text_key} must be non-empty text")
+    typical, deadline = raw["typical_seconds"], raw["deadline_seconds"]
+    if not (isinstance(typical, int) and not isinstance(typical, bool) and typical > 0):
+        problems.append(f"{where}: typical_seconds must be a positive integer")
+    elif not (isinstance(deadline, int) and not isinstance(deadline, bool) and deadline > typical):
+        problems.append(f"{where}: deadline_seconds must be an integer above typical_seconds")
+    price_note = raw.get("price_note")
+    if price_note is not None and not (isinstance(price_note, str) and price_note.strip()):
+        problems.append(f"{where}: price_note must be non-empty text or absent")
+
+    fields: list[FieldSpec] = []
+    if not isinstance(raw["fields"], list):
+        problems.append(f"{where}: fields must be a list")
+    else:
+        for index, raw_field in enumerate(raw["fields"]):
+            field, found = build_field(raw_field, f"{where}.fields[{index}]")
+            problems += found
+            if field is not None:
+                fields.append(field)
+    names = [field.name for field in fields]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        problems.append(f"{where}: duplicate field(s) {duplicates}")
+    prompt_field = raw["prompt_field"]
+    if prompt_field is not None:
+        matching = [field for field in fields if field.name == prompt_field]
+        if not matching or matching[0].type not in TEXT_TYPES:
+            problems.append(f"{where}: prompt_field {prompt_field!r} must name a text field")
+    problems += check_price(raw["price"], frozenset(names), f"{where}.price")
+    rules = raw.get("rules", [])
+    if not isinstance(rules, list):
+        problems.append(f"{where}: rules must be a list")
+        rules = []
+    if problems:
+        return None, problems
+
+    spec = ModelSpec(
+        key=key,
+        model=raw["model"],
+        family=family,
+        kind=kind,
+        output=output,
+        name=raw["name"].strip(),
+        description=raw["description"].strip(),
+        endpoint=raw["endpoint"],
+        record_endpoint=raw["record_endpoint"],
+        typical_seconds=typical,
+        deadline_seconds=deadline,
+        prompt_field=prompt_field,
+        fields=tuple(fields),
+        price=raw["price"],
+        rules=tuple(rules),
+        price_note=price_note,
+        group=group,
+    )
+    for index, rule in enumerate(rules):
+        problems += check_rule_shape(spec, rule, f"{where}.rules[{index}]")
+    return (None if problems else spec), problems
+
+
+def build_field(raw: Any, where: str) -> tuple[FieldSpec | None, list[str]]:
+    if not isinstance(raw, dict):
+        return None, [f"{where}: a field must be an object"]
+    problems = [f"{where}: missing {key!r}" for key in FIELD_KEYS_REQUIRED if key not in raw]
+    unknown = set(raw) - set(FIELD_KEYS_REQUIRED) - set(FIELD_KEYS_OPTIONAL)
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {sorted(unknown)}")
+    if problems:
+        return None, problems
+    name, kind = raw["name"], raw["type"]
+    where = f"{where} {name!r}"
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", name):
+        problems.append(f"{where}: field name must be an identifier")
+    elif name in RESERVED_FIELDS:
+        problems.append(f"{where}: {name} is added by the client and must not be a field")
+    if kind not in FIELD_TYPES:
+        problems.append(f"{where}: type {kind!r} is not one of {', '.join(FIELD_TYPES)}")
+    if not isinstance(raw["label"], str) or not raw["label"].strip():
+        problems.append(f"{where}: label must be non-empty text")
+    if not isinstance(raw["help"], str):
+        problems.append(f"{where}: help must be text")
+    if not isinstance(raw["required"], bool) or not isinstance(raw.get("advanced", False), bool):
+        problems.append(f"{where}: required/advanced must be true or false")
+    choices = raw.get("choices")
+    if kind == "enum":
+        if not isinstance(choices, list) or not choices:
+            problems.append(f"{where}: an enum needs a non-empty choices list")
+            choices = []
+        elif len({json.dumps(choice) for choice in choices}) != len(choices):
+            problems.append(f"{where}: duplicate choices")
+    elif choices is not None:
+        problems.append(f"{where}: only enum fields have choices")
+    choice_labels = raw.get("choice_labels")
+    if choice_labels is not None and (
+        kind != "enum"
+        or not isinstance(choice_labels, list)
+        or len(choice_labels) != len(choices or [])
+        or not all(isinstance(label, str) and label.strip() for label in choice_labels)
+    ):
+        problems.append(f"{where}: choice_labels must be one non-empty label per choice")
+    for bound in ("min", "max"):
+        value = raw.get(bound)
+        if value is not None and (
+            kind not in NUMERIC_TYPES or isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            problems.append(f"{where}: {bound} needs a numeric field and a number")
+    for bound in ("min_length", "max_length", "min_items", "max_items"):
+        value = raw.get(bound)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            problems.append(f"{where}: {bound} must be a non-negative integer")
+    for low, high in (("min", "max"), ("min_length", "max_length"), ("min_items", "max_items")):
+        if isinstance(raw.get(low), int | float) and isinstance(raw.get(high), int | float) and raw[low] > raw[high]:
+            problems.append(f"{where}: {low} is above {high}")
+    if problems:
+        return None, problems
+    default = raw["default"]
+    field = FieldSpec(
+        name=name,
+        type=kind,
+        label=raw["label"].strip(),
+        required=raw["required"],
+        default=tuple(default) if isinstance(default, list) else default,
+        help=raw["help"].strip(),
+        choices=tuple(choices or ()),
+        min=raw.get("min"),
+        max=raw.get("max"),
+        min_length=raw.get("min_length"),
+        max_length=raw.get("max_length"),
+        min_items=raw.get("min_items"),
+        max_items=raw.get("max_items"),
+        advanced=raw.get("advanced", False),
+        choice_labels=tuple(choice_labels or ()),
+    )
+    if default is not None:
+        try:
+            coerced = coerce_value(field, default)
+        except _Invalid as exc:
+            return None, [f"{where}: default {default!r} is invalid: {exc}"]
+        if coerced != default or type(coerced) is not type(default):
+            problems.append(f"{where}: default {default!r} should be written as {coerced!r}")
+        problems += [f"{where}: default {default!r}: {problem}" for problem in check_constraints(field, coerced)]
+    return (None if problems else field), problems

@@ -1,0 +1,228 @@
+"""Immutable descriptions of Kie models and their input fields.
+
+Everything here is plain data: the JSON files in ``data/`` are turned into these
+objects by :mod:`kiestudio.kie.catalog.loader`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+#: Kinds of generation, in display order, with a human label.
+KINDS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "text_to_image": "Text to image",
+        "image_edit": "Image edit",
+        "upscale": "Upscale",
+        "remove_background": "Background removal",
+        "text_to_video": "Text to video",
+        "image_to_video": "Image to video",
+        "video_to_video": "Video to video",
+        "speech": "Speech",
+        "sound_effect": "Sound effects",
+        "music": "Music",
+    }
+)
+
+#: API families, in display order. ``input_wrapper`` is the body key holding the inputs
+#: (Market puts them under ``input``; the family APIs take them at the top level of the body).
+#: ``model_param`` is the body key that carries ``ModelSpec.model`` (None: the family has none).
+#: ``callback_required``: Kie rejects a create call without ``callBackUrl`` (Suno).
+FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
+    {
+        family: MappingProxyType(info)
+        for family, info in {
+            "market": {
+                "name": "Kie Market",
+                "create_endpoint": "POST /api/v1/jobs/createTask",
+                "record_endpoint": "GET /api/v1/jobs/recordInfo",
+                "input_wrapper": "input",
+                "model_param": "model",
+                "callback_required": False,
+            },
+            "veo": {
+                "name": "Veo 3.1",
+                "create_endpoint": "POST /api/v1/veo/generate",
+                "record_endpoint": "GET /api/v1/veo/record-info",
+                "input_wrapper": None,
+                "model_param": "model",
+                "callback_required": False,
+            },
+            "suno": {
+                "name": "Suno",
+                "create_endpoint": "POST /api/v1/generate",
+                "record_endpoint": "GET /api/v1/generate/record-info",
+                "input_wrapper": None,
+                "model_param": "model",
+                "callback_required": True,
+            },
+            "gpt4o_image": {
+                "name": "4o Image",
+                "create_endpoint": "POST /api/v1/gpt4o-image/generate",
+                "record_endpoint": "GET /api/v1/gpt4o-image/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": False,
+            },
+            "flux_kontext": {
+                "name": "Flux Kontext",
+                "create_endpoint": "POST /api/v1/flux/kontext/generate",
+                "record_endpoint": "GET /api/v1/flux/kontext/record-info",
+                "input_wrapper": None,
+                "model_param": "model",
+                "callback_required": False,
+            },
+            "runway": {
+                "name": "Runway",
+                "create_endpoint": "POST /api/v1/runway/generate",
+                "record_endpoint": "GET /api/v1/runway/record-detail",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": False,
+            },
+            "aleph": {
+                "name": "Runway Aleph",
+                "create_endpoint": "POST /api/v1/aleph/generate",
+                "record_endpoint": "GET /api/v1/aleph/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": False,
+            },
+        }.items()
+    }
+)
+
+#: Kind of media each model produces.
+OUTPUTS: tuple[str, ...] = ("image", "video", "audio")
+
+#: Field types understood by the validator and by forms.
+FIELD_TYPES: tuple[str, ...] = (
+    "text",
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "enum",
+    "image_url",
+    "image_urls",
+    "video_url",
+    "video_urls",
+    "audio_url",
+    "audio_urls",
+    "json",
+)
+
+#: Types whose value is one URL / a list of URLs.
+URL_TYPES: frozenset[str] = frozenset({"image_url", "video_url", "audio_url"})
+URL_LIST_TYPES: frozenset[str] = frozenset({"image_urls", "video_urls", "audio_urls"})
+TEXT_TYPES: frozenset[str] = frozenset({"text", "string"})
+NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "number"})
+
+#: One credit is worth this many US dollars (contract section 1.7).
+USD_PER_CREDIT = "0.005"
+
+
+def _choice_text(choice: Any) -> str:
+    if isinstance(choice, bool):
+        return "Yes" if choice else "No"
+    return str(choice)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input of a model, named exactly as Kie expects it on the wire."""
+
+    name: str
+    type: str
+    label: str
+    required: bool = False
+    default: Any = None
+    help: str = ""
+    choices: tuple[Any, ...] = ()
+    min: float | int | None = None
+    max: float | int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    advanced: bool = False
+    #: Optional display names for ``choices`` (same order and length); the wire value is the choice.
+    choice_labels: tuple[str, ...] = ()
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+    @property
+    def is_list(self) -> bool:
+        return self.type in URL_LIST_TYPES
+
+    def choice_pairs(self) -> tuple[tuple[Any, str], ...]:
+        """``(value, label)`` for each choice, for building a select box."""
+        labels = self.choice_labels or tuple(_choice_text(choice) for choice in self.choices)
+        return tuple(zip(self.choices, labels, strict=True))
+
+    def default_value(self) -> Any:
+        """The default as a fresh, JSON-ready value (lists are copied)."""
+        if isinstance(self.default, tuple):
+            return list(self.default)
+        return self.default
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model (or model variant) a creator can run, and how to call it."""
+
+    key: str
+    model: str | None
+    family: str
+    kind: str
+    output: str
+    name: str
+    description: str
+    endpoint: str
+    record_endpoint: str
+    typical_seconds: int
+    deadline_seconds: int
+    prompt_field: str | None
+    fields: tuple[FieldSpec, ...]
+    price: dict[str, Any]
+    rules: tuple[dict[str, Any], ...] = ()
+    price_note: str | None = None
+    group: str = ""
+
+    def __hash__(self) -> int:
+        return hash(("ModelSpec", self.key))
+
+    def field(self, name: str) -> FieldSpec:
+        """Return the field called ``name``; ``KeyError`` if the model has none."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"{self.key} has no field {name!r} (fields: {', '.join(self.field_names) or 'none'})")
+
+    def has_field(self, name: str) -> bool:
+        return any(spec.name == name for spec in self.fields)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.fields)
+
+    @property
+    def kind_label(self) -> str:
+        return KINDS[self.kind]
+
+    @property
+    def family_name(self) -> str:
+        return FAMILIES[self.family]["name"]
+
+    @property
+    def is_estimate(self) -> bool:
+        """True when the price is our estimate rather than a figure from Kie's price list."""
+        return bool(self.price_note)
+
+    def defaults(self) -> dict[str, Any]:
+        """Values used for fields the user leaves empty."""
+        return {spec.name: spec.default_value() for spec in self.fields if spec.has_default}
