@@ -6,6 +6,8 @@ the studio refuses to start without what production needs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sys
 from pathlib import Path
 
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "django_htmx",
     "django_q",
     "allauth",
@@ -48,6 +51,7 @@ INSTALLED_APPS = [
     "kiestudio.core",
     "kiestudio.accounts",
     "kiestudio.workspaces",
+    "kiestudio.studio",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +69,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "kiestudio.urls"
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 ASGI_APPLICATION = "kiestudio.asgi.application"
 WSGI_APPLICATION = "kiestudio.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
@@ -74,8 +79,22 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # Without runserver's autoreloader nothing would refresh the cached loader, so DEBUG reads templates
+            # from disk every time (edits show at once under uvicorn).
+            "loaders": (
+                ["django.template.loaders.filesystem.Loader", "django.template.loaders.app_directories.Loader"]
+                if DEBUG and not TESTING
+                else [
+                    (
+                        "django.template.loaders.cached.Loader",
+                        [
+                            "django.template.loaders.filesystem.Loader",
+                            "django.template.loaders.app_directories.Loader",
+                        ],
+                    )
+                ]
+            ),
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -220,6 +239,23 @@ KIE_CREATE_WINDOW = env_float("KIE_CREATE_WINDOW", 10.0, minimum=0.1)
 KIE_READ_LIMIT = env_int("KIE_READ_LIMIT", 10, minimum=1)
 KIE_READ_WINDOW = env_float("KIE_READ_WINDOW", 1.0, minimum=0.1)
 KIE_WEBHOOK_HMAC_KEY = env_secret("KIE_WEBHOOK_HMAC_KEY")
+KIE_TIMEOUT = env_float("KIE_TIMEOUT", 30.0, minimum=0.1)
+# Kie POSTs to PUBLIC_BASE_URL/kie/callback/<token>/ when a task ends; the token authenticates the caller.
+KIE_CALLBACKS = env_bool("KIE_CALLBACKS", True)
+KIE_CALLBACK_TOKEN = (
+    env_secret("KIE_CALLBACK_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"kie-callback-url", hashlib.sha256).hexdigest()[:40]
+)
+# Outbound fetches may only reach public addresses; the simulator on loopback is allowed here explicitly.
+FETCH_ALLOWED_PRIVATE_HOSTS = env_list(
+    "FETCH_ALLOWED_PRIVATE_HOSTS", [f"127.0.0.1:{KIE_SIMULATOR_PORT}"] if KIE_USE_SIMULATOR else []
+)
+
+# --- Generation workers -----------------------------------------------------------------------------------
+
+STUDIO_LEASE_SECONDS = env_int("STUDIO_LEASE_SECONDS", 90, minimum=2)
+STUDIO_POLL_SCALE = env_float("STUDIO_POLL_SCALE", 1.0, minimum=0.0)
+STUDIO_DISPATCH_SECONDS = env_float("STUDIO_DISPATCH_SECONDS", 25.0, minimum=1.0)
 
 # --- Static and media -------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("workspaces/switch/", workspace_views.workspace_switch, name="workspace-switch"),
+    path("", include("kiestudio.studio.urls")),
     path("team/", workspace_views.team, name="team"),
     path("settings/", workspace_views.settings_page, name="settings"),
 ]

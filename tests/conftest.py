@@ -20,6 +20,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     browser_items = [item for item in items if "page" in getattr(item, "fixturenames", ())]
     for item in browser_items:
         item.add_marker(pytest.mark.browser)
+    # Playwright's sync API keeps an event loop running in the main thread once it starts, which breaks
+    # asyncio.run() in any later test; so browser tests run last.
+    items[:] = [item for item in items if item not in browser_items] + browser_items
     if browser_items and not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         if os.environ.get("CI"):
             raise pytest.UsageError(
@@ -110,3 +113,60 @@ def alice(make_user):
 def charlie(make_user):
     """An outsider with a workspace of his own."""
     return make_user("charlie@example.com")
+
+
+@pytest.fixture(scope="session")
+def kie_sim_server():
+    """One simulator for the session, instant tasks; tests reset it and change its config as needed."""
+    from kiestudio.simulator.testing import SimulatorConfig, start_simulator
+
+    with start_simulator(SimulatorConfig(time_scale=0.0, callbacks=False, seed=7)) as running:
+        yield running
+
+
+@pytest.fixture
+def kie_sim(kie_sim_server, settings, tmp_path):
+    """Point the studio at the simulator over real HTTP, with media in a temporary directory."""
+    import dataclasses
+
+    kie_sim_server.reset()
+    original = dataclasses.replace(kie_sim_server.sim.config)
+    host = kie_sim_server.base_url.removeprefix("http://")
+    settings.KIE_BASE_URL = kie_sim_server.base_url
+    settings.KIE_UPLOAD_BASE_URL = kie_sim_server.base_url
+    settings.KIE_API_KEY = "test-key"
+    settings.FETCH_ALLOWED_PRIVATE_HOSTS = [host]
+    settings.STUDIO_POLL_SCALE = 0.0
+    settings.KIE_CALLBACKS = False
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    yield kie_sim_server
+    for field in dataclasses.fields(original):
+        setattr(kie_sim_server.sim.config, field.name, getattr(original, field.name))
+
+
+@pytest.fixture
+def studio_worker(transactional_db):
+    """The dispatcher loop in a thread: hands out due polls the way the worker process does."""
+    from kiestudio.studio.tasks import run_dispatcher
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            run_dispatcher(seconds=0.5, interval=0.05)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(5)
+
+
+@pytest.fixture
+def signed_in_page(page, asgi_live_server, alice):
+    page.goto(f"{asgi_live_server}/accounts/login/")
+    page.get_by_label("Email").fill(alice.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{asgi_live_server}/")
+    return page

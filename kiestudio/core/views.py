@@ -14,7 +14,9 @@ from django.views.decorators.http import require_GET
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    from kiestudio.kie.catalog import load_catalog
+
+    return render(request, "core/home.html", {"model_count": len(load_catalog())})
 
 
 def _check_database() -> dict[str, object]:

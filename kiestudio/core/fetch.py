@@ -1,0 +1,116 @@
+"""Guarded outbound fetches for URLs we download (Kie results) or forward.
+
+Only http and https; the resolved address must be public (not loopback, link-local, private, ULA, or an
+IPv4-mapped private address); every redirect is checked again; size and time are capped. The simulator on
+loopback is reachable only through the explicit ``FETCH_ALLOWED_PRIVATE_HOSTS`` setting (development, tests).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from django.conf import settings
+
+MAX_REDIRECTS = 5
+
+
+class FetchError(Exception):
+    """A URL we refused to fetch, or a fetch that went wrong. The message is safe to show."""
+
+
+class BlockedURL(FetchError):
+    pass
+
+
+class TooLarge(FetchError):
+    pass
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    content_type: str
+    size: int
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped or address.sixtofour
+        if mapped is not None:
+            return _is_public(mapped)
+    return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
+def check_url(url: str) -> str:
+    """Refuse the URL unless its scheme is http(s) and every address its host resolves to is public.
+    Returns the host name. Hosts listed in FETCH_ALLOWED_PRIVATE_HOSTS skip the address check."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise BlockedURL(f"Only http and https URLs can be fetched, not {parts.scheme or 'a bare path'}.")
+    host = parts.hostname
+    if not host:
+        raise BlockedURL("The URL has no host.")
+    allowed = {h.lower() for h in getattr(settings, "FETCH_ALLOWED_PRIVATE_HOSTS", ())}
+    hostport = f"{host}:{parts.port}" if parts.port else host
+    if host.lower() in allowed or hostport.lower() in allowed:
+        return host
+    try:
+        infos = socket.getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BlockedURL(f"The host {host} could not be resolved.") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not _is_public(address):
+            raise BlockedURL(f"The host {host} resolves to a private address, which is not allowed.")
+    return host
+
+
+@contextmanager
+def guarded_stream(url: str, *, max_bytes: int, timeout: float = 60.0) -> Iterator[httpx.Response]:
+    """Open a streamed GET, following at most MAX_REDIRECTS redirects, each re-checked."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=False) as client:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(current)
+            with client.stream("GET", current, headers={"User-Agent": "KieStudio/0.1 (+media copy)"}) as response:
+                if response.is_redirect:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchError("The server answered with a redirect that has no location.")
+                    current = urljoin(current, location)
+                    continue
+                if response.status_code >= 400:
+                    raise FetchError(f"The file server answered HTTP {response.status_code}.")
+                length = response.headers.get("content-length")
+                if length and length.isdigit() and int(length) > max_bytes:
+                    raise TooLarge(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+                response.extensions["kiestudio_deadline"] = deadline
+                yield response
+                return
+        raise FetchError("Too many redirects.")
+
+
+def fetch_to_file(url: str, dest: IO[bytes], *, max_bytes: int, timeout: float = 120.0) -> Fetched:
+    """Stream ``url`` into ``dest``, refusing more than ``max_bytes`` and more than ``timeout`` seconds."""
+    size = 0
+    with guarded_stream(url, max_bytes=max_bytes, timeout=timeout) as response:
+        deadline = response.extensions["kiestudio_deadline"]
+        for chunk in response.iter_bytes(65536):
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+            if time.monotonic() > deadline:
+                raise FetchError("The download took too long.")
+            dest.write(chunk)
+        return Fetched(url=str(response.url), content_type=response.headers.get("content-type", ""), size=size)

@@ -1,0 +1,160 @@
+"""The generate form, built from a catalog entry: the right widget for each field, with the catalog as the one
+validator (browser hints come from the same data)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django import forms
+
+from kiestudio.kie.catalog import FieldSpec, ModelSpec
+from kiestudio.studio.models import ReferenceImage
+from kiestudio.studio.services import MAX_VARIATIONS, GenerationError, PlannedGeneration, generation_plan
+
+MEDIA_TYPES = {"image_url", "image_urls"}
+
+
+class ReferenceWidget(forms.Widget):
+    """Picked reference images, as hidden inputs carrying their ids, plus a drop zone (static/js/generate.js)."""
+
+    template_name = "studio/widgets/references.html"
+
+    def __init__(self, *, multiple: bool, max_items: int | None, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.multiple = multiple
+        self.max_items = max_items if multiple else 1
+
+    def value_from_datadict(self, data, files, name):
+        return [v for v in data.getlist(name) if v] if hasattr(data, "getlist") else data.get(name) or []
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"].update(
+            {"multiple": self.multiple, "max_items": self.max_items, "references": getattr(self, "references", [])}
+        )
+        return context
+
+
+def _field_for(spec_field: FieldSpec) -> forms.Field:
+    common = {"label": spec_field.label, "required": spec_field.required, "help_text": spec_field.help}
+    kind = spec_field.type
+    if kind == "text":
+        attrs = {"rows": 4, "data-prompt": ""}
+        if spec_field.max_length:
+            attrs["maxlength"] = spec_field.max_length
+        return forms.CharField(widget=forms.Textarea(attrs=attrs), strip=True, **common)
+    if kind == "string":
+        return forms.CharField(max_length=spec_field.max_length, **common)
+    if kind == "integer":
+        return forms.IntegerField(min_value=spec_field.min, max_value=spec_field.max, **common)
+    if kind == "number":
+        step = "any"
+        return forms.FloatField(
+            min_value=spec_field.min, max_value=spec_field.max, widget=forms.NumberInput(attrs={"step": step}), **common
+        )
+    if kind == "boolean":
+        return forms.BooleanField(label=spec_field.label, required=False, help_text=spec_field.help)
+    if kind == "enum":
+        choices = [(str(value), label) for value, label in spec_field.choice_pairs()]
+        if not spec_field.required and not spec_field.has_default:
+            choices = [("", "Default"), *choices]
+        return forms.ChoiceField(choices=choices, **common)
+    if kind in MEDIA_TYPES:
+        widget = ReferenceWidget(multiple=kind == "image_urls", max_items=spec_field.max_items)
+        return forms.Field(widget=widget, **common)
+    if kind in {"video_url", "audio_url"}:
+        return forms.URLField(assume_scheme="https", **common)
+    if kind == "json":
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}), **common)
+    return forms.CharField(**common)
+
+
+class GenerateForm(forms.Form):
+    """Fields come from the catalog entry. ``clean`` hands everything to the catalog validator, so the server
+    accepts exactly what Kie's schema accepts, and each error lands beside its field."""
+
+    form_token = forms.UUIDField(widget=forms.HiddenInput)
+    variations = forms.TypedChoiceField(
+        label="Variations",
+        choices=[(n, str(n)) for n in range(1, MAX_VARIATIONS + 1)],
+        coerce=int,
+        initial=1,
+        help_text="Each variation is a separate Kie task, charged separately.",
+    )
+
+    def __init__(self, spec: ModelSpec, *args: Any, workspace=None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        self.workspace = workspace
+        self.plan: PlannedGeneration | None = None
+        self.references: dict[str, list[int]] = {}
+        if not self.is_bound and "form_token" not in self.initial:
+            self.initial["form_token"] = uuid.uuid4()
+        for spec_field in spec.fields:
+            field = _field_for(spec_field)
+            field.spec = spec_field
+            if spec_field.has_default and spec_field.name not in self.initial:
+                default = spec_field.default_value()
+                self.initial[spec_field.name] = json.dumps(default) if spec_field.type == "json" else default
+            self.fields[spec_field.name] = field
+        # Keep variations last.
+        self.order_fields([f.name for f in spec.fields] + ["variations", "form_token"])
+        self._attach_references()
+
+    @property
+    def basic_fields(self):
+        return [self[f.name] for f in self.spec.fields if not f.advanced]
+
+    @property
+    def advanced_fields(self):
+        return [self[f.name] for f in self.spec.fields if f.advanced]
+
+    def _attach_references(self) -> None:
+        for spec_field in self.spec.fields:
+            if spec_field.type not in MEDIA_TYPES:
+                continue
+            widget = self.fields[spec_field.name].widget
+            raw = self.data.getlist(spec_field.name) if self.is_bound else self.initial.get(spec_field.name) or []
+            ids = [int(v) for v in (raw if isinstance(raw, list) else [raw]) if str(v).isdigit()]
+            refs = ReferenceImage.objects.filter(workspace=self.workspace, pk__in=ids) if self.workspace else []
+            by_id = {r.pk: r for r in refs}
+            widget.references = [by_id[i] for i in ids if i in by_id]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        raw: dict[str, Any] = {}
+        for spec_field in self.spec.fields:
+            value = cleaned.get(spec_field.name)
+            if spec_field.type in MEDIA_TYPES:
+                refs = self.fields[spec_field.name].widget.references
+                if not refs:
+                    continue
+                self.references[spec_field.name] = [r.pk for r in refs]
+                urls = [r.file.url for r in refs]
+                # The catalog validates URLs; these stand in for the Kie uploads the worker makes at submit time.
+                urls = [u if u.startswith("http") else f"https://studio.local{u}" for u in urls]
+                raw[spec_field.name] = urls if spec_field.type == "image_urls" else urls[0]
+                continue
+            if spec_field.type == "json" and value:
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    self.add_error(spec_field.name, "Enter valid JSON.")
+                    continue
+            if value in (None, "") and not spec_field.required:
+                continue
+            raw[spec_field.name] = value
+        try:
+            self.plan = generation_plan(spec=self.spec, raw_inputs=raw, variations=cleaned.get("variations", 1))
+        except GenerationError as exc:
+            for name, messages in exc.errors.items():
+                target = name if name in self.fields else None
+                for message in messages:
+                    self.add_error(target, message)
+            if not exc.errors:
+                self.add_error(None, str(exc))
+        return cleaned

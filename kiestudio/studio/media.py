@@ -1,0 +1,136 @@
+"""Checking files by their content, and making thumbnails and posters.
+
+Nothing here trusts a file name or a Content-Type header: images are opened with Pillow, audio and video with
+PyAV (which bundles FFmpeg's demuxers and decoders).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import IO
+
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+IMAGE_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+REFERENCE_FORMATS = {"JPEG", "PNG", "WEBP"}
+THUMB_SIZE = (640, 640)
+Image.MAX_IMAGE_PIXELS = 80_000_000
+
+
+class MediaError(Exception):
+    """The file is not what it should be. The message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    kind: str  # image | video | audio
+    mime_type: str
+    extension: str
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+
+
+def probe_image(fh: IO[bytes], *, allowed: set[str] | None = None) -> Probe:
+    fh.seek(0)
+    try:
+        with Image.open(fh) as image:
+            image.verify()
+        fh.seek(0)
+        with Image.open(fh) as image:
+            fmt = image.format or ""
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise MediaError("The file is not an image we can read.") from exc
+    if fmt not in IMAGE_MIME or (allowed is not None and fmt not in allowed):
+        names = ", ".join(sorted(allowed or IMAGE_MIME))
+        raise MediaError(f"{fmt or 'This'} images are not accepted; use {names}.")
+    mime = IMAGE_MIME[fmt]
+    return Probe("image", mime, IMAGE_EXT[mime], width, height)
+
+
+def _av_open(fh: IO[bytes]):
+    import av
+
+    fh.seek(0)
+    return av.open(fh, mode="r")
+
+
+AV_MIME = {
+    "mp4": ("video/mp4", "mp4"),
+    "mov": ("video/mp4", "mp4"),
+    "webm": ("video/webm", "webm"),
+    "matroska": ("video/webm", "webm"),
+    "mp3": ("audio/mpeg", "mp3"),
+    "wav": ("audio/wav", "wav"),
+    "ogg": ("audio/ogg", "ogg"),
+    "flac": ("audio/flac", "flac"),
+    "aac": ("audio/aac", "aac"),
+}
+
+
+def probe_av(fh: IO[bytes]) -> Probe:
+    import av
+
+    try:
+        container = _av_open(fh)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError("The file is not audio or video we can read.") from exc
+    with container:
+        names = container.format.name.split(",")
+        video = next(iter(container.streams.video), None)
+        audio = next(iter(container.streams.audio), None)
+        duration = None
+        if container.duration is not None:
+            duration = round(container.duration / 1_000_000, 3)
+        mime, ext = next((AV_MIME[n] for n in names if n in AV_MIME), (None, None))
+        if mime is None:
+            raise MediaError(f"The {container.format.name} format is not supported.")
+        if video is not None and video.codec_context.width and mime.startswith("video/"):
+            return Probe("video", mime, ext, video.codec_context.width, video.codec_context.height, duration)
+        if audio is not None:
+            if mime.startswith("video/"):
+                mime, ext = ("audio/mp4", "m4a")
+            return Probe("audio", mime, ext, None, None, duration)
+    raise MediaError("The file has neither audio nor video.")
+
+
+def probe(fh: IO[bytes]) -> Probe:
+    """Images first (cheap), then audio and video."""
+    try:
+        return probe_image(fh)
+    except MediaError:
+        return probe_av(fh)
+
+
+def image_thumbnail(fh: IO[bytes]) -> bytes:
+    fh.seek(0)
+    with Image.open(fh) as image:
+        image.thumbnail(THUMB_SIZE)
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        out = io.BytesIO()
+        image.save(out, "WEBP", quality=82, method=4)
+    return out.getvalue()
+
+
+def video_poster(fh: IO[bytes]) -> bytes | None:
+    """The first decodable frame as a WebP thumbnail, or None when no frame decodes."""
+    import av
+
+    try:
+        with _av_open(fh) as container:
+            stream = next(iter(container.streams.video), None)
+            if stream is None:
+                return None
+            for frame in container.decode(stream):
+                image = frame.to_image()
+                image.thumbnail(THUMB_SIZE)
+                out = io.BytesIO()
+                image.save(out, "WEBP", quality=80, method=4)
+                return out.getvalue()
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+    return None

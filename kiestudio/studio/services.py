@@ -1,0 +1,721 @@
+"""Generations: from the click that buys a Kie task to the files stored in our own storage.
+
+The database is the source of truth. A generation that needs work has ``next_check_at`` set; the dispatcher
+leases due rows and hands their ids to workers, and ``generation_advance`` performs one step (submit, poll or
+store) under that lease. Every step is safe to run twice: transitions are conditional UPDATEs that only one
+worker can win. One click buys at most one Kie task: a create whose outcome is unknown is never resent.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from kiestudio.core.fetch import FetchError, fetch_to_file
+from kiestudio.core.kie import kie_client
+from kiestudio.kie import errors as kie_errors
+from kiestudio.kie.catalog import InputValidationError, ModelSpec, estimate_credits, get_model, validate_inputs
+from kiestudio.kie.types import TaskState, TaskStatus
+from kiestudio.studio import media
+from kiestudio.studio.models import (
+    PENDING,
+    TRANSITIONS,
+    Asset,
+    Generation,
+    GenerationEvent,
+    Prompt,
+    ReferenceImage,
+    Status,
+)
+from kiestudio.workspaces.models import Workspace
+
+log = logging.getLogger("kiestudio.studio")
+
+REQUEST_NAMESPACE = uuid.UUID("6f1c1b8e-3d5e-4f0a-9d7e-6b8f2a1c9e01")
+MAX_VARIATIONS = 4
+MAX_SUBMIT_ATTEMPTS = 8
+MAX_STORE_ATTEMPTS = 5
+MAX_RESULT_BYTES = 512 * 1024 * 1024
+REFERENCE_MAX_BYTES = 10 * 1024 * 1024
+REFERENCE_KIE_TTL = timedelta(hours=60)  # Kie keeps uploads 3 days; re-upload before that runs out
+
+
+class GenerationError(Exception):
+    """A generation could not be created; ``errors`` maps field names to messages."""
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+# --- Prompts ------------------------------------------------------------------------------------------------
+
+
+def prompt_record(*, workspace: Workspace, user, text: str) -> Prompt | None:
+    """Remember a typed prompt, de-duplicated per workspace (whitespace-insensitive)."""
+    clean = Prompt.normalise(text)
+    if not clean:
+        return None
+    digest = Prompt.hash_text(clean)
+    now = timezone.now()
+    updated = Prompt.objects.filter(workspace=workspace, text_hash=digest).update(
+        use_count=F("use_count") + 1, last_used_at=now
+    )
+    if not updated:
+        try:
+            with transaction.atomic():
+                return Prompt.objects.create(
+                    workspace=workspace, text=text.strip(), text_hash=digest, created_by=user, use_count=1
+                )
+        except IntegrityError:
+            pass
+    return Prompt.objects.get(workspace=workspace, text_hash=digest)
+
+
+def prompt_save(*, prompt: Prompt, user, name: str) -> Prompt:
+    name = name.strip()[:80]
+    if not name:
+        raise GenerationError("Give the prompt a name to save it to the library.", {"name": ["Enter a name."]})
+    prompt.saved_name = name
+    prompt.saved_by = user
+    prompt.saved_at = timezone.now()
+    prompt.save(update_fields=["saved_name", "saved_by", "saved_at"])
+    return prompt
+
+
+# --- Creating generations -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedGeneration:
+    spec: ModelSpec
+    inputs: dict[str, Any]
+    credits_each: Decimal
+    variations: int
+
+    @property
+    def credits_total(self) -> Decimal:
+        return self.credits_each * self.variations
+
+
+def generation_plan(*, spec: ModelSpec, raw_inputs: dict[str, Any], variations: int) -> PlannedGeneration:
+    """Validate inputs against the catalog and price them, before anything is spent."""
+    if not 1 <= variations <= MAX_VARIATIONS:
+        raise GenerationError(f"Variations must be between 1 and {MAX_VARIATIONS}.", {"variations": ["Choose 1 to 4."]})
+    try:
+        inputs = validate_inputs(spec, raw_inputs)
+    except InputValidationError as exc:
+        raise GenerationError(str(exc), dict(exc.errors)) from exc
+    return PlannedGeneration(spec, inputs, estimate_credits(spec, inputs), variations)
+
+
+def generation_create(
+    *,
+    workspace: Workspace,
+    user,
+    plan: PlannedGeneration,
+    form_token: uuid.UUID,
+    references: dict[str, list[int]] | None = None,
+    retry_of: Generation | None = None,
+) -> list[Generation]:
+    """Create one generation per variation. Idempotent: the same form token returns the same rows, so a double
+    click or a resent POST never buys a second task."""
+    spec = plan.spec
+    prompt_text = str(plan.inputs.get(spec.prompt_field, "")) if spec.prompt_field else ""
+    keys = [uuid.uuid5(REQUEST_NAMESPACE, f"{form_token}:{i}") for i in range(plan.variations)]
+    existing = list(Generation.objects.filter(request_key__in=keys, workspace=workspace).order_by("variation"))
+    if existing:
+        return existing
+    created: list[Generation] = []
+    with transaction.atomic():
+        prompt = prompt_record(workspace=workspace, user=user, text=prompt_text) if prompt_text else None
+        now = timezone.now()
+        for index, key in enumerate(keys):
+            generation = Generation(
+                workspace=workspace,
+                created_by=user,
+                request_key=key,
+                model_key=spec.key,
+                family=spec.family,
+                kind=spec.kind,
+                output=spec.output,
+                inputs=plan.inputs,
+                references=references or {},
+                prompt=prompt,
+                prompt_text=prompt_text,
+                variation=index + 1,
+                retry_of=retry_of,
+                credits_estimated=plan.credits_each,
+                next_check_at=now,
+                created_at=now,
+            )
+            try:
+                with transaction.atomic():
+                    generation.save()
+            except IntegrityError:
+                # A concurrent identical POST won the race; return its rows.
+                return list(Generation.objects.filter(request_key__in=keys).order_by("variation"))
+            GenerationEvent.objects.create(generation=generation, to_status=Status.QUEUED, note="Created")
+            created.append(generation)
+        ids = [g.pk for g in created]
+        transaction.on_commit(lambda: [generation_nudge(generation_id=i) for i in ids])
+    return created
+
+
+def generation_retry(*, generation: Generation, user) -> Generation:
+    """A failed, canceled or unknown generation is retried as a new, explicit task (a new Kie charge)."""
+    if generation.is_pending:
+        raise GenerationError("This generation is still running.")
+    spec = get_model(generation.model_key)
+    plan = PlannedGeneration(spec, generation.inputs, generation.credits_estimated, 1)
+    [retry] = generation_create(
+        workspace=generation.workspace,
+        user=user,
+        plan=plan,
+        form_token=uuid.uuid4(),
+        references=generation.references,
+        retry_of=generation,
+    )
+    return retry
+
+
+def generation_cancel(*, generation: Generation) -> bool:
+    """Stop following the task. Kie has no cancel call, so a task already sent may still finish (and be
+    charged) on Kie's side; we just stop waiting for it."""
+    now = timezone.now()
+    return transition(
+        generation,
+        Status.CANCELED,
+        note="Canceled by a member",
+        fields={"next_check_at": None, "lease_until": None, "completed_at": now},
+        allowed_from=(Status.QUEUED, Status.SUBMITTED),
+    )
+
+
+# --- Transitions --------------------------------------------------------------------------------------------
+
+
+def transition(
+    generation: Generation,
+    to: str,
+    *,
+    note: str = "",
+    fields: dict[str, Any] | None = None,
+    allowed_from: tuple[str, ...] | None = None,
+    lease_token: uuid.UUID | None = None,
+) -> bool:
+    """Move the generation to ``to`` if its current status allows it. A conditional UPDATE, so when two workers
+    race only one wins; the loser gets False and must not act. Updates the instance on success."""
+    current = generation.status
+    if to not in TRANSITIONS[current] and to != current:
+        return False
+    if allowed_from is not None and current not in allowed_from:
+        return False
+    values = dict(fields or {})
+    values["status"] = to
+    values["updated_at"] = timezone.now()
+    query = Generation.objects.filter(pk=generation.pk, status=current)
+    if lease_token is not None:
+        query = query.filter(lease_token=lease_token)
+    if not query.update(**values):
+        return False
+    for key, value in values.items():
+        setattr(generation, key, value)
+    if to != current:
+        GenerationEvent.objects.create(generation=generation, from_status=current, to_status=to, note=note[:300])
+        log.info("generation %s: %s -> %s", generation.pk, current, to, extra={"note": note[:120]})
+    return True
+
+
+def _fail(generation: Generation, error: kie_errors.KieError | None, *, message: str = "", token=None) -> None:
+    error_class = error.error_class if error else "upstream_error"
+    text = message or (error.user_message if error else "The generation failed.")
+    field = getattr(error, "field", None) or ""
+    transition(
+        generation,
+        Status.FAILED,
+        note=text,
+        fields={
+            "failure_class": error_class,
+            "failure_message": text,
+            "failure_field": field,
+            "next_check_at": None,
+            "lease_until": None,
+            "completed_at": timezone.now(),
+        },
+        lease_token=token,
+    )
+
+
+# --- Scheduling: nudges, the dispatcher and the sweeper -----------------------------------------------------
+
+
+def _lease_seconds() -> float:
+    return float(getattr(settings, "STUDIO_LEASE_SECONDS", 90))
+
+
+def generation_claim(*, generation_id: int) -> uuid.UUID | None:
+    """Lease a due generation for one worker step; None when it is not due or another worker holds it."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    claimed = (
+        Generation.objects.filter(pk=generation_id, status__in=PENDING, next_check_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + timedelta(seconds=_lease_seconds()), lease_token=token)
+    )
+    return token if claimed else None
+
+
+def generation_nudge(*, generation_id: int) -> bool:
+    """Hand a due generation to a worker now. Only a nudge: if it is lost, the dispatcher finds the row."""
+    from django_q.tasks import async_task
+
+    token = generation_claim(generation_id=generation_id)
+    if token is None:
+        return False
+    async_task("kiestudio.studio.tasks.generation_advance_task", generation_id, str(token), group="generations")
+    return True
+
+
+def dispatch_due(*, limit: int = 50) -> int:
+    """Lease and hand out every due generation (the dispatcher loop calls this a few times a second)."""
+    now = timezone.now()
+    due = list(
+        Generation.objects.filter(status__in=PENDING, next_check_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_check_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(1 for pk in due if generation_nudge(generation_id=pk))
+
+
+def sweep() -> dict[str, int]:
+    """Re-drive anything stalled. A worker killed mid-step leaves its lease to expire; then:
+    - SUBMITTING with no create sent: nothing reached Kie, so it goes back to the queue;
+    - SUBMITTING with a create sent: Kie may have accepted it, so it becomes UNKNOWN (never resent);
+    - any other pending row without a next check gets one now."""
+    now = timezone.now()
+    counts = {"requeued": 0, "unknown": 0, "rescheduled": 0}
+    stalled = Generation.objects.filter(status=Status.SUBMITTING, lease_until__lt=now)
+    for generation in stalled:
+        if generation.create_sent_at is None:
+            if transition(
+                generation,
+                Status.QUEUED,
+                note="Worker stopped before sending; queued again",
+                fields={"next_check_at": now, "lease_until": None},
+            ):
+                counts["requeued"] += 1
+        elif transition(
+            generation,
+            Status.UNKNOWN,
+            note="Worker stopped after sending the create call",
+            fields={
+                "failure_class": "unknown_outcome",
+                "failure_message": kie_errors.KieUnknownOutcome.default_user_message,
+                "next_check_at": None,
+                "lease_until": None,
+                "completed_at": now,
+            },
+        ):
+            counts["unknown"] += 1
+    counts["rescheduled"] = Generation.objects.filter(
+        status__in=(Status.QUEUED, Status.SUBMITTED, Status.STORING), next_check_at__isnull=True
+    ).update(next_check_at=now)
+    return counts
+
+
+# --- One worker step ----------------------------------------------------------------------------------------
+
+
+def generation_advance(*, generation_id: int, token: str | None) -> str:
+    """Do the next step for a leased generation: submit, poll or store. Returns what it did (for logs)."""
+    lease = uuid.UUID(token) if token else generation_claim(generation_id=generation_id)
+    if lease is None:
+        return "not-due"
+    generation = Generation.objects.select_related("workspace").filter(pk=generation_id, lease_token=lease).first()
+    if generation is None or not generation.is_pending:
+        return "not-leased"
+    if generation.status == Status.QUEUED:
+        return _submit(generation, lease)
+    if generation.status == Status.SUBMITTED:
+        return _poll(generation, lease)
+    if generation.status == Status.STORING:
+        return _store(generation, lease)
+    # SUBMITTING under a live lease belongs to another worker; the sweeper handles it if that worker died.
+    return "busy"
+
+
+def _release(generation: Generation, lease: uuid.UUID, *, next_in: float | None, **fields: Any) -> None:
+    next_at = timezone.now() + timedelta(seconds=next_in) if next_in is not None else None
+    Generation.objects.filter(pk=generation.pk, lease_token=lease).update(
+        next_check_at=next_at, lease_until=None, updated_at=timezone.now(), **fields
+    )
+
+
+def _poll_scale() -> float:
+    return float(getattr(settings, "STUDIO_POLL_SCALE", 1.0))
+
+
+def callback_url_for(spec: ModelSpec) -> tuple[str | None, bool]:
+    """The callback URL to send, and whether we expect Kie to use it. Families that require a callback (Suno)
+    always get one, even when callbacks are off and we poll."""
+    from django.urls import reverse
+
+    from kiestudio.kie.catalog import FAMILIES
+
+    enabled = bool(getattr(settings, "KIE_CALLBACKS", True) and settings.PUBLIC_BASE_URL)
+    required = bool(FAMILIES[spec.family].get("callback_required"))
+    if not (enabled or required):
+        return None, False
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("kie-callback", args=[settings.KIE_CALLBACK_TOKEN])
+    return url, enabled
+
+
+def first_poll_delay(spec: ModelSpec, *, callbacks: bool) -> float:
+    # With callbacks on, the first read waits past the typical duration: the callback usually comes first.
+    typical = max(spec.typical_seconds, 2)
+    delay = typical * 1.5 if callbacks else max(2.0, typical * 0.5)
+    return delay * _poll_scale()
+
+
+def next_poll_delay(elapsed: float) -> float:
+    """Every 2–3 s at first, about every 10 s after half a minute, up to 30 s after a few minutes (Kie's advice)."""
+    return min(max(2.0, elapsed * 0.25), 30.0) * _poll_scale()
+
+
+class _SendMarker:
+    """Wraps the shared limiter: the moment a slot is granted, the create is about to be sent, so we record it.
+    A worker that dies after this point leaves an UNKNOWN outcome instead of a silent resubmit."""
+
+    def __init__(self, inner, generation: Generation) -> None:
+        self.inner = inner
+        self.generation = generation
+
+    def acquire(self, bucket: str, *, limit: int, window: float) -> None:
+        self.inner.acquire(bucket, limit=limit, window=window)
+        if bucket.startswith("create:"):
+            Generation.objects.filter(pk=self.generation.pk).update(create_sent_at=timezone.now())
+
+
+def _submit(generation: Generation, lease: uuid.UUID) -> str:
+    spec = get_model(generation.model_key)
+    if not transition(
+        generation,
+        Status.SUBMITTING,
+        note="Sending to Kie",
+        lease_token=lease,
+        fields={"submit_attempts": generation.submit_attempts + 1},
+    ):
+        return "lost-race"
+    callback, callbacks_on = callback_url_for(spec)
+    try:
+        with kie_client() as client:
+            payload = _payload_with_references(generation, client)
+            client.limiter = _SendMarker(client.limiter, generation)
+            task_id = client.create_task(spec, payload, callback_url=callback)
+    except (kie_errors.KieUnknownOutcome, kie_errors.KieTimeout) as exc:
+        transition(
+            generation,
+            Status.UNKNOWN,
+            note=exc.user_message,
+            lease_token=lease,
+            fields={
+                "failure_class": "unknown_outcome",
+                "failure_message": exc.user_message,
+                "next_check_at": None,
+                "lease_until": None,
+                "completed_at": timezone.now(),
+            },
+        )
+        return "unknown"
+    except (
+        kie_errors.KieRateLimited,
+        kie_errors.KieServerError,
+        kie_errors.KieUnavailable,
+        kie_errors.KieConnectionError,
+        kie_errors.KieMalformedResponse,
+    ) as exc:
+        # Kie answered (or was never reached) without creating anything: wait and try again, unless we have
+        # tried long enough. MalformedResponse is only retried when the request provably never left.
+        sent = Generation.objects.filter(pk=generation.pk).values_list("create_sent_at", flat=True).first()
+        if isinstance(exc, kie_errors.KieMalformedResponse) and sent:
+            transition(
+                generation,
+                Status.UNKNOWN,
+                note=str(exc),
+                lease_token=lease,
+                fields={
+                    "failure_class": "unknown_outcome",
+                    "failure_message": kie_errors.KieUnknownOutcome.default_user_message,
+                    "next_check_at": None,
+                    "lease_until": None,
+                    "completed_at": timezone.now(),
+                },
+            )
+            return "unknown"
+        if generation.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+            _fail(generation, exc, token=lease)
+            return "failed"
+        delay = min(60.0, 2.0 * 2**generation.submit_attempts) * _poll_scale()
+        transition(
+            generation,
+            Status.QUEUED,
+            note=f"{exc.user_message} (waiting in line)",
+            lease_token=lease,
+            fields={
+                "create_sent_at": None,
+                "failure_class": exc.error_class,
+                "next_check_at": timezone.now() + timedelta(seconds=delay),
+                "lease_until": None,
+            },
+        )
+        return "requeued"
+    except kie_errors.KieError as exc:
+        _fail(generation, exc, token=lease)
+        return "failed"
+    except _ReferenceError as exc:
+        _fail(generation, None, message=str(exc), token=lease)
+        return "failed"
+    now = timezone.now()
+    transition(
+        generation,
+        Status.SUBMITTED,
+        note=f"Kie task {task_id}",
+        lease_token=lease,
+        fields={
+            "kie_task_id": task_id,
+            "kie_state": TaskState.WAITING.value,
+            "submitted_at": now,
+            "failure_class": "",
+            "deadline_at": now + timedelta(seconds=spec.deadline_seconds),
+            "next_check_at": now + timedelta(seconds=first_poll_delay(spec, callbacks=callbacks_on)),
+            "lease_until": None,
+        },
+    )
+    return "submitted"
+
+
+class _ReferenceError(Exception):
+    pass
+
+
+def _payload_with_references(generation: Generation, client) -> dict[str, Any]:
+    """The inputs to send, with our reference images swapped for fresh Kie uploads."""
+    payload = dict(generation.inputs)
+    for field_name, ids in (generation.references or {}).items():
+        urls = [reference_kie_url(reference_id=rid, workspace_id=generation.workspace_id, client=client) for rid in ids]
+        payload[field_name] = urls if isinstance(payload.get(field_name), list) else urls[0]
+    return payload
+
+
+def reference_kie_url(*, reference_id: int, workspace_id: int, client) -> str:
+    reference = ReferenceImage.objects.filter(pk=reference_id, workspace_id=workspace_id).first()
+    if reference is None:
+        raise _ReferenceError("A reference image was deleted before the job was sent. Upload it again.")
+    fresh = reference.kie_uploaded_at and timezone.now() - reference.kie_uploaded_at < REFERENCE_KIE_TTL
+    if reference.kie_url and fresh:
+        return reference.kie_url
+    with reference.file.open("rb") as fh:
+        uploaded = client.upload_file(
+            fh.read(), file_name=reference.file.name.rsplit("/", 1)[-1], upload_path="kiestudio/references"
+        )
+    reference.kie_url = uploaded.url
+    reference.kie_uploaded_at = timezone.now()
+    reference.save(update_fields=["kie_url", "kie_uploaded_at"])
+    return uploaded.url
+
+
+def _poll(generation: Generation, lease: uuid.UUID) -> str:
+    now = timezone.now()
+    if generation.deadline_at and now > generation.deadline_at:
+        spec = get_model(generation.model_key)
+        minutes = max(1, spec.deadline_seconds // 60)
+        _fail(
+            generation,
+            kie_errors.KieTimeout(f"Kie did not finish within {minutes} minutes."),
+            message=f"Kie didn't finish this within {minutes} minutes, so we stopped waiting. "
+            "If it finishes later it will still be in your Kie logs; a retry buys a new task.",
+            token=lease,
+        )
+        return "timed-out"
+    try:
+        with kie_client() as client:
+            status = client.get_task(generation.family, generation.kie_task_id)
+    except (
+        kie_errors.KieRateLimited,
+        kie_errors.KieServerError,
+        kie_errors.KieUnavailable,
+        kie_errors.KieTimeout,
+        kie_errors.KieConnectionError,
+        kie_errors.KieMalformedResponse,
+        kie_errors.KieNotFound,
+    ) as exc:
+        elapsed = (now - (generation.submitted_at or now)).total_seconds()
+        _release(generation, lease, next_in=next_poll_delay(elapsed) + 1, poll_count=F("poll_count") + 1)
+        log.warning("generation %s: status read failed (%s); will retry", generation.pk, exc.error_class)
+        return "poll-retry"
+    except kie_errors.KieError as exc:
+        _fail(generation, exc, token=lease)
+        return "failed"
+    return _apply_status(generation, lease, status)
+
+
+def _apply_status(generation: Generation, lease: uuid.UUID, status: TaskStatus) -> str:
+    now = timezone.now()
+    Generation.objects.filter(pk=generation.pk).update(poll_count=F("poll_count") + 1)
+    if status.succeeded:
+        results = [{"url": r.url, "kind": r.kind, "metadata": r.metadata} for r in status.results]
+        if not results:
+            _fail(generation, None, message="Kie reported success but returned no files.", token=lease)
+            return "failed"
+        charged = Decimal(str(status.credits_consumed)) if status.credits_consumed is not None else None
+        transition(
+            generation,
+            Status.STORING,
+            note="Kie finished; copying the results",
+            lease_token=lease,
+            fields={
+                "kie_state": status.state.value,
+                "kie_stage": status.stage or "",
+                "results": results,
+                "credits_charged": charged if charged is not None else generation.credits_estimated,
+                "next_check_at": now,
+            },
+        )
+        return _store(generation, lease)
+    if status.failed:
+        _fail(generation, status.error(), token=lease)
+        return "failed"
+    elapsed = (now - (generation.submitted_at or now)).total_seconds()
+    _release(
+        generation, lease, next_in=next_poll_delay(elapsed), kie_state=status.state.value, kie_stage=status.stage or ""
+    )
+    return "pending"
+
+
+def _store(generation: Generation, lease: uuid.UUID) -> str:
+    """Copy every result into our storage now (Kie deletes its copies). Safe to repeat: stored indexes are
+    skipped."""
+    done = set(Asset.objects.filter(generation=generation).values_list("index", flat=True))
+    try:
+        for index, result in enumerate(generation.results):
+            if index not in done:
+                _store_one(generation, index, result)
+    except (FetchError, media.MediaError, OSError) as exc:
+        attempts = generation.store_attempts + 1
+        if attempts >= MAX_STORE_ATTEMPTS:
+            _fail(
+                generation, None, message=f"We couldn't copy the result into the studio's storage: {exc}", token=lease
+            )
+            return "failed"
+        _release(generation, lease, next_in=min(60.0, 3.0 * 2**attempts) * _poll_scale(), store_attempts=attempts)
+        log.warning("generation %s: storing failed (%s); will retry", generation.pk, exc)
+        return "store-retry"
+    transition(
+        generation,
+        Status.SUCCEEDED,
+        note="Stored",
+        lease_token=lease,
+        fields={"completed_at": timezone.now(), "next_check_at": None, "lease_until": None},
+    )
+    return "succeeded"
+
+
+def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> Asset:
+    with tempfile.TemporaryFile() as tmp:
+        fetched = fetch_to_file(result["url"], tmp, max_bytes=MAX_RESULT_BYTES)
+        info = media.probe(tmp)
+        stem = f"{generation.pk}-{index}-{uuid.uuid4().hex[:8]}"
+        asset = Asset(
+            workspace_id=generation.workspace_id,
+            generation=generation,
+            index=index,
+            kind=info.kind,
+            mime_type=info.mime_type,
+            size=fetched.size,
+            width=info.width,
+            height=info.height,
+            duration=info.duration,
+            source_url=result["url"],
+            metadata=result.get("metadata") or {},
+        )
+        tmp.seek(0)
+        asset.file.save(f"{stem}.{info.extension}", File(tmp), save=False)
+        thumb = media.image_thumbnail(tmp) if info.kind == "image" else None
+        if info.kind == "video":
+            thumb = media.video_poster(tmp)
+        if thumb:
+            asset.thumbnail.save(f"{stem}-thumb.webp", ContentFile(thumb), save=False)
+        try:
+            with transaction.atomic():
+                asset.save()
+        except IntegrityError:
+            # Another run stored this index first; drop our copy.
+            default_storage.delete(asset.file.name)
+            if asset.thumbnail:
+                default_storage.delete(asset.thumbnail.name)
+            return Asset.objects.get(generation=generation, index=index)
+        return asset
+
+
+# --- Callbacks ----------------------------------------------------------------------------------------------
+
+
+def generation_on_callback(*, task_id: str) -> bool:
+    """A Kie callback only makes the task due for an immediate status read; its body is never trusted."""
+    generation = Generation.objects.filter(kie_task_id=task_id).first()
+    if generation is None:
+        return False
+    if generation.status == Status.UNKNOWN:
+        transition(
+            generation,
+            Status.SUBMITTED,
+            note="Kie called back: the task exists after all",
+            fields={"completed_at": None, "failure_class": "", "failure_message": ""},
+        )
+    if generation.status != Status.SUBMITTED:
+        return False
+    Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(next_check_at=timezone.now())
+    generation_nudge(generation_id=generation.pk)
+    return True
+
+
+# --- Deleting and reusing -----------------------------------------------------------------------------------
+
+
+def generation_delete(*, generation: Generation) -> None:
+    """Delete a finished generation and its stored files."""
+    files = []
+    for asset in generation.assets.all():
+        files.append(asset.file.name)
+        if asset.thumbnail:
+            files.append(asset.thumbnail.name)
+    generation.delete()
+    for name in files:
+        transaction.on_commit(lambda name=name: default_storage.delete(name))
+
+
+def reference_from_asset(*, asset: Asset, user) -> ReferenceImage:
+    """Use a generated image as a reference for a new generation."""
+    from kiestudio.studio.uploads import MAX_REFERENCE_BYTES, UploadRejected, reference_from_bytes
+
+    if asset.kind != Asset.Kind.IMAGE:
+        raise UploadRejected("Only images can be used as references.")
+    if asset.size > MAX_REFERENCE_BYTES:
+        raise UploadRejected("That image is larger than the 10 MB reference limit.")
+    with asset.file.open("rb") as fh:
+        data = fh.read()
+    return reference_from_bytes(workspace=asset.workspace, user=user, data=data)

@@ -1,0 +1,76 @@
+"""django-q2 tasks: thin nudges that take ids. The database says what is due; these only hurry it along."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+
+from django.conf import settings
+
+from kiestudio.core.leases import lease_acquire, lease_release
+from kiestudio.studio import services
+
+log = logging.getLogger("kiestudio.studio")
+
+DISPATCHER_LEASE = "studio-dispatcher"
+
+
+def generation_advance_task(generation_id: int, token: str | None = None) -> str:
+    return services.generation_advance(generation_id=generation_id, token=token)
+
+
+def run_dispatcher(*, seconds: float, interval: float = 0.25, holder: str | None = None) -> int | None:
+    """Hand out due work for ``seconds``, a few times a second. Only one dispatcher runs at a time (a lease in
+    the database); a second one returns None at once. Returns how many steps it handed out."""
+    holder = holder or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    if not lease_acquire(name=DISPATCHER_LEASE, holder=holder, seconds=seconds + 15):
+        return None
+    handed = 0
+    started = time.monotonic()
+    last_sweep = 0.0
+    try:
+        while time.monotonic() - started < seconds:
+            if time.monotonic() - last_sweep > 5:
+                services.sweep()
+                last_sweep = time.monotonic()
+            handed += services.dispatch_due()
+            time.sleep(interval)
+    finally:
+        lease_release(name=DISPATCHER_LEASE, holder=holder)
+    return handed
+
+
+def studio_dispatch_task() -> int | None:
+    """One stretch of the dispatcher, then the next stretch is queued, so the loop outlives any one worker. The
+    minute schedule (``studio_sweep_task``) restarts the chain if a worker dies holding it."""
+    from django_q.tasks import async_task
+
+    handed = run_dispatcher(seconds=getattr(settings, "STUDIO_DISPATCH_SECONDS", 25))
+    # Only the run that held the lease continues the chain, so there is never more than one.
+    if handed is not None and not settings.Q_CLUSTER.get("sync"):
+        async_task("kiestudio.studio.tasks.studio_dispatch_task", group="dispatcher")
+    return handed
+
+
+def studio_sweep_task() -> dict[str, int]:
+    """Scheduled every minute: re-drive stalled work and make sure a dispatcher is running."""
+    from django_q.tasks import async_task
+
+    from kiestudio.core.leases import lease_is_free
+
+    counts = services.sweep()
+    if lease_is_free(name=DISPATCHER_LEASE) and not settings.Q_CLUSTER.get("sync"):
+        async_task("kiestudio.studio.tasks.studio_dispatch_task", group="dispatcher")
+    return counts
+
+
+def ensure_dispatcher() -> None:
+    """Start the dispatcher chain if none is running (called when a worker process starts)."""
+    from django_q.tasks import async_task
+
+    from kiestudio.core.leases import lease_is_free
+
+    if lease_is_free(name=DISPATCHER_LEASE) and not settings.Q_CLUSTER.get("sync"):
+        async_task("kiestudio.studio.tasks.studio_dispatch_task", group="dispatcher")

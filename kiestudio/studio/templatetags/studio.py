@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.utils import timezone
+
+from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, estimate_credits, get_model
+
+register = template.Library()
+
+FAILURE_TITLES = {
+    "insufficient_credits": "Not enough Kie credits",
+    "content_rejected": "Content rejected",
+    "invalid_input": "Invalid input",
+    "rate_limited": "Rate limited",
+    "upstream_error": "Kie had a problem",
+    "unavailable": "Kie is under maintenance",
+    "timeout": "Timed out",
+    "unknown_outcome": "Outcome unknown",
+    "auth_failed": "Kie rejected the API key",
+    "key_limit": "Key limit reached",
+    "fetch_failed": "Kie couldn't fetch an input file",
+    "generation_failed": "Generation failed",
+    "feature_disabled": "Model unavailable",
+    "network_error": "Couldn't reach Kie",
+    "bad_request": "Kie refused the request",
+}
+
+
+@register.filter
+def catalog_model(key: str) -> ModelSpec | None:
+    try:
+        return get_model(key)
+    except UnknownModel:
+        return None
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    return KINDS.get(kind, kind.replace("_", " ").capitalize())
+
+
+@register.filter
+def base_price(spec: ModelSpec) -> Decimal | None:
+    try:
+        return estimate_credits(spec, {})
+    except PricingError:
+        return None
+
+
+@register.filter
+def credits(value) -> str:
+    if value is None:
+        return "—"
+    value = Decimal(value)
+    return f"{value:.0f}" if value == value.to_integral() else f"{value.normalize():f}"
+
+
+@register.filter
+def duration_label(seconds) -> str:
+    if seconds is None:
+        return ""
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"~{round(seconds)} s"
+    minutes = seconds / 60
+    return f"~{minutes:.0f} min" if minutes >= 2 else f"~{minutes:.1f} min"
+
+
+@register.filter
+def failure_title(failure_class: str) -> str:
+    return FAILURE_TITLES.get(failure_class, "Failed")
+
+
+@register.simple_tag
+def progress_percent(generation) -> int:
+    """Elapsed time against the model's typical duration, capped at 95% until the result lands."""
+    spec = catalog_model(generation.model_key)
+    typical = max(spec.typical_seconds if spec else 30, 1)
+    start = generation.submitted_at or generation.created_at
+    elapsed = (timezone.now() - start).total_seconds()
+    if generation.status == "storing":
+        return 97
+    return max(3, min(95, int(elapsed / typical * 100)))
+
+
+@register.simple_tag
+def elapsed_seconds(generation) -> int:
+    start = generation.submitted_at or generation.created_at
+    end = generation.completed_at or timezone.now()
+    return max(0, int((end - start).total_seconds()))

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from kiestudio.studio import views
+
+urlpatterns = [
+    path("generate/", views.generate, name="generate"),
+    path("generate/form/", views.generate_form, name="generate-form"),
+    path("generate/estimate/", views.generate_estimate, name="generate-estimate"),
+    path("generate/submit/", views.generate_submit, name="generate-submit"),
+    path("generate/recent/", views.recent_strip, name="generate-recent"),
+    path("generations/<int:pk>/card/", views.generation_card, name="generation-card"),
+    path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation-cancel"),
+    path("generations/<int:pk>/retry/", views.generation_retry, name="generation-retry"),
+    path("generations/<int:pk>/delete/", views.generation_delete, name="generation-delete"),
+    path("files/assets/<int:pk>/", views.asset_file, name="asset-file"),
+    path("files/assets/<int:pk>/thumb/", views.asset_thumbnail, name="asset-thumb"),
+    path("files/references/<int:pk>/", views.reference_file, name="reference-file"),
+    path("references/upload/", views.reference_upload, name="reference-upload"),
+    path("references/pick/", views.reference_picker, name="reference-picker"),
+    path("references/from-asset/<int:pk>/", views.reference_from_asset, name="reference-from-asset"),
+    path("prompts/", views.prompt_list, name="prompts"),
+    path("prompts/<int:pk>/", views.prompt_detail, name="prompt-detail"),
+    path("prompts/<int:pk>/save/", views.prompt_save, name="prompt-save"),
+    path("kie/callback/<str:token>/", views.kie_callback, name="kie-callback"),
+]

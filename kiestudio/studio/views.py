@@ -1,0 +1,396 @@
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from kiestudio.kie.catalog import KINDS, UnknownModel, get_model, load_catalog
+from kiestudio.kie.webhooks import callback_task_id, verify_signature
+from kiestudio.studio import services
+from kiestudio.studio.forms import GenerateForm
+from kiestudio.studio.models import PENDING, Asset, Generation, Prompt, ReferenceImage
+from kiestudio.studio.uploads import UploadRejected, reference_create
+from kiestudio.workspaces.access import current_workspace, get_for_workspace, require_role, scoped
+
+log = logging.getLogger("kiestudio.studio")
+
+RECENT_COUNT = 12
+SAFE_INLINE_TYPES = {
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "video/mp4",
+    "video/webm",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/ogg",
+    "audio/flac",
+    "audio/aac",
+    "audio/mp4",
+}
+
+
+def _recent(request: HttpRequest) -> list[Generation]:
+    return list(
+        scoped(request, Generation)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("assets", queryset=Asset.objects.order_by("index")))
+        .order_by("-created_at", "-id")[:RECENT_COUNT]
+    )
+
+
+def _recent_context(request: HttpRequest) -> dict[str, object]:
+    recent = _recent(request)
+    return {"recent": recent, "any_pending": any(g.status in PENDING for g in recent)}
+
+
+def _pick_spec(request: HttpRequest, key: str | None):
+    if not key:
+        return load_catalog().by_kind("text_to_image")[0]
+    try:
+        return get_model(key)
+    except UnknownModel:
+        messages.warning(request, f"There is no model called “{key}”; showing the default instead.")
+        return load_catalog().by_kind("text_to_image")[0]
+
+
+def _prompt_options(request: HttpRequest) -> dict[str, object]:
+    prompts = scoped(request, Prompt)
+    return {
+        "library": list(prompts.exclude(saved_name="").order_by("saved_name")[:30]),
+        "recent_prompts": list(prompts.order_by("-last_used_at")[:10]),
+    }
+
+
+def _form_context(request: HttpRequest, form: GenerateForm) -> dict[str, object]:
+    return {"form": form, "spec": form.spec, **_prompt_options(request)}
+
+
+@require_GET
+@login_required
+def generate(request: HttpRequest) -> HttpResponse:
+    initial: dict[str, object] = {}
+    key = request.GET.get("model")
+    remix_id = request.GET.get("remix")
+    if remix_id:
+        source = get_for_workspace(request, Generation, pk=remix_id)
+        key = source.model_key
+        initial = {**source.inputs, **dict((source.references or {}).items())}
+    spec = _pick_spec(request, key)
+    form = GenerateForm(spec, initial=initial, workspace=current_workspace(request))
+    catalog = load_catalog()
+    context = {
+        **_form_context(request, form),
+        **_recent_context(request),
+        "models": catalog.models,
+        "kinds": [(k, label) for k, label in KINDS.items() if catalog.by_kind(k)],
+        "remixing": bool(remix_id),
+    }
+    return render(request, "studio/generate.html", context)
+
+
+@require_GET
+@login_required
+def generate_form(request: HttpRequest) -> HttpResponse:
+    spec = _pick_spec(request, request.GET.get("model"))
+    form = GenerateForm(spec, workspace=current_workspace(request))
+    response = render(request, "studio/generate.html#model-form", _form_context(request, form))
+    return response
+
+
+@require_POST
+@login_required
+def generate_estimate(request: HttpRequest) -> HttpResponse:
+    spec = _pick_spec(request, request.POST.get("model"))
+    form = GenerateForm(spec, request.POST, workspace=current_workspace(request))
+    form.is_valid()
+    return render(request, "studio/generate.html#estimate", {"form": form, "spec": spec})
+
+
+@require_POST
+@login_required
+@require_role("member")
+def generate_submit(request: HttpRequest) -> HttpResponse:
+    spec = _pick_spec(request, request.POST.get("model"))
+    workspace = current_workspace(request)
+    form = GenerateForm(spec, request.POST, workspace=workspace)
+    if not form.is_valid() or form.plan is None:
+        response = render(request, "studio/generate.html#model-form", _form_context(request, form), status=422)
+        return response
+    created = services.generation_create(
+        workspace=workspace,
+        user=request.user,
+        plan=form.plan,
+        form_token=form.cleaned_data["form_token"],
+        references=form.references,
+    )
+    count = len(created)
+    if not request.htmx:
+        messages.success(request, f"Started {count} generation{'s' if count != 1 else ''}.")
+        return redirect(f"{reverse('generate')}?model={spec.key}")
+    # A fresh token for the next click; the inputs stay so the creator can tweak and go again.
+    data = request.POST.copy()
+    data["form_token"] = str(uuid.uuid4())
+    fresh = GenerateForm(spec, data, workspace=workspace)
+    fresh.is_valid()
+    fresh.errors.clear()
+    context = {**_form_context(request, fresh), **_recent_context(request), "oob_recent": True}
+    response = render(request, "studio/generate.html#submitted", context)
+    return trigger_client_event(response, "kie:generated", {"count": count})
+
+
+@require_GET
+@login_required
+def recent_strip(request: HttpRequest) -> HttpResponse:
+    return render(request, "studio/generate.html#recent", _recent_context(request))
+
+
+@require_GET
+@login_required
+def generation_card(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_for_workspace(request, Generation.objects.prefetch_related("assets"), pk=pk)
+    return render(request, "studio/_card.html", {"generation": generation})
+
+
+def _card_action_response(request: HttpRequest, generation: Generation) -> HttpResponse:
+    if request.htmx:
+        return render(request, "studio/generate.html#recent", _recent_context(request))
+    return redirect("generate")
+
+
+@require_POST
+@login_required
+@require_role("member")
+def generation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_for_workspace(request, Generation, pk=pk)
+    if services.generation_cancel(generation=generation):
+        messages.info(
+            request,
+            "Stopped following that job. Kie has no cancel call, so if it was already sent it "
+            "may still finish (and be charged) on Kie's side.",
+        )
+    else:
+        messages.warning(request, "That job had already finished, so there was nothing to cancel.")
+    return _card_action_response(request, generation)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def generation_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_for_workspace(request, Generation, pk=pk)
+    try:
+        services.generation_retry(generation=generation, user=request.user)
+    except services.GenerationError as exc:
+        messages.warning(request, str(exc))
+    else:
+        messages.success(request, "Retrying as a new Kie task.")
+    return _card_action_response(request, generation)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def generation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_for_workspace(request, Generation, pk=pk)
+    if generation.is_pending:
+        messages.warning(request, "Cancel the job before deleting it.")
+    else:
+        services.generation_delete(generation=generation)
+        messages.success(request, "Deleted.")
+    return _card_action_response(request, generation)
+
+
+def _serve(stored_file, mime_type: str, *, download: bool, filename: str) -> HttpResponse:
+    if not stored_file:
+        raise Http404("No file")
+    inline = not download and mime_type in SAFE_INLINE_TYPES
+    if settings.S3_BUCKET:
+        # Signed, short-lived URL straight from the bucket.
+        return HttpResponseRedirect(
+            stored_file.storage.url(
+                stored_file.name,
+                parameters={
+                    "ResponseContentDisposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
+                    "ResponseContentType": mime_type if inline else "application/octet-stream",
+                },
+            )
+        )
+    try:
+        handle = stored_file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("File missing") from exc
+    response = FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=filename,
+        content_type=mime_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@require_GET
+@login_required
+def asset_file(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = get_for_workspace(request, Asset, pk=pk)
+    name = f"kiestudio-{asset.generation_id}-{asset.index + 1}.{asset.file.name.rsplit('.', 1)[-1]}"
+    return _serve(asset.file, asset.mime_type, download=request.GET.get("download") == "1", filename=name)
+
+
+@require_GET
+@login_required
+def asset_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = get_for_workspace(request, Asset, pk=pk)
+    if not asset.thumbnail:
+        return asset_file(request, pk)
+    return _serve(asset.thumbnail, "image/webp", download=False, filename=f"thumb-{asset.pk}.webp")
+
+
+@require_GET
+@login_required
+def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
+    reference = get_for_workspace(request, ReferenceImage, pk=pk)
+    return _serve(reference.file, reference.mime_type, download=False, filename=f"reference-{reference.pk}")
+
+
+@require_POST
+@login_required
+@require_role("member")
+def reference_upload(request: HttpRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": "Choose an image to upload."}, status=400)
+    try:
+        reference = reference_create(workspace=current_workspace(request), user=request.user, upload=upload)
+    except UploadRejected as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(
+        {
+            "id": reference.pk,
+            "thumb": reverse("reference-file", args=[reference.pk]),
+            "width": reference.width,
+            "height": reference.height,
+        }
+    )
+
+
+@require_GET
+@login_required
+def reference_picker(request: HttpRequest) -> HttpResponse:
+    """Recent uploads and generated images, to pick as references without uploading again."""
+    references = scoped(request, ReferenceImage).order_by("-created_at")[:24]
+    images = scoped(request, Asset).filter(kind="image").select_related("generation").order_by("-created_at")[:24]
+    return render(
+        request,
+        "studio/_reference_picker.html",
+        {"references": references, "images": images, "field": request.GET.get("field", "")},
+    )
+
+
+@require_POST
+@login_required
+@require_role("member")
+def reference_from_asset(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = get_for_workspace(request, Asset, pk=pk)
+    try:
+        reference = services.reference_from_asset(asset=asset, user=request.user)
+    except UploadRejected as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(
+        {
+            "id": reference.pk,
+            "thumb": reverse("reference-file", args=[reference.pk]),
+            "width": reference.width,
+            "height": reference.height,
+        }
+    )
+
+
+@require_GET
+@login_required
+def prompt_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    prompt = get_for_workspace(request, Prompt.objects.select_related("created_by", "saved_by"), pk=pk)
+    generations = (
+        prompt.generations.filter(workspace=current_workspace(request))
+        .prefetch_related("assets")
+        .order_by("-created_at", "-id")[:60]
+    )
+    return render(request, "studio/prompt_detail.html", {"prompt": prompt, "generations": generations})
+
+
+@require_GET
+@login_required
+def prompt_list(request: HttpRequest) -> HttpResponse:
+    prompts = scoped(request, Prompt).annotate(made=Count("generations"))
+    library = prompts.exclude(saved_name="").order_by("saved_name")
+    recent = prompts.order_by("-last_used_at")[:50]
+    return render(request, "studio/prompts.html", {"library": library, "recent_prompts": recent})
+
+
+@require_POST
+@login_required
+@require_role("member")
+def prompt_save(request: HttpRequest, pk: int) -> HttpResponse:
+    prompt = get_for_workspace(request, Prompt, pk=pk)
+    try:
+        services.prompt_save(prompt=prompt, user=request.user, name=request.POST.get("name", ""))
+    except services.GenerationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Saved “{prompt.saved_name}” to the prompt library.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("prompt-detail", args=[prompt.pk]))
+    return redirect("prompt-detail", pk=prompt.pk)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def kie_callback(request: HttpRequest, token: str) -> HttpResponse:
+    """Kie's webhook. Authenticated by the secret in the URL, plus the HMAC signature when a key is configured.
+    It only makes the task due for an immediate status read: the body is never trusted on its own."""
+    import hmac
+
+    if not hmac.compare_digest(token, settings.KIE_CALLBACK_TOKEN):
+        raise Http404("Unknown callback")
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return HttpResponseBadRequest("Malformed JSON")
+    task_id = callback_task_id(body) if isinstance(body, dict) else None
+    if not task_id:
+        return HttpResponseBadRequest("No task id")
+    if settings.KIE_WEBHOOK_HMAC_KEY:
+        signed = verify_signature(
+            settings.KIE_WEBHOOK_HMAC_KEY,
+            task_id,
+            request.headers.get("X-Webhook-Timestamp", ""),
+            request.headers.get("X-Webhook-Signature", ""),
+        )
+        if not signed:
+            log.warning("Kie callback with a bad signature", extra={"task_id": task_id})
+            raise PermissionDenied("Bad signature")
+    services.generation_on_callback(task_id=task_id)
+    return JsonResponse({"ok": True})

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from kiestudio.studio.models import Asset, Generation, Status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generate_an_image_card_goes_live_and_file_comes_from_our_storage(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, studio_worker, settings, tmp_path
+):
+    page = signed_in_page
+    kie_sim.sim.config.time_scale = 0.15  # Nano Banana takes ~2 s here: long enough to watch it go live
+    settings.STUDIO_POLL_SCALE = 0.05
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Generate").click()
+    expect(page.get_by_role("heading", name="Nano Banana", level=1)).to_be_visible()
+    page.get_by_label("Search models").fill("imagen fast")
+    expect(page.locator("[data-model-list] li:visible")).to_have_count(1)
+    page.get_by_label("Search models").fill("")
+
+    page.get_by_label("Prompt").fill("A lighthouse at dusk, watercolor")
+    page.get_by_label("Aspect ratio").select_option("16:9")
+    expect(page.locator("#estimate")).to_contain_text("4 credits")
+    page.get_by_role("button", name="Generate").click()
+
+    card = page.locator(".gen-card").first
+    expect(card).to_contain_text("A lighthouse at dusk, watercolor")
+    expect(card.locator(".status-badge")).not_to_have_text("Done")  # it appears at once, still running
+    expect(card.locator(".status-badge")).to_have_text("Done", timeout=20_000)
+    image = card.locator(".gen-media img")
+    expect(image).to_be_visible()
+    page.screenshot(path=str(tmp_path / "generated.png"))
+
+    generation = Generation.objects.get()
+    assert generation.status == Status.SUCCEEDED and generation.inputs["aspect_ratio"] == "16:9"
+    asset = Asset.objects.get(generation=generation)
+    src = image.get_attribute("src")
+    assert src == f"/files/assets/{asset.pk}/thumb/"
+    # The full-size file is ours, not Kie's: served by the studio, identical to the stored bytes.
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    response = httpx.get(f"{asgi_live_server}/files/assets/{asset.pk}/", cookies=cookies)
+    assert response.status_code == 200 and len(response.content) == asset.size
+    assert re.match(r"image/(png|jpeg|webp)", response.headers["content-type"])
+    assert len(kie_sim.log.of_kind("create")) == 1
