@@ -1,0 +1,95 @@
+"""Plain-Python client for the Kie.ai API (no Django in here)."""
+
+from __future__ import annotations
+
+from .aio import AsyncKieClient
+from .chat import ChatStream, image_block, openai_image_part
+from .client import CREATE_PATHS, RECORD_PATHS, KieClient
+from .errors import (
+    KieAuthError,
+    KieBadRequest,
+    KieConnectionError,
+    KieContentRejected,
+    KieError,
+    KieFeatureDisabled,
+    KieFetchFailed,
+    KieGenerationFailed,
+    KieInsufficientCredits,
+    KieKeyLimitExceeded,
+    KieMalformedResponse,
+    KieNotFound,
+    KieNotReady,
+    KieRateLimited,
+    KieServerError,
+    KieTimeout,
+    KieUnavailable,
+    KieUnknownOutcome,
+    KieValidationError,
+)
+from .http import DEFAULT_USER_AGENT, RetryPolicy, account_id
+from .limiter import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
+from .records import normalise_record
+from .types import (
+    AlignedWord,
+    ChatEvent,
+    ChatEventKind,
+    ChatReply,
+    ChatUsage,
+    ResultFile,
+    TaskState,
+    TaskStatus,
+    TimestampedLyrics,
+    ToolCall,
+    UploadedFile,
+)
+from .webhooks import callback_task_id, sign, verify_signature
+
+__all__ = [
+    "CREATE_PATHS",
+    "DEFAULT_USER_AGENT",
+    "RECORD_PATHS",
+    "AlignedWord",
+    "AsyncKieClient",
+    "ChatEvent",
+    "ChatEventKind",
+    "ChatReply",
+    "ChatStream",
+    "ChatUsage",
+    "InMemoryRateLimiter",
+    "KieAuthError",
+    "KieBadRequest",
+    "KieClient",
+    "KieConnectionError",
+    "KieContentRejected",
+    "KieError",
+    "KieFeatureDisabled",
+    "KieFetchFailed",
+    "KieGenerationFailed",
+    "KieInsufficientCredits",
+    "KieKeyLimitExceeded",
+    "KieMalformedResponse",
+    "KieNotFound",
+    "KieNotReady",
+    "KieRateLimited",
+    "KieServerError",
+    "KieTimeout",
+    "KieUnavailable",
+    "KieUnknownOutcome",
+    "KieValidationError",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "ResultFile",
+    "RetryPolicy",
+    "TaskState",
+    "TaskStatus",
+    "TimestampedLyrics",
+    "ToolCall",
+    "UploadedFile",
+    "account_id",
+    "callback_task_id",
+    "image_block",
+    "normalise_record",
+    "openai_image_part",
+    "sign",
+    "verify_signature",
+]

@@ -1,0 +1,467 @@
+"""Chat wire formats → one :class:`ChatEvent` stream.
+
+Kie exposes Claude in Anthropic's Messages format and GPT/Gemini in OpenAI's chat-completions format.
+Both streams (and both non-streamed answers) are turned into the same types here, so the chat page only
+knows one vocabulary. Pure code: the HTTP side lives in :mod:`kiestudio.kie.aio`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .records import as_number
+from .sse import SSEMessage
+from .types import ChatEvent, ChatEventKind, ChatReply, ChatUsage, ToolCall
+
+__all__ = [
+    "AnthropicStreamTranslator",
+    "ChatStream",
+    "OpenAIStreamTranslator",
+    "events_from_reply",
+    "image_block",
+    "openai_image_part",
+    "parse_anthropic_reply",
+    "parse_openai_reply",
+]
+
+K = ChatEventKind
+
+_OPENAI_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+_ERROR_CLASSES = {
+    "overloaded_error": "unavailable",
+    "rate_limit_error": "rate_limited",
+    "authentication_error": "auth_failed",
+    "permission_error": "auth_failed",
+    "invalid_request_error": "bad_request",
+    "not_found_error": "not_found",
+    "request_too_large": "bad_request",
+    "billing_error": "insufficient_credits",
+    "insufficient_quota": "insufficient_credits",
+    "insufficient_credits_error": "insufficient_credits",
+    "api_error": "upstream_error",
+    "timeout_error": "timeout",
+}
+
+
+def image_block(url: str | None = None, *, data: str | None = None, media_type: str = "image/png") -> dict[str, Any]:
+    """An Anthropic image content block from a public URL or base64 data."""
+    if url:
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data or ""}}
+
+
+def openai_image_part(url: str) -> dict[str, Any]:
+    """An OpenAI-format image part (Gemini also takes video, audio and PDF URLs this way)."""
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _credits(*sources: Any) -> float | None:
+    for source in sources:
+        if isinstance(source, dict):
+            for key in ("credits_consumed", "creditsConsumed"):
+                if (value := as_number(source.get(key))) is not None:
+                    return value
+    return None
+
+
+def _int(value: Any) -> int:
+    number = as_number(value)
+    return int(number) if number is not None else 0
+
+
+def _error_event(error: Any, raw: dict[str, Any] | None = None) -> ChatEvent:
+    if isinstance(error, dict):
+        kind = str(error.get("type") or error.get("code") or "")
+        message = str(error.get("message") or kind or "The model stream reported an error")
+    else:
+        kind, message = "", str(error or "The model stream reported an error")
+    return ChatEvent(
+        kind=K.ERROR,
+        error_class=_ERROR_CLASSES.get(kind, "upstream_error"),
+        error_message=message,
+        raw=raw,
+    )
+
+
+def _truncated() -> ChatEvent:
+    return ChatEvent(
+        kind=K.ERROR, error_class="upstream_error", error_message="The answer stopped before it was complete."
+    )
+
+
+def _json(message: SSEMessage) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(message.data)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+class AnthropicStreamTranslator:
+    """Anthropic Messages SSE events → ChatEvents."""
+
+    def __init__(self) -> None:
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.stop_reason: str | None = None
+        self.credits_consumed: float | None = None
+        self.finished = False
+
+    def _usage(self) -> ChatUsage:
+        return ChatUsage(self.input_tokens, self.output_tokens)
+
+    def _take_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            if "input_tokens" in usage:
+                self.input_tokens = _int(usage.get("input_tokens"))
+            if "output_tokens" in usage:
+                self.output_tokens = _int(usage.get("output_tokens"))
+
+    def feed(self, message: SSEMessage) -> list[ChatEvent]:
+        if self.finished:
+            return []
+        if message.data.strip() == "[DONE]":
+            return self.finish()
+        payload = _json(message)
+        if payload is None:
+            return [ChatEvent(kind=K.ERROR, error_class="upstream_error", error_message="Unreadable stream event.")]
+        kind = payload.get("type") or message.event
+        credits = _credits(payload, payload.get("usage"), payload.get("delta"), payload.get("message"))
+        if credits is not None:
+            self.credits_consumed = credits
+
+        if kind == "message_start":
+            msg = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+            self._take_usage(msg.get("usage"))
+            return [
+                ChatEvent(
+                    kind=K.MESSAGE_START,
+                    message_id=msg.get("id"),
+                    model=msg.get("model"),
+                    usage=self._usage(),
+                    credits_consumed=self.credits_consumed,
+                    raw=payload,
+                )
+            ]
+        if kind == "content_block_start":
+            index = payload.get("index")
+            block = payload.get("content_block") if isinstance(payload.get("content_block"), dict) else {}
+            block_type = block.get("type")
+            if block_type in ("tool_use", "server_tool_use"):
+                events = [
+                    ChatEvent(
+                        kind=K.TOOL_USE_START,
+                        index=index,
+                        block_type=block_type,
+                        tool_id=block.get("id"),
+                        tool_name=block.get("name"),
+                        raw=payload,
+                    )
+                ]
+                if block.get("input"):
+                    events.append(ChatEvent(kind=K.TOOL_INPUT_DELTA, index=index, text=json.dumps(block["input"])))
+                return events
+            events = [ChatEvent(kind=K.BLOCK_START, index=index, block_type=block_type, raw=payload)]
+            if block_type == "text" and block.get("text"):
+                events.append(ChatEvent(kind=K.TEXT_DELTA, index=index, text=block["text"]))
+            if block_type == "thinking" and block.get("thinking"):
+                events.append(ChatEvent(kind=K.THINKING_DELTA, index=index, text=block["thinking"]))
+            return events
+        if kind == "content_block_delta":
+            index = payload.get("index")
+            delta = payload.get("delta") if isinstance(payload.get("delta"), dict) else {}
+            match delta.get("type"):
+                case "text_delta":
+                    return [ChatEvent(kind=K.TEXT_DELTA, index=index, text=delta.get("text") or "")]
+                case "thinking_delta":
+                    return [ChatEvent(kind=K.THINKING_DELTA, index=index, text=delta.get("thinking") or "")]
+                case "input_json_delta":
+                    return [ChatEvent(kind=K.TOOL_INPUT_DELTA, index=index, text=delta.get("partial_json") or "")]
+                case _:
+                    return []  # signature_delta, citations: nothing the studio shows
+        if kind == "content_block_stop":
+            return [ChatEvent(kind=K.BLOCK_STOP, index=payload.get("index"))]
+        if kind == "message_delta":
+            delta = payload.get("delta") if isinstance(payload.get("delta"), dict) else {}
+            if delta.get("stop_reason"):
+                self.stop_reason = delta["stop_reason"]
+            self._take_usage(payload.get("usage"))
+            return [
+                ChatEvent(
+                    kind=K.USAGE,
+                    usage=self._usage(),
+                    stop_reason=self.stop_reason,
+                    credits_consumed=self.credits_consumed,
+                    raw=payload,
+                )
+            ]
+        if kind == "message_stop":
+            self.finished = True
+            return [
+                ChatEvent(
+                    kind=K.MESSAGE_STOP,
+                    usage=self._usage(),
+                    stop_reason=self.stop_reason,
+                    credits_consumed=self.credits_consumed,
+                )
+            ]
+        if kind == "ping":
+            return [ChatEvent(kind=K.PING)]
+        if kind == "error" or "error" in payload:
+            self.finished = True
+            return [_error_event(payload.get("error"), payload)]
+        return []
+
+    def finish(self) -> list[ChatEvent]:
+        """End of the HTTP stream. A stream that never said message_stop was cut short."""
+        if self.finished:
+            return []
+        self.finished = True
+        return [_truncated()]
+
+
+class OpenAIStreamTranslator:
+    """OpenAI ``chat.completion.chunk`` SSE events → ChatEvents (with synthetic block indexes)."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.finished = False
+        self.stop_reason: str | None = None
+        self.usage = ChatUsage()
+        self.credits_consumed: float | None = None
+        self._block: tuple[str, int] | None = None  # (key, index) of the open block
+        self._next_index = 0
+        self._usage_sent: tuple[str | None] | None = None  # stop_reason carried by the last usage event
+
+    def _open(self, key: str, start: ChatEvent) -> list[ChatEvent]:
+        if self._block and self._block[0] == key:
+            return []
+        events = self._close()
+        index = self._next_index
+        self._next_index += 1
+        self._block = (key, index)
+        kwargs = {f: getattr(start, f) for f in ("block_type", "tool_id", "tool_name", "raw")}
+        return [*events, ChatEvent(kind=start.kind, index=index, **kwargs)]
+
+    def _close(self) -> list[ChatEvent]:
+        if not self._block:
+            return []
+        index = self._block[1]
+        self._block = None
+        return [ChatEvent(kind=K.BLOCK_STOP, index=index)]
+
+    def _index(self) -> int | None:
+        return self._block[1] if self._block else None
+
+    def feed(self, message: SSEMessage) -> list[ChatEvent]:
+        if self.finished:
+            return []
+        if message.data.strip() == "[DONE]":
+            return self._done()
+        payload = _json(message)
+        if payload is None:
+            return [ChatEvent(kind=K.ERROR, error_class="upstream_error", error_message="Unreadable stream event.")]
+        if "error" in payload and not payload.get("choices"):
+            self.finished = True
+            return [_error_event(payload.get("error"), payload)]
+        events: list[ChatEvent] = []
+        credits = _credits(payload, payload.get("usage"))
+        if credits is not None:
+            self.credits_consumed = credits
+        if not self.started:
+            self.started = True
+            events.append(
+                ChatEvent(kind=K.MESSAGE_START, message_id=payload.get("id"), model=payload.get("model"), raw=payload)
+            )
+        choices = payload.get("choices") if isinstance(payload.get("choices"), list) else []
+        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+
+        thinking = delta.get("reasoning_content") or delta.get("reasoning") or delta.get("thinking")
+        if isinstance(thinking, str) and thinking:
+            events += self._open("thinking", ChatEvent(kind=K.BLOCK_START, block_type="thinking"))
+            events.append(ChatEvent(kind=K.THINKING_DELTA, index=self._index(), text=thinking))
+        content = delta.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(content, str) and content:
+            events += self._open("text", ChatEvent(kind=K.BLOCK_START, block_type="text"))
+            events.append(ChatEvent(kind=K.TEXT_DELTA, index=self._index(), text=content))
+        for call in delta.get("tool_calls") or ():
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            key = f"tool:{call.get('index', 0)}"
+            events += self._open(
+                key,
+                ChatEvent(
+                    kind=K.TOOL_USE_START, block_type="tool_use", tool_id=call.get("id"), tool_name=function.get("name")
+                ),
+            )
+            if function.get("arguments"):
+                events.append(ChatEvent(kind=K.TOOL_INPUT_DELTA, index=self._index(), text=function["arguments"]))
+
+        if choice.get("finish_reason"):
+            reason = str(choice["finish_reason"])
+            self.stop_reason = _OPENAI_STOP.get(reason, reason)
+            events += self._close()
+        usage = payload.get("usage")
+        if isinstance(usage, dict):
+            self.usage = ChatUsage(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")))
+            events.append(self._usage_event(payload))
+        return events
+
+    def _usage_event(self, raw: dict[str, Any] | None = None) -> ChatEvent:
+        self._usage_sent = (self.stop_reason,)
+        return ChatEvent(
+            kind=K.USAGE,
+            usage=self.usage,
+            stop_reason=self.stop_reason,
+            credits_consumed=self.credits_consumed,
+            raw=raw,
+        )
+
+    def _done(self) -> list[ChatEvent]:
+        self.finished = True
+        events = self._close()
+        if self._usage_sent != (self.stop_reason,):
+            events.append(self._usage_event())
+        events.append(
+            ChatEvent(
+                kind=K.MESSAGE_STOP,
+                usage=self.usage,
+                stop_reason=self.stop_reason,
+                credits_consumed=self.credits_consumed,
+            )
+        )
+        return events
+
+    def finish(self) -> list[ChatEvent]:
+        """End of the HTTP stream. Without ``[DONE]``, a finish_reason still counts as a complete answer."""
+        if self.finished:
+            return []
+        if self.stop_reason:
+            return self._done()
+        self.finished = True
+        return [*self._close(), _truncated()]
+
+
+def parse_anthropic_reply(body: dict[str, Any]) -> ChatReply:
+    text, thinking, calls = [], [], []
+    for block in body.get("content") or ():
+        if not isinstance(block, dict):
+            continue
+        match block.get("type"):
+            case "text":
+                text.append(block.get("text") or "")
+            case "thinking":
+                thinking.append(block.get("thinking") or "")
+            case "tool_use" | "server_tool_use":
+                calls.append(
+                    ToolCall(id=block.get("id") or "", name=block.get("name") or "", input=block.get("input") or {})
+                )
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    return ChatReply(
+        id=body.get("id"),
+        model=body.get("model"),
+        text="".join(text),
+        thinking="".join(thinking),
+        tool_calls=tuple(calls),
+        stop_reason=body.get("stop_reason"),
+        usage=ChatUsage(_int(usage.get("input_tokens")), _int(usage.get("output_tokens"))),
+        credits_consumed=_credits(body, usage),
+        raw=body,
+    )
+
+
+def parse_openai_reply(body: dict[str, Any]) -> ChatReply:
+    choices = body.get("choices") if isinstance(body.get("choices"), list) else []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    calls = []
+    for call in message.get("tool_calls") or ():
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        arguments = function.get("arguments") or "{}"
+        try:
+            parsed: dict[str, Any] | str = json.loads(arguments) if isinstance(arguments, str) else arguments
+        except ValueError:
+            parsed = arguments
+        calls.append(ToolCall(id=call.get("id") or "", name=function.get("name") or "", input=parsed))
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    reason = choice.get("finish_reason")
+    return ChatReply(
+        id=body.get("id"),
+        model=body.get("model"),
+        text=content or "",
+        thinking=message.get("reasoning_content") or message.get("reasoning") or "",
+        tool_calls=tuple(calls),
+        stop_reason=_OPENAI_STOP.get(reason, reason) if reason else None,
+        usage=ChatUsage(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))),
+        credits_consumed=_credits(body, usage),
+        raw=body,
+    )
+
+
+def events_from_reply(reply: ChatReply) -> list[ChatEvent]:
+    """The event sequence a stream would have produced (used when a server ignores ``stream: true``)."""
+    events = [ChatEvent(kind=K.MESSAGE_START, message_id=reply.id, model=reply.model, usage=reply.usage)]
+    index = 0
+    for block_type, text, kind in (("thinking", reply.thinking, K.THINKING_DELTA), ("text", reply.text, K.TEXT_DELTA)):
+        if text:
+            events += [
+                ChatEvent(kind=K.BLOCK_START, index=index, block_type=block_type),
+                ChatEvent(kind=kind, index=index, text=text),
+                ChatEvent(kind=K.BLOCK_STOP, index=index),
+            ]
+            index += 1
+    for call in reply.tool_calls:
+        arguments = call.input if isinstance(call.input, str) else json.dumps(call.input)
+        events += [
+            ChatEvent(kind=K.TOOL_USE_START, index=index, block_type="tool_use", tool_id=call.id, tool_name=call.name),
+            ChatEvent(kind=K.TOOL_INPUT_DELTA, index=index, text=arguments),
+            ChatEvent(kind=K.BLOCK_STOP, index=index),
+        ]
+        index += 1
+    final = {"usage": reply.usage, "stop_reason": reply.stop_reason, "credits_consumed": reply.credits_consumed}
+    events += [ChatEvent(kind=K.USAGE, **final), ChatEvent(kind=K.MESSAGE_STOP, **final)]
+    return events
+
+
+class ChatStream:
+    """An async iterator of :class:`ChatEvent` that owns the upstream HTTP response.
+
+    Leaving ``async with``, calling :meth:`aclose`, or cancelling the task that iterates it closes the
+    upstream connection at once.
+    """
+
+    def __init__(self, events: AsyncIterator[ChatEvent]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> ChatEvent:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        await self._events.aclose()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,23 @@
+"""An offline Kie.ai API simulator (ASGI, Starlette). Imports nothing from Django.
+
+``create_app(SimulatorConfig(...))`` builds the app; ``kiestudio.simulator.testing.start_simulator`` runs it
+in a thread for tests; ``python -m kiestudio.simulator`` serves it. See README.md in this folder.
+"""
+
+from __future__ import annotations
+
+from .config import SimulatorConfig
+
+__all__ = ["SimulatorConfig", "create_app", "start_simulator"]
+
+
+def create_app(config: SimulatorConfig | None = None):
+    from .app import create_app as _create_app
+
+    return _create_app(config)
+
+
+def start_simulator(config: SimulatorConfig | None = None):
+    from .testing import start_simulator as _start
+
+    return _start(config)
