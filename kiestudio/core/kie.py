@@ -19,4 +19,5 @@ def kie_client(*, api_key: str | None = None) -> KieClient:
         read_limit=settings.KIE_READ_LIMIT,
         read_window=settings.KIE_READ_WINDOW,
         timeout=settings.KIE_TIMEOUT,
+        rate_margin=settings.KIE_RATE_MARGIN,
     )
