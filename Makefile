@@ -32,6 +32,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Benchmarks against the simulator, side by side in one run; exits non-zero when a target is missed.
+bench: install
+	$(PY) bench/run.py
+
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .

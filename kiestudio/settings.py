@@ -155,8 +155,11 @@ Q_CLUSTER = {
     "max_attempts": 3,
     "ack_failures": True,
     "catch_up": False,
-    "save_limit": 500,
-    "poll": 0.1,
+    # Successful task results are not stored (the database already records every generation's outcome);
+    # failures are, for support. Bulk dequeues let one pusher keep several workers busy on the ORM broker.
+    "save_limit": -1,
+    "bulk": env_int("WORKER_BULK", 4, minimum=1),
+    "poll": 0.05,
     "label": "Background jobs",
     "sync": TESTING and env_bool("KIESTUDIO_Q_SYNC", True),
 }

@@ -126,6 +126,12 @@ class _KieConfig:
             "Accept": "application/json",
         }
 
+    def create_bucket(self) -> tuple[str, int, float]:
+        """The limiter bucket, limit and window (margin included) every create of this account goes through."""
+        bucket = self._bucket(Op.CREATE)
+        assert bucket is not None
+        return bucket
+
     def _bucket(self, op: Op) -> tuple[str, int, float] | None:
         if op is Op.CREATE:
             return f"create:{self.account}", self.create_limit, self.create_window + self.rate_margin

@@ -37,6 +37,18 @@ class InMemoryRateLimiter:
         self._lock = threading.Lock()
         self._logs: dict[str, deque[float]] = {}
 
+    def try_acquire(self, bucket: str, *, limit: int, window: float) -> float:
+        """Reserve a slot and return 0, or return the seconds until one frees up (nothing reserved)."""
+        with self._lock:
+            now = self._clock()
+            log = self._logs.setdefault(bucket, deque())
+            while log and log[0] <= now - window:
+                log.popleft()
+            if len(log) < limit:
+                log.append(now)
+                return 0.0
+            return max(log[0] + window - now, 0.001)
+
     def acquire(self, bucket: str, *, limit: int, window: float) -> None:
         if limit <= 0:
             raise ValueError("limit must be positive")
@@ -99,6 +111,12 @@ class RedisRateLimiter:
 
     def key(self, bucket: str) -> str:
         return f"{self._prefix}{bucket}"
+
+    def try_acquire(self, bucket: str, *, limit: int, window: float) -> float:
+        """Reserve a slot and return 0, or return the seconds until one frees up (nothing reserved)."""
+        window_us = max(1, int(window * 1_000_000))
+        wait_us = int(self._script(keys=[self.key(bucket)], args=[window_us, limit, uuid.uuid4().hex]))
+        return wait_us / 1_000_000
 
     def acquire(self, bucket: str, *, limit: int, window: float) -> None:
         if limit <= 0:

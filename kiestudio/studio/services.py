@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from kiestudio.core.fetch import FetchError, fetch_to_file
 from kiestudio.core.kie import kie_client
+from kiestudio.core.ratelimit import shared_limiter
 from kiestudio.kie import errors as kie_errors
 from kiestudio.kie.catalog import InputValidationError, ModelSpec, estimate_credits, get_model, validate_inputs
 from kiestudio.kie.types import TaskState, TaskStatus
@@ -396,22 +398,58 @@ def next_poll_delay(elapsed: float) -> float:
     return min(max(2.0, elapsed * 0.25), 30.0) * _poll_scale()
 
 
-class _SendMarker:
-    """Wraps the shared limiter: the moment a slot is granted, the create is about to be sent, so we record it.
-    A worker that dies after this point leaves an UNKNOWN outcome instead of a silent resubmit."""
+class _SlotBusy(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"No create slot free for {wait:.2f} s")
+        self.wait = wait
+
+
+MAX_SLOT_WAIT = 1.0
+
+
+class _SubmitLimiter:
+    """The shared limiter as one submit sees it. A worker never sleeps long for a create slot: if none frees up
+    within MAX_SLOT_WAIT it raises _SlotBusy, and the job goes back to the queue due when a slot frees, leaving
+    the worker free for status reads and storing. The moment a slot is granted the create is about to be sent,
+    so that is recorded: a worker that dies after this point leaves an UNKNOWN outcome, never a resubmit."""
 
     def __init__(self, inner, generation: Generation) -> None:
         self.inner = inner
         self.generation = generation
+        self.prepaid = False
 
     def acquire(self, bucket: str, *, limit: int, window: float) -> None:
-        self.inner.acquire(bucket, limit=limit, window=window)
-        if bucket.startswith("create:"):
+        if not bucket.startswith("create:"):
+            self.inner.acquire(bucket, limit=limit, window=window)
+            return
+        if self.prepaid:
+            # _submit already reserved this slot before claiming the job.
+            self.prepaid = False
             Generation.objects.filter(pk=self.generation.pk).update(create_sent_at=timezone.now())
+            return
+        give_up = time.monotonic() + MAX_SLOT_WAIT
+        while True:
+            wait = self.inner.try_acquire(bucket, limit=limit, window=window)
+            if wait == 0:
+                break
+            if time.monotonic() + wait > give_up:
+                raise _SlotBusy(wait)
+            time.sleep(wait)
+        Generation.objects.filter(pk=self.generation.pk).update(create_sent_at=timezone.now())
 
 
 def _submit(generation: Generation, lease: uuid.UUID) -> str:
     spec = get_model(generation.model_key)
+    # Take a create slot before anything else; without one the job waits in the queue, not in a worker.
+    limiter = shared_limiter()
+    with kie_client() as probe:
+        bucket, limit, window = probe.create_bucket()
+    give_up = time.monotonic() + MAX_SLOT_WAIT
+    while (wait := limiter.try_acquire(bucket, limit=limit, window=window)) > 0:
+        if time.monotonic() + wait > give_up:
+            _release(generation, lease, next_in=wait)
+            return "waiting-for-slot"
+        time.sleep(wait)
     if not transition(
         generation,
         Status.SUBMITTING,
@@ -421,10 +459,18 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     ):
         return "lost-race"
     callback, callbacks_on = callback_url_for(spec)
+    unknown_fields = {
+        "failure_class": "unknown_outcome",
+        "failure_message": kie_errors.KieUnknownOutcome.default_user_message,
+        "next_check_at": None,
+        "lease_until": None,
+        "completed_at": timezone.now(),
+    }
     try:
         with kie_client() as client:
             payload = _payload_with_references(generation, client)
-            client.limiter = _SendMarker(client.limiter, generation)
+            client.limiter = _SubmitLimiter(limiter, generation)
+            client.limiter.prepaid = True
             task_id = client.create_task(spec, payload, callback_url=callback)
     except (kie_errors.KieUnknownOutcome, kie_errors.KieTimeout) as exc:
         transition(
@@ -432,15 +478,25 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             Status.UNKNOWN,
             note=exc.user_message,
             lease_token=lease,
-            fields={
-                "failure_class": "unknown_outcome",
-                "failure_message": exc.user_message,
-                "next_check_at": None,
-                "lease_until": None,
-                "completed_at": timezone.now(),
-            },
+            fields={**unknown_fields, "failure_message": exc.user_message},
         )
         return "unknown"
+    except _SlotBusy as exc:
+        # Only a retry after a 429 gets here: Kie created nothing, so the job simply waits its turn.
+        transition(
+            generation,
+            Status.QUEUED,
+            note="Waiting for a rate-limit slot",
+            lease_token=lease,
+            fields={
+                "create_sent_at": None,
+                "failure_class": "rate_limited",
+                "submit_attempts": generation.submit_attempts - 1,
+                "next_check_at": timezone.now() + timedelta(seconds=exc.wait),
+                "lease_until": None,
+            },
+        )
+        return "requeued"
     except (
         kie_errors.KieRateLimited,
         kie_errors.KieServerError,
@@ -449,22 +505,10 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
         kie_errors.KieMalformedResponse,
     ) as exc:
         # Kie answered (or was never reached) without creating anything: wait and try again, unless we have
-        # tried long enough. MalformedResponse is only retried when the request provably never left.
+        # tried long enough. A malformed answer to a create that was sent is an unknown outcome.
         sent = Generation.objects.filter(pk=generation.pk).values_list("create_sent_at", flat=True).first()
         if isinstance(exc, kie_errors.KieMalformedResponse) and sent:
-            transition(
-                generation,
-                Status.UNKNOWN,
-                note=str(exc),
-                lease_token=lease,
-                fields={
-                    "failure_class": "unknown_outcome",
-                    "failure_message": kie_errors.KieUnknownOutcome.default_user_message,
-                    "next_check_at": None,
-                    "lease_until": None,
-                    "completed_at": timezone.now(),
-                },
-            )
+            transition(generation, Status.UNKNOWN, note=str(exc), lease_token=lease, fields=unknown_fields)
             return "unknown"
         if generation.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
             _fail(generation, exc, token=lease)

@@ -21,17 +21,28 @@ def generation_advance_task(generation_id: int, token: str | None = None) -> str
     return services.generation_advance(generation_id=generation_id, token=token)
 
 
-def run_dispatcher(*, seconds: float, interval: float = 0.25, holder: str | None = None) -> int | None:
-    """Hand out due work for ``seconds``, a few times a second. Only one dispatcher runs at a time (a lease in
-    the database); a second one returns None at once. Returns how many steps it handed out."""
+DISPATCHER_LEASE_SECONDS = 5.0
+
+
+def run_dispatcher(
+    *, seconds: float, interval: float = 0.25, holder: str | None = None, wait_for_lease: float = 0.0
+) -> int | None:
+    """Hand out due work for ``seconds``, a few times a second. Only one dispatcher runs at a time: it holds a
+    short lease in the database and renews it every loop, so if its worker is killed another can take over
+    within seconds. Returns how many steps it handed out, or None if it never got the lease."""
     holder = holder or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    if not lease_acquire(name=DISPATCHER_LEASE, holder=holder, seconds=seconds + 15):
-        return None
+    give_up = time.monotonic() + wait_for_lease
+    while not lease_acquire(name=DISPATCHER_LEASE, holder=holder, seconds=DISPATCHER_LEASE_SECONDS):
+        if time.monotonic() >= give_up:
+            return None
+        time.sleep(0.5)
     handed = 0
     started = time.monotonic()
     last_sweep = 0.0
     try:
         while time.monotonic() - started < seconds:
+            if not lease_acquire(name=DISPATCHER_LEASE, holder=holder, seconds=DISPATCHER_LEASE_SECONDS):
+                return handed
             if time.monotonic() - last_sweep > 5:
                 services.sweep()
                 last_sweep = time.monotonic()
@@ -47,7 +58,11 @@ def studio_dispatch_task() -> int | None:
     minute schedule (``studio_sweep_task``) restarts the chain if a worker dies holding it."""
     from django_q.tasks import async_task
 
-    handed = run_dispatcher(seconds=getattr(settings, "STUDIO_DISPATCH_SECONDS", 25))
+    handed = run_dispatcher(
+        seconds=getattr(settings, "STUDIO_DISPATCH_SECONDS", 25),
+        interval=0.1,
+        wait_for_lease=DISPATCHER_LEASE_SECONDS + 1,
+    )
     # Only the run that held the lease continues the chain, so there is never more than one.
     if handed is not None and not settings.Q_CLUSTER.get("sync"):
         async_task("kiestudio.studio.tasks.studio_dispatch_task", group="dispatcher")
@@ -67,10 +82,10 @@ def studio_sweep_task() -> dict[str, int]:
 
 
 def ensure_dispatcher() -> None:
-    """Start the dispatcher chain if none is running (called when a worker process starts)."""
+    """Queue a dispatcher stretch (called when a worker process starts). If another dispatcher holds the lease,
+    this one waits a few seconds for it and then bows out, so a restarted worker takes over from a killed one
+    without waiting for the minute schedule."""
     from django_q.tasks import async_task
 
-    from kiestudio.core.leases import lease_is_free
-
-    if lease_is_free(name=DISPATCHER_LEASE) and not settings.Q_CLUSTER.get("sync"):
+    if not settings.Q_CLUSTER.get("sync"):
         async_task("kiestudio.studio.tasks.studio_dispatch_task", group="dispatcher")
