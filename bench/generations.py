@@ -46,6 +46,22 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"port {port} did not open")
 
 
+def _tree_cpu(pid: int) -> float:
+    """User+system CPU seconds of a process and its children still alive (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[3]) == pid or int(fields[4]) == pid:  # self, child, same group
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def run() -> list[dict[str, object]]:
     tmp = Path(tempfile.mkdtemp(prefix="kiestudio-bench-"))
     sim_port, web_port = free_port(), free_port()
@@ -67,7 +83,7 @@ def run() -> list[dict[str, object]]:
         "KIE_RATE_MARGIN": "0.15",
         # Time is compressed 5x for creates (20 per 2 s instead of 10 s), so status reads are compressed alike.
         "KIE_READ_WINDOW": str(WINDOW / 10),
-        "WORKER_CONCURRENCY": "6",
+        "WORKER_CONCURRENCY": "10",
         "LOG_LEVEL": "WARNING",
     }
     if not env.get("DATABASE_URL"):
@@ -164,6 +180,10 @@ def run() -> list[dict[str, object]]:
             statuses[status] = statuses.get(status, 0) + 1
         with urllib.request.urlopen(f"{sim}/_sim/log?window={WINDOW}") as response:
             log = json.load(response)
+        if os.environ.get("BENCH_DEBUG"):
+            names = ["simulator", "web", "worker"]
+            for name, proc in zip(names, procs, strict=False):
+                print(f"cpu {name}: {_tree_cpu(proc.pid):.1f} s")
     finally:
         for proc in reversed(procs):
             with contextlib.suppress(ProcessLookupError):
@@ -188,6 +208,18 @@ def run() -> list[dict[str, object]]:
             round(reads[-1]["t"] - t0, 2),
             "other",
             {e["kind"] for e in entries},
+        )
+        callbacks = log["callbacks"]
+        took = sorted(c["done"] - c["t"] for c in callbacks)
+        print(
+            "callbacks",
+            len(callbacks),
+            "errors",
+            sum(1 for c in callbacks if c["error"] or (c["status"] or 0) >= 400),
+            "first sent at",
+            round(min(c["t"] for c in callbacks) - t0, 2),
+            "p50/p95/max took",
+            [round(took[int(len(took) * q) - 1], 2) for q in (0.5, 0.95, 1.0)],
         )
         for q in (0.25, 0.5, 0.75, 1.0):
             i = max(0, int(len(creates) * q) - 1)

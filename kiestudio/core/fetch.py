@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import IO
 from urllib.parse import urljoin, urlsplit
 
@@ -75,30 +76,38 @@ def check_url(url: str) -> str:
     return host
 
 
+@cache
+def _client() -> httpx.Client:
+    """One pool per process; redirects are never followed by httpx, we re-check each hop ourselves."""
+    return httpx.Client(follow_redirects=False)
+
+
 @contextmanager
 def guarded_stream(url: str, *, max_bytes: int, timeout: float = 60.0) -> Iterator[httpx.Response]:
     """Open a streamed GET, following at most MAX_REDIRECTS redirects, each re-checked."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=False) as client:
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            check_url(current)
-            with client.stream("GET", current, headers={"User-Agent": "KieStudio/0.1 (+media copy)"}) as response:
-                if response.is_redirect:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise FetchError("The server answered with a redirect that has no location.")
-                    current = urljoin(current, location)
-                    continue
-                if response.status_code >= 400:
-                    raise FetchError(f"The file server answered HTTP {response.status_code}.")
-                length = response.headers.get("content-length")
-                if length and length.isdigit() and int(length) > max_bytes:
-                    raise TooLarge(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
-                response.extensions["kiestudio_deadline"] = deadline
-                yield response
-                return
-        raise FetchError("Too many redirects.")
+    client = _client()
+    request_timeout = httpx.Timeout(timeout, connect=10.0)
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        check_url(current)
+        headers = {"User-Agent": "KieStudio/0.1 (+media copy)"}
+        with client.stream("GET", current, headers=headers, timeout=request_timeout) as response:
+            if response.is_redirect:
+                location = response.headers.get("location")
+                if not location:
+                    raise FetchError("The server answered with a redirect that has no location.")
+                current = urljoin(current, location)
+                continue
+            if response.status_code >= 400:
+                raise FetchError(f"The file server answered HTTP {response.status_code}.")
+            length = response.headers.get("content-length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise TooLarge(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+            response.extensions["kiestudio_deadline"] = deadline
+            yield response
+            return
+    raise FetchError("Too many redirects.")
 
 
 def fetch_to_file(url: str, dest: IO[bytes], *, max_bytes: int, timeout: float = 120.0) -> Fetched:

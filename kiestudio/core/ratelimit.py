@@ -48,6 +48,11 @@ class DatabaseRateLimiter:
                 return 0.0
             return max(oldest[0] + window - now, 0.001)
 
+    def available(self, bucket: str, *, limit: int, window: float) -> int:
+        """How many slots are free right now, without reserving any."""
+        used = RateSlot.objects.filter(bucket=bucket, at__gt=self._clock() - window).count()
+        return max(0, limit - used)
+
     def acquire(self, bucket: str, *, limit: int, window: float) -> None:
         if limit <= 0:
             raise ValueError("limit must be positive")

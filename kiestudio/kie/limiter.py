@@ -92,6 +92,14 @@ return wait
 """
 
 
+# KEYS[1] as above. ARGV: window µs. Returns how many reservations the current window holds (read-only).
+_COUNT_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
+"""
+
+
 class RedisRateLimiter:
     """The same sliding window kept in Redis, atomically (one Lua script), shared by every process."""
 
@@ -108,6 +116,12 @@ class RedisRateLimiter:
         self._sleep = sleep
         self._max_sleep = max_sleep
         self._script = redis_client.register_script(_ACQUIRE_LUA)
+        self._count = redis_client.register_script(_COUNT_LUA)
+
+    def available(self, bucket: str, *, limit: int, window: float) -> int:
+        """How many slots are free right now, without reserving any."""
+        used = int(self._count(keys=[self.key(bucket)], args=[max(1, int(window * 1_000_000))]))
+        return max(0, limit - used)
 
     def key(self, bucket: str) -> str:
         return f"{self._prefix}{bucket}"

@@ -99,5 +99,6 @@ async def deliver(sim: SimState, task: Task, stage: str, body: dict[str, Any], s
     except Exception as exc:  # delivery problems are the receiver's, not ours
         record["error"] = f"{type(exc).__name__}: {exc}"
         log.warning("callback for %s to %s failed: %s", task.task_id, url, exc)
+    record["done"] = sim.now()
     task.callbacks_sent.append(stage)
     sim.callback_log.append(record)

@@ -112,7 +112,7 @@ def image_thumbnail(fh: IO[bytes]) -> bytes:
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
         out = io.BytesIO()
-        image.save(out, "WEBP", quality=82, method=4)
+        image.save(out, "WEBP", quality=82, method=2)
     return out.getvalue()
 
 
@@ -129,7 +129,7 @@ def video_poster(fh: IO[bytes]) -> bytes | None:
                 image = frame.to_image()
                 image.thumbnail(THUMB_SIZE)
                 out = io.BytesIO()
-                image.save(out, "WEBP", quality=80, method=4)
+                image.save(out, "WEBP", quality=80, method=2)
                 return out.getvalue()
     except (av.error.FFmpegError, OSError, ValueError):
         return None

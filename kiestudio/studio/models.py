@@ -211,3 +211,11 @@ class ReferenceImage(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+
+class CallbackReceipt(models.Model):
+    """Kie called back for this task. Kept because a callback can arrive before the worker that sent the create
+    has recorded the task id; the submit then finds the receipt and reads the status at once."""
+
+    task_id = models.CharField(max_length=120, primary_key=True)
+    received_at = models.DateTimeField(default=timezone.now)

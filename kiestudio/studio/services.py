@@ -35,6 +35,7 @@ from kiestudio.studio.models import (
     PENDING,
     TRANSITIONS,
     Asset,
+    CallbackReceipt,
     Generation,
     GenerationEvent,
     Prompt,
@@ -171,8 +172,8 @@ def generation_create(
                 return list(Generation.objects.filter(request_key__in=keys).order_by("variation"))
             GenerationEvent.objects.create(generation=generation, to_status=Status.QUEUED, note="Created")
             created.append(generation)
-        ids = [g.pk for g in created]
-        transaction.on_commit(lambda: [generation_nudge(generation_id=i) for i in ids])
+        # Start at once if create slots are free; otherwise the dispatcher hands them out as slots free up.
+        transaction.on_commit(lambda: dispatch_due(limit=len(created)))
     return created
 
 
@@ -292,15 +293,35 @@ def generation_nudge(*, generation_id: int) -> bool:
 
 
 def dispatch_due(*, limit: int = 50) -> int:
-    """Lease and hand out every due generation (the dispatcher loop calls this a few times a second)."""
+    """Lease and hand out due generations (the dispatcher loop calls this several times a second).
+
+    Submits are paced by the shared limiter: only as many queued jobs are handed out as there are free create
+    slots right now, so the task queue never fills with jobs waiting for a slot while callbacks, status reads
+    and storing wait behind them."""
     now = timezone.now()
-    due = list(
+    due = (
         Generation.objects.filter(status__in=PENDING, next_check_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .order_by("next_check_at")
-        .values_list("pk", flat=True)[:limit]
     )
-    return sum(1 for pk in due if generation_nudge(generation_id=pk))
+    handed = sum(
+        1
+        for pk in due.exclude(status=Status.QUEUED).values_list("pk", flat=True)[:limit]
+        if generation_nudge(generation_id=pk)
+    )
+    # Jobs already handed out but not yet sent will take slots too.
+    in_flight = Generation.objects.filter(status__in=(Status.QUEUED, Status.SUBMITTING), lease_until__gt=now).count()
+    free = _free_create_slots() - in_flight
+    if free > 0:
+        queued = due.filter(status=Status.QUEUED).values_list("pk", flat=True)[: min(free, limit)]
+        handed += sum(1 for pk in queued if generation_nudge(generation_id=pk))
+    return handed
+
+
+def _free_create_slots() -> int:
+    with kie_client() as probe:
+        bucket, limit, window = probe.create_bucket()
+    return shared_limiter().available(bucket, limit=limit, window=window)
 
 
 def sweep() -> dict[str, int]:
@@ -549,6 +570,10 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             "lease_until": None,
         },
     )
+    # Kie may have called back before we recorded the task id (fast tasks, instant failures).
+    if CallbackReceipt.objects.filter(task_id=task_id).exists():
+        Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(next_check_at=timezone.now())
+        generation_nudge(generation_id=generation.pk)
     return "submitted"
 
 
@@ -720,8 +745,10 @@ def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> As
 
 def generation_on_callback(*, task_id: str) -> bool:
     """A Kie callback only makes the task due for an immediate status read; its body is never trusted."""
+    CallbackReceipt.objects.get_or_create(task_id=task_id[:120])
     generation = Generation.objects.filter(kie_task_id=task_id).first()
     if generation is None:
+        # The create's worker has not recorded the task id yet; it will find the receipt.
         return False
     if generation.status == Status.UNKNOWN:
         transition(

@@ -87,5 +87,9 @@ def ensure_dispatcher() -> None:
     without waiting for the minute schedule."""
     from django_q.tasks import async_task
 
-    if not settings.Q_CLUSTER.get("sync"):
+    if settings.Q_CLUSTER.get("sync"):
+        return
+    # Every worker process of a cluster starts at once (all children of the cluster's sentinel); only the first
+    # to take this cluster's starter lease queues a stretch, so the others stay free for real work.
+    if lease_acquire(name=f"studio-dispatcher-starter-{os.getppid()}", holder=str(os.getpid()), seconds=60):
         async_task("kiestudio.studio.tasks.studio_dispatch_task", group="dispatcher")

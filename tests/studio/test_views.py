@@ -230,3 +230,28 @@ def test_callback_with_bad_signature_is_refused(client, settings, alice, kie_sim
 def test_malformed_callback_is_400(client, settings):
     url = f"/kie/callback/{settings.KIE_CALLBACK_TOKEN}/"
     assert client.post(url, "{not json", content_type="application/json").status_code == 400
+
+
+def test_callback_that_beats_the_task_id_still_triggers_an_immediate_read(
+    client, kie_sim, settings, alice, monkeypatch
+):
+    """Fast tasks can call back before the worker has recorded the task id. The callback is delivered exactly
+    in that gap here; its receipt must make the read happen at once, not at the first scheduled poll."""
+    from kiestudio.kie import KieClient
+    from kiestudio.studio import services
+
+    settings.STUDIO_POLL_SCALE = 1.0  # the scheduled first read would be 15 s x 1.5 away
+    original = KieClient.create_task
+
+    def create_then_call_back(self, *args, **kwargs):
+        task_id = original(self, *args, **kwargs)
+        url = f"/kie/callback/{settings.KIE_CALLBACK_TOKEN}/"
+        assert client.post(url, {"data": {"taskId": task_id}}, content_type="application/json").status_code == 200
+        return task_id
+
+    monkeypatch.setattr(KieClient, "create_task", create_then_call_back)
+    [generation] = create(alice)
+    services.dispatch_due()
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    assert generation.poll_count == 1
