@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "kiestudio.accounts",
     "kiestudio.workspaces",
     "kiestudio.studio",
+    "kiestudio.gallery",
 ]
 
 MIDDLEWARE = [

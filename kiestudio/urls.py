@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("workspaces/switch/", workspace_views.workspace_switch, name="workspace-switch"),
     path("", include("kiestudio.studio.urls")),
+    path("", include("kiestudio.gallery.urls")),
     path("team/", workspace_views.team, name="team"),
     path("settings/", workspace_views.settings_page, name="settings"),
 ]

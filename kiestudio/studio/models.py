@@ -120,6 +120,11 @@ class Generation(models.Model):
     deadline_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
+    # Trash: deleted rows are hidden and purged, files included, after 30 days.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,6 +132,12 @@ class Generation(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="generation_feed"),
+            # The gallery's keyset pages, per filter, stay index-only walks at 100k rows.
+            models.Index(fields=["workspace", "output", "-created_at", "-id"], name="generation_by_output"),
+            models.Index(fields=["workspace", "model_key", "-created_at", "-id"], name="generation_by_model"),
+            models.Index(fields=["workspace", "status", "-created_at", "-id"], name="generation_by_status"),
+            models.Index(fields=["workspace", "created_by", "-created_at", "-id"], name="generation_by_member"),
+            models.Index(fields=["workspace", "deleted_at"], name="generation_trash"),
             models.Index(fields=["next_check_at"], name="generation_due"),
             models.Index(fields=["kie_task_id"], name="generation_task"),
         ]

@@ -354,6 +354,7 @@ def sweep() -> dict[str, int]:
             },
         ):
             counts["unknown"] += 1
+    CallbackReceipt.objects.filter(received_at__lt=now - timedelta(days=1)).delete()
     counts["rescheduled"] = Generation.objects.filter(
         status__in=(Status.QUEUED, Status.SUBMITTED, Status.STORING), next_check_at__isnull=True
     ).update(next_check_at=now)
@@ -571,7 +572,8 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
         },
     )
     # Kie may have called back before we recorded the task id (fast tasks, instant failures).
-    if CallbackReceipt.objects.filter(task_id=task_id).exists():
+    sent_at = Generation.objects.filter(pk=generation.pk).values_list("create_sent_at", flat=True).first() or now
+    if CallbackReceipt.objects.filter(task_id=task_id, received_at__gte=sent_at - timedelta(seconds=5)).exists():
         Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(next_check_at=timezone.now())
         generation_nudge(generation_id=generation.pk)
     return "submitted"
@@ -745,8 +747,12 @@ def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> As
 
 def generation_on_callback(*, task_id: str) -> bool:
     """A Kie callback only makes the task due for an immediate status read; its body is never trusted."""
-    CallbackReceipt.objects.get_or_create(task_id=task_id[:120])
-    generation = Generation.objects.filter(kie_task_id=task_id).first()
+    CallbackReceipt.objects.update_or_create(task_id=task_id[:120], defaults={"received_at": timezone.now()})
+    generation = (
+        Generation.objects.filter(kie_task_id=task_id, status__in=(Status.SUBMITTED, Status.UNKNOWN))
+        .order_by("-pk")
+        .first()
+    )
     if generation is None:
         # The create's worker has not recorded the task id yet; it will find the receipt.
         return False
@@ -760,23 +766,19 @@ def generation_on_callback(*, task_id: str) -> bool:
     if generation.status != Status.SUBMITTED:
         return False
     Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(next_check_at=timezone.now())
-    generation_nudge(generation_id=generation.pk)
+    nudged = generation_nudge(generation_id=generation.pk)
+    log.info("generation %s: Kie called back; status read %s", generation.pk, "queued" if nudged else "already due")
     return True
 
 
 # --- Deleting and reusing -----------------------------------------------------------------------------------
 
 
-def generation_delete(*, generation: Generation) -> None:
-    """Delete a finished generation and its stored files."""
-    files = []
-    for asset in generation.assets.all():
-        files.append(asset.file.name)
-        if asset.thumbnail:
-            files.append(asset.thumbnail.name)
-    generation.delete()
-    for name in files:
-        transaction.on_commit(lambda name=name: default_storage.delete(name))
+def generation_delete(*, generation: Generation, user=None) -> None:
+    """Move a finished generation to the trash; its files are purged after 30 days (gallery.services)."""
+    from kiestudio.gallery.services import generations_trash
+
+    generations_trash(generations=[generation], user=user)
 
 
 def reference_from_asset(*, asset: Asset, user) -> ReferenceImage:

@@ -54,6 +54,7 @@ SAFE_INLINE_TYPES = {
 def _recent(request: HttpRequest) -> list[Generation]:
     return list(
         scoped(request, Generation)
+        .filter(deleted_at__isnull=True)
         .select_related("created_by")
         .prefetch_related(Prefetch("assets", queryset=Asset.objects.order_by("index")))
         .order_by("-created_at", "-id")[:RECENT_COUNT]
@@ -217,8 +218,8 @@ def generation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if generation.is_pending:
         messages.warning(request, "Cancel the job before deleting it.")
     else:
-        services.generation_delete(generation=generation)
-        messages.success(request, "Deleted.")
+        services.generation_delete(generation=generation, user=request.user)
+        messages.success(request, "Moved to the trash. You can restore it from the gallery for 30 days.")
     return _card_action_response(request, generation)
 
 

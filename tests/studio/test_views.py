@@ -255,3 +255,55 @@ def test_callback_that_beats_the_task_id_still_triggers_an_immediate_read(
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
     assert generation.poll_count == 1
+
+
+def test_callback_matches_only_the_generation_waiting_on_that_task(client, settings, alice, kie_sim):
+    """An old, finished generation with the same task id (a simulator restarted with the same seed, say) must
+    not swallow the callback for the one that is waiting."""
+    kie_sim.sim.config.time_scale = 1000.0
+    [old] = create(alice)
+    [waiting] = create(alice)
+    from kiestudio.studio import services
+
+    services.dispatch_due()
+    waiting.refresh_from_db()
+    Generation.objects.filter(pk=old.pk).update(
+        status=Status.SUCCEEDED, kie_task_id=waiting.kie_task_id, next_check_at=None
+    )
+    url = f"/kie/callback/{settings.KIE_CALLBACK_TOKEN}/"
+    client.post(url, {"data": {"taskId": waiting.kie_task_id}}, content_type="application/json")
+    waiting.refresh_from_db()
+    assert waiting.poll_count == 1  # the callback made the waiting generation read its status at once
+
+
+def test_an_old_receipt_does_not_count_for_a_new_create(kie_sim, alice, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kiestudio.studio.models import CallbackReceipt
+
+    settings.STUDIO_POLL_SCALE = 1.0
+    kie_sim.sim.config.time_scale = 1000.0
+    # Receipts for every id the simulator could hand out next would be silly; one stale receipt per create is
+    # enough: patch in a receipt for whatever id comes back, dated an hour ago.
+    from kiestudio.kie import KieClient
+
+    original = KieClient.create_task
+
+    def create_with_stale_receipt(self, *args, **kwargs):
+        task_id = original(self, *args, **kwargs)
+        CallbackReceipt.objects.create(task_id=task_id, received_at=timezone.now() - timedelta(hours=1))
+        return task_id
+
+    import pytest as _pytest
+
+    with _pytest.MonkeyPatch.context() as mp:
+        mp.setattr(KieClient, "create_task", create_with_stale_receipt)
+        [generation] = create(alice)
+        from kiestudio.studio import services
+
+        services.dispatch_due()
+    generation.refresh_from_db()
+    assert generation.status == Status.SUBMITTED and generation.poll_count == 0
+    assert generation.next_check_at > timezone.now() + timedelta(seconds=5)

@@ -100,7 +100,20 @@ class Command(BaseCommand):
         sim_port = settings.KIE_SIMULATOR_PORT
         if not _port_free("127.0.0.1", sim_port):
             raise CommandError(f"The simulator port {sim_port} is in use. Set KIE_SIMULATOR_PORT to a free port.")
-        command = [sys.executable, "-m", "kiestudio.simulator", "--host", "127.0.0.1", "--port", str(sim_port)]
+        # A fresh seed per start: the simulator is deterministic under a seed, and reusing one would hand out
+        # the same task ids as the previous run.
+        seed = str(int(time.time()))
+        command = [
+            sys.executable,
+            "-m",
+            "kiestudio.simulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(sim_port),
+            "--seed",
+            seed,
+        ]
         self._spawn("simulator", command, env)
         if not _wait_for_port("127.0.0.1", sim_port, 20):
             raise CommandError("The Kie simulator did not start within 20 seconds.")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from kiestudio.studio.models import Generation
+from kiestudio.workspaces.models import Workspace
+
+
+class Favorite(models.Model):
+    """A member's favourite. Each member keeps their own; the gallery's "Favourites" filter shows yours."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="favorites")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "generation"], name="favorite_unique")]
+        indexes = [models.Index(fields=["user", "workspace", "generation"], name="favorite_lookup")]
+
+
+class Collection(models.Model):
+    """A board, shared with the whole workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="collections")
+    name = models.CharField(max_length=80)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    items = models.ManyToManyField(Generation, through="CollectionItem", related_name="collections")
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["workspace", "name"], name="collection_by_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollectionItem(models.Model):
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="memberships")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="collection_memberships")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection", "generation"], name="collection_item_unique")]
+        indexes = [models.Index(fields=["collection", "generation"], name="collection_item_lookup")]

@@ -1,0 +1,298 @@
+"""Reading the gallery: filters from the URL, keyset pages (never OFFSET) and full-text search over prompts.
+
+A page is a constant number of queries whatever the gallery's size: the page itself (an index walk over
+``(workspace, [filter,] created_at, id)``), the assets of the page's items, and the user's favourites among them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from kiestudio.gallery.models import Collection, Favorite
+from kiestudio.kie.catalog import UnknownModel, get_model
+from kiestudio.studio.models import PENDING, Asset, Generation, Status
+from kiestudio.workspaces.models import Workspace
+
+PAGE_SIZE = 48
+KINDS = {"image": "Images", "video": "Videos", "audio": "Audio"}
+STATUSES = {
+    "succeeded": "Done",
+    "pending": "In progress",
+    "failed": "Failed",
+    "unknown": "Unknown",
+    "canceled": "Canceled",
+}
+FILTER_KEYS = ("q", "kind", "model", "status", "member", "from", "to", "favorites", "collection", "trash")
+
+
+@dataclass
+class GalleryFilters:
+    q: str = ""
+    kind: str = ""
+    model: str = ""
+    status: str = ""
+    member: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    favorites: bool = False
+    collection: Collection | None = None
+    trash: bool = False
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.q
+            or self.kind
+            or self.model
+            or self.status
+            or self.member
+            or self.date_from
+            or self.date_to
+            or self.favorites
+            or self.collection
+        )
+
+    def query_params(self) -> dict[str, str]:
+        """The filters as URL parameters (for links that keep them, and for the cursor link)."""
+        params = {
+            "q": self.q,
+            "kind": self.kind,
+            "model": self.model,
+            "status": self.status,
+            "member": str(self.member or ""),
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "favorites": "1" if self.favorites else "",
+            "collection": str(self.collection.pk) if self.collection else "",
+            "trash": "1" if self.trash else "",
+        }
+        return {k: v for k, v in params.items() if v}
+
+
+def _parse_date(value: str, label: str, notices: list[str]) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        notices.append(f"Ignored the {label} date “{value[:20]}”: use YYYY-MM-DD.")
+        return None
+
+
+def parse_filters(params: Any, *, workspace: Workspace, member_ids: set[int]) -> GalleryFilters:
+    """Read filters from query parameters. Unknown or malformed values are ignored with a notice, never a 500."""
+    f = GalleryFilters()
+    notices = f.notices
+    f.q = " ".join(params.get("q", "").split())[:200]
+    kind = params.get("kind", "")
+    if kind in KINDS:
+        f.kind = kind
+    elif kind:
+        notices.append(f"Ignored the unknown kind “{kind[:30]}”.")
+    model = params.get("model", "")
+    if model:
+        try:
+            f.model = get_model(model).key
+        except UnknownModel:
+            notices.append(f"Ignored the unknown model “{model[:60]}”.")
+    status = params.get("status", "")
+    if status in STATUSES:
+        f.status = status
+    elif status:
+        notices.append(f"Ignored the unknown status “{status[:30]}”.")
+    member = params.get("member", "")
+    if member:
+        if member.isdigit() and int(member) in member_ids:
+            f.member = int(member)
+        else:
+            notices.append("Ignored the member filter: that person is not in this workspace.")
+    f.date_from = _parse_date(params.get("from", ""), "from", notices)
+    f.date_to = _parse_date(params.get("to", ""), "to", notices)
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        notices.append("The “from” date was after the “to” date, so they were swapped.")
+        f.date_from, f.date_to = f.date_to, f.date_from
+    f.favorites = params.get("favorites", "") in {"1", "on", "true"}
+    f.trash = params.get("trash", "") in {"1", "on", "true"}
+    collection = params.get("collection", "")
+    if collection:
+        found = Collection.objects.filter(workspace=workspace, pk=collection).first() if collection.isdigit() else None
+        if found is None:
+            notices.append("Ignored the collection filter: no such collection in this workspace.")
+        f.collection = found
+    return f
+
+
+# --- Search -------------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _fts5_query(text: str) -> str:
+    """User text as a safe FTS5 expression: every word must appear, the last as a prefix (search-as-you-type)."""
+    words = _WORD.findall(text.lower())[:12]
+    if not words:
+        return ""
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def search_filter(text: str) -> Q | None:
+    if connection.vendor == "sqlite":
+        expression = _fts5_query(text)
+        if not expression:
+            return None
+        return Q(id__in=RawSQL("SELECT rowid FROM gallery_prompt_fts WHERE gallery_prompt_fts MATCH %s", [expression]))
+    if connection.vendor == "postgresql":
+        if not _WORD.search(text):
+            return None
+        return Q(
+            id__in=RawSQL(
+                "SELECT id FROM studio_generation WHERE prompt_search @@ websearch_to_tsquery('english', %s)", [text]
+            )
+        )
+    return Q(prompt_text__icontains=text)
+
+
+# --- Queries ------------------------------------------------------------------------------------------------
+
+
+def gallery_queryset(*, workspace: Workspace, user, filters: GalleryFilters) -> QuerySet[Generation]:
+    qs = Generation.objects.filter(workspace=workspace)
+    qs = qs.filter(deleted_at__isnull=not filters.trash)
+    if filters.kind:
+        qs = qs.filter(output=filters.kind)
+    if filters.model:
+        qs = qs.filter(model_key=filters.model)
+    if filters.status == "pending":
+        qs = qs.filter(status__in=PENDING)
+    elif filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.member:
+        qs = qs.filter(created_by_id=filters.member)
+    tz = timezone.get_current_timezone()
+    if filters.date_from:
+        qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=tz))
+    if filters.date_to:
+        qs = qs.filter(created_at__lt=datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=tz))
+    if filters.favorites:
+        qs = qs.filter(id__in=Favorite.objects.filter(user=user, workspace=workspace).values("generation_id"))
+    if filters.collection:
+        qs = qs.filter(collection_memberships__collection=filters.collection)
+    if filters.q:
+        condition = search_filter(filters.q)
+        if condition is not None:
+            qs = qs.filter(condition)
+    return qs
+
+
+def encode_cursor(generation: Generation) -> str:
+    raw = f"{generation.created_at.isoformat()}|{generation.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    """The (created_at, id) a page continues after; None for a malformed cursor (the page starts at the top)."""
+    if not cursor or len(cursor) > 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, pk = raw.split("|", 1)
+        created = datetime.fromisoformat(stamp)
+        if created.tzinfo is None:
+            return None
+        return created, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class GalleryPage:
+    items: list[Generation]
+    next_cursor: str | None
+    favorite_ids: set[int]
+
+
+def with_media(qs: QuerySet[Generation]) -> QuerySet[Generation]:
+    return qs.select_related("created_by").prefetch_related(
+        Prefetch("assets", queryset=Asset.objects.order_by("index"))
+    )
+
+
+def gallery_page(
+    *, workspace: Workspace, user, filters: GalleryFilters, cursor: str = "", size: int | None = None
+) -> GalleryPage:
+    size = size or PAGE_SIZE
+    qs = gallery_queryset(workspace=workspace, user=user, filters=filters)
+    after = decode_cursor(cursor)
+    if after is not None:
+        created, pk = after
+        qs = qs.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+    items = list(with_media(qs.order_by("-created_at", "-id"))[: size + 1])
+    next_cursor = encode_cursor(items[size - 1]) if len(items) > size else None
+    items = items[:size]
+    favorite_ids = (
+        set(
+            Favorite.objects.filter(user=user, generation_id__in=[g.pk for g in items]).values_list(
+                "generation_id", flat=True
+            )
+        )
+        if items
+        else set()
+    )
+    return GalleryPage(items, next_cursor, favorite_ids)
+
+
+def neighbours(
+    *, workspace: Workspace, user, filters: GalleryFilters, generation: Generation
+) -> tuple[Generation | None, Generation | None]:
+    """The items before and after this one in the gallery's order (newest first), within the same filters."""
+    qs = gallery_queryset(workspace=workspace, user=user, filters=filters)
+    newer = (
+        qs.filter(Q(created_at__gt=generation.created_at) | Q(created_at=generation.created_at, id__gt=generation.pk))
+        .order_by("created_at", "id")
+        .only("id")
+        .first()
+    )
+    older = (
+        qs.filter(Q(created_at__lt=generation.created_at) | Q(created_at=generation.created_at, id__lt=generation.pk))
+        .order_by("-created_at", "-id")
+        .only("id")
+        .first()
+    )
+    return newer, older
+
+
+def status_group(generation: Generation) -> str:
+    return "pending" if generation.status in PENDING else generation.status
+
+
+__all__ = [
+    "FILTER_KEYS",
+    "KINDS",
+    "PAGE_SIZE",
+    "STATUSES",
+    "GalleryFilters",
+    "GalleryPage",
+    "Status",
+    "decode_cursor",
+    "encode_cursor",
+    "gallery_page",
+    "gallery_queryset",
+    "neighbours",
+    "parse_filters",
+    "search_filter",
+    "status_group",
+    "with_media",
+]

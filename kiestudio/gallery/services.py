@@ -1,0 +1,206 @@
+"""Changing the gallery: favourites, collections, the trash, and zip exports."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kiestudio.gallery.models import Collection, CollectionItem, Favorite
+from kiestudio.kie.catalog import UnknownModel, get_model
+from kiestudio.studio.models import Asset, Generation
+from kiestudio.workspaces.models import Workspace
+
+TRASH_DAYS = 30
+
+
+class GalleryError(Exception):
+    """A change that can't be made; the message is safe to show."""
+
+
+def favorite_toggle(*, generation: Generation, user) -> bool:
+    """Favourite or un-favourite; returns whether it is a favourite now."""
+    deleted, _ = Favorite.objects.filter(user=user, generation=generation).delete()
+    if deleted:
+        return False
+    try:
+        with transaction.atomic():
+            Favorite.objects.create(user=user, generation=generation, workspace_id=generation.workspace_id)
+    except IntegrityError:
+        pass
+    return True
+
+
+def collection_create(*, workspace: Workspace, user, name: str) -> Collection:
+    name = " ".join(name.split())[:80]
+    if not name:
+        raise GalleryError("Give the collection a name.")
+    return Collection.objects.create(workspace=workspace, name=name, created_by=user)
+
+
+def collection_rename(*, collection: Collection, name: str) -> Collection:
+    name = " ".join(name.split())[:80]
+    if not name:
+        raise GalleryError("Give the collection a name.")
+    collection.name = name
+    collection.save(update_fields=["name", "updated_at"])
+    return collection
+
+
+def collection_delete(*, collection: Collection) -> None:
+    """Deleting a board keeps its items in the gallery."""
+    collection.delete()
+
+
+def collection_add(*, collection: Collection, generations: Iterable[Generation], user) -> int:
+    rows = [
+        CollectionItem(collection=collection, generation=g, added_by=user)
+        for g in generations
+        if g.workspace_id == collection.workspace_id
+    ]
+    before = collection.memberships.count()
+    CollectionItem.objects.bulk_create(rows, ignore_conflicts=True)
+    collection.save(update_fields=["updated_at"])
+    return collection.memberships.count() - before
+
+
+def collection_remove(*, collection: Collection, generations: Iterable[Generation]) -> int:
+    deleted, _ = collection.memberships.filter(generation__in=list(generations)).delete()
+    return deleted
+
+
+def generations_trash(*, generations: Iterable[Generation], user) -> int:
+    """Move finished items to the trash (restorable for 30 days). Running jobs are left alone."""
+    ids = [g.pk for g in generations if not g.is_pending]
+    return Generation.objects.filter(pk__in=ids, deleted_at__isnull=True).update(
+        deleted_at=timezone.now(), deleted_by=user
+    )
+
+
+def generations_restore(*, generations: Iterable[Generation]) -> int:
+    ids = [g.pk for g in generations]
+    return Generation.objects.filter(pk__in=ids, deleted_at__isnull=False).update(deleted_at=None, deleted_by=None)
+
+
+def trash_purge(*, older_than_days: int = TRASH_DAYS, batch: int = 500) -> int:
+    """Delete trashed items older than the limit, files included. Returns how many were purged."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    purged = 0
+    while True:
+        ids = list(Generation.objects.filter(deleted_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return purged
+        names = _file_names(Asset.objects.filter(generation_id__in=ids))
+        Generation.objects.filter(pk__in=ids).delete()
+        _delete_unshared(names)
+        purged += len(ids)
+
+
+def _file_names(assets) -> set[str]:
+    names: set[str] = set()
+    for file_name, thumb in assets.values_list("file", "thumbnail"):
+        names.update(n for n in (file_name, thumb) if n)
+    return names
+
+
+def _delete_unshared(names: set[str]) -> None:
+    """Delete stored files no remaining asset points at (demo data shares files between rows)."""
+    if not names:
+        return
+    still_used = set(Asset.objects.filter(file__in=names).values_list("file", flat=True)) | set(
+        Asset.objects.filter(thumbnail__in=names).values_list("thumbnail", flat=True)
+    )
+    for name in names - still_used:
+        default_storage.delete(name)
+
+
+# --- Zip export ---------------------------------------------------------------------------------------------
+
+
+def _metadata(generation: Generation) -> dict[str, object]:
+    try:
+        model_name = get_model(generation.model_key).name
+    except UnknownModel:
+        model_name = generation.model_key
+    return {
+        "id": generation.pk,
+        "model": generation.model_key,
+        "model_name": model_name,
+        "kind": generation.kind,
+        "status": generation.status,
+        "prompt": generation.prompt_text,
+        "inputs": generation.inputs,
+        "created_at": generation.created_at.isoformat(),
+        "completed_at": generation.completed_at.isoformat() if generation.completed_at else None,
+        "created_by": generation.created_by.email if generation.created_by else None,
+        "credits": str(
+            generation.credits_charged if generation.credits_charged is not None else generation.credits_estimated
+        ),
+        "kie_task_id": generation.kie_task_id,
+        "files": [
+            {
+                "name": _zip_name(generation, asset),
+                "kind": asset.kind,
+                "mime_type": asset.mime_type,
+                "size": asset.size,
+                "width": asset.width,
+                "height": asset.height,
+                "duration": asset.duration,
+                "source_url": asset.source_url,
+            }
+            for asset in generation.assets.all()
+        ],
+    }
+
+
+def _zip_name(generation: Generation, asset: Asset) -> str:
+    ext = asset.file.name.rsplit(".", 1)[-1] if "." in asset.file.name else "bin"
+    return f"{generation.pk}/{generation.pk}-{asset.index + 1}.{ext}"
+
+
+class _Sink:
+    """A write-only file for zipfile that hands finished chunks to a generator."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        return data
+
+
+def zip_stream(generations: list[Generation]) -> Iterator[bytes]:
+    """A zip of every file of the given generations (multi-file results kept together in one folder) plus a
+    metadata.json, streamed so memory stays flat whatever the size."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for generation in generations:
+            for asset in generation.assets.all():
+                with (
+                    asset.file.open("rb") as source,
+                    archive.open(_zip_name(generation, asset), "w", force_zip64=True) as target,
+                ):
+                    while chunk := source.read(1024 * 256):
+                        target.write(chunk)
+                        yield sink.drain()
+        metadata = {"exported_at": timezone.now().isoformat(), "items": [_metadata(g) for g in generations]}
+        archive.writestr("metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False))
+    yield sink.drain()

@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from kiestudio.gallery import selectors, services
+from kiestudio.gallery.models import Collection, Favorite
+from kiestudio.kie.catalog import load_catalog
+from kiestudio.studio.models import Generation
+from kiestudio.workspaces.access import current_workspace, get_for_workspace, require_role, scoped
+
+
+def _members(request: HttpRequest):
+    return current_workspace(request).memberships.select_related("user").order_by("user__email")
+
+
+def _filters(request: HttpRequest) -> selectors.GalleryFilters:
+    member_ids = set(current_workspace(request).memberships.values_list("user_id", flat=True))
+    return selectors.parse_filters(request.GET, workspace=current_workspace(request), member_ids=member_ids)
+
+
+def _query(filters: selectors.GalleryFilters, **extra: str) -> str:
+    params = {**filters.query_params(), **extra}
+    return urlencode({k: v for k, v in params.items() if v})
+
+
+def _get_generation(request: HttpRequest, pk: object) -> Generation:
+    return get_for_workspace(request, selectors.with_media(Generation.objects.all()), pk=pk)
+
+
+def _selected(request: HttpRequest) -> list[Generation]:
+    """The generations picked for a bulk action: every id must belong to this workspace, or the whole
+    request is a 404 (nothing is half done)."""
+    raw = request.POST.getlist("ids")
+    if not raw or not all(i.isdigit() for i in raw):
+        raise Http404("Nothing selected")
+    ids = {int(i) for i in raw}
+    found = list(selectors.with_media(scoped(request, Generation).filter(pk__in=ids)).order_by("-created_at", "-id"))
+    if len(found) != len(ids):
+        raise Http404("Not found")
+    return found
+
+
+@require_GET
+@login_required
+def gallery(request: HttpRequest, collection_id: int | None = None) -> HttpResponse:
+    workspace = current_workspace(request)
+    params = request.GET.copy()
+    collection = None
+    if collection_id is not None:
+        collection = get_for_workspace(request, Collection, pk=collection_id)
+        params["collection"] = str(collection.pk)
+    member_ids = set(workspace.memberships.values_list("user_id", flat=True))
+    filters = selectors.parse_filters(params, workspace=workspace, member_ids=member_ids)
+    cursor = request.GET.get("cursor", "")
+    page = selectors.gallery_page(workspace=workspace, user=request.user, filters=filters, cursor=cursor)
+    if cursor and selectors.decode_cursor(cursor) is None:
+        filters.notices.append("That page link was malformed, so the gallery starts from the top.")
+    context = {
+        "page": page,
+        "filters": filters,
+        "query": _query(filters),
+        "next_query": _query(filters, cursor=page.next_cursor or ""),
+        "collection": collection,
+    }
+    if request.htmx and cursor:
+        return render(request, "gallery/gallery.html#items", context)
+    for notice in filters.notices:
+        messages.warning(request, notice)
+    context.update(
+        {
+            "kinds": selectors.KINDS,
+            "statuses": selectors.STATUSES,
+            "members": _members(request),
+            "models": load_catalog().models,
+            "collections": Collection.objects.filter(workspace=workspace),
+        }
+    )
+    return render(request, "gallery/gallery.html", context)
+
+
+@require_GET
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = _get_generation(request, pk)
+    filters = _filters(request)
+    filters.trash = generation.deleted_at is not None
+    newer, older = selectors.neighbours(
+        workspace=current_workspace(request), user=request.user, filters=filters, generation=generation
+    )
+    context = {
+        "generation": generation,
+        "filters": filters,
+        "query": _query(filters),
+        "newer": newer,
+        "older": older,
+        "is_favorite": Favorite.objects.filter(user=request.user, generation=generation).exists(),
+        "collections": Collection.objects.filter(workspace=current_workspace(request)),
+        "in_collections": set(generation.collection_memberships.values_list("collection_id", flat=True)),
+        "events": generation.events.all(),
+        "trash_days": services.TRASH_DAYS,
+    }
+    template = "gallery/_detail.html" if request.htmx else "gallery/detail.html"
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+def favorite(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = _get_generation(request, pk)
+    is_favorite = services.favorite_toggle(generation=generation, user=request.user)
+    if request.htmx:
+        return render(request, "gallery/_favorite_button.html", {"generation": generation, "is_favorite": is_favorite})
+    return redirect(request.POST.get("next") or reverse("gallery-detail", args=[pk]))
+
+
+@require_POST
+@login_required
+@require_role("member")
+def trash(request: HttpRequest) -> HttpResponse:
+    count = services.generations_trash(generations=_selected(request), user=request.user)
+    messages.success(
+        request,
+        f"Moved {count} item{'s' if count != 1 else ''} to the trash. "
+        f"You can restore {'them' if count != 1 else 'it'} for {services.TRASH_DAYS} days.",
+    )
+    return redirect(request.POST.get("next") or "gallery")
+
+
+@require_POST
+@login_required
+@require_role("member")
+def restore(request: HttpRequest) -> HttpResponse:
+    count = services.generations_restore(generations=_selected(request))
+    messages.success(request, f"Restored {count} item{'s' if count != 1 else ''}.")
+    return redirect(request.POST.get("next") or f"{reverse('gallery')}?trash=1")
+
+
+@require_POST
+@login_required
+def download_zip(request: HttpRequest) -> HttpResponse:
+    generations = _selected(request)
+    response = StreamingHttpResponse(services.zip_stream(generations), content_type="application/zip")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="kiestudio-{stamp}.zip"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@login_required
+@require_role("member")
+def collect(request: HttpRequest) -> HttpResponse:
+    generations = _selected(request)
+    name = request.POST.get("new_collection", "").strip()
+    if name:
+        collection = services.collection_create(workspace=current_workspace(request), user=request.user, name=name)
+    else:
+        collection = get_for_workspace(request, Collection, pk=request.POST.get("collection", ""))
+    added = services.collection_add(collection=collection, generations=generations, user=request.user)
+    messages.success(request, f"Added {added} item{'s' if added != 1 else ''} to “{collection.name}”.")
+    return redirect(request.POST.get("next") or reverse("collection", args=[collection.pk]))
+
+
+@require_POST
+@login_required
+@require_role("member")
+def uncollect(request: HttpRequest, collection_id: int) -> HttpResponse:
+    collection = get_for_workspace(request, Collection, pk=collection_id)
+    removed = services.collection_remove(collection=collection, generations=_selected(request))
+    messages.success(request, f"Removed {removed} item{'s' if removed != 1 else ''} from “{collection.name}”.")
+    return redirect(request.POST.get("next") or reverse("collection", args=[collection.pk]))
+
+
+@require_GET
+@login_required
+def collections(request: HttpRequest) -> HttpResponse:
+    boards = (
+        Collection.objects.filter(workspace=current_workspace(request))
+        .select_related("created_by")
+        .annotate(item_count=Count("memberships"))
+    )
+    return render(request, "gallery/collections.html", {"collections": boards})
+
+
+@require_POST
+@login_required
+@require_role("member")
+def collection_create(request: HttpRequest) -> HttpResponse:
+    try:
+        collection = services.collection_create(
+            workspace=current_workspace(request), user=request.user, name=request.POST.get("name", "")
+        )
+    except services.GalleryError as exc:
+        messages.error(request, str(exc))
+        return redirect("collections")
+    messages.success(request, f"Created “{collection.name}”.")
+    return redirect("collection", collection_id=collection.pk)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def collection_rename(request: HttpRequest, collection_id: int) -> HttpResponse:
+    collection = get_for_workspace(request, Collection, pk=collection_id)
+    try:
+        services.collection_rename(collection=collection, name=request.POST.get("name", ""))
+    except services.GalleryError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Renamed to “{collection.name}”.")
+    return redirect("collection", collection_id=collection.pk)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def collection_delete(request: HttpRequest, collection_id: int) -> HttpResponse:
+    collection = get_for_workspace(request, Collection, pk=collection_id)
+    name = collection.name
+    services.collection_delete(collection=collection)
+    messages.success(request, f"Deleted the collection “{name}”. Its items are still in the gallery.")
+    return redirect("collections")

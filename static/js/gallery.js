@@ -1,0 +1,111 @@
+// Gallery: selecting items for bulk actions, the detail modal (with its own permalink and the browser's back
+// button), previous/next with the arrow keys, copying prompts, and confirmations.
+(function () {
+  "use strict";
+  var dialog, body, listUrl = null;
+
+  function toast(text, level) { if (window.KieStudio) window.KieStudio.toast(text, level); }
+
+  // --- Selection ------------------------------------------------------------------------------------------
+  function updateBulk() {
+    var bar = document.querySelector("[data-bulk]");
+    if (!bar) return;
+    var checked = document.querySelectorAll(".tile-check:checked");
+    bar.hidden = checked.length === 0;
+    bar.querySelector("[data-bulk-count]").textContent = checked.length;
+    document.querySelectorAll(".gallery-tile").forEach(function (tile) {
+      tile.classList.toggle("is-selected", tile.querySelector(".tile-check").checked);
+    });
+    document.body.classList.toggle("selecting", checked.length > 0);
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches(".tile-check")) updateBulk();
+    if (event.target.matches("[data-filter-form] select, [data-filter-form] input[type=checkbox], [data-filter-form] input[type=date]")) {
+      event.target.form.requestSubmit();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-bulk-clear]")) {
+      document.querySelectorAll(".tile-check:checked").forEach(function (c) { c.checked = false; });
+      updateBulk();
+    }
+  });
+
+  // --- Detail modal ---------------------------------------------------------------------------------------
+  function openDetail(url, push) {
+    dialog = dialog || document.getElementById("detail-dialog");
+    if (!dialog) { window.location.href = url; return; }
+    body = body || document.getElementById("detail-body");
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+      .then(function (html) {
+        body.innerHTML = html;
+        if (window.htmx) window.htmx.process(body);
+        if (!dialog.open) {
+          listUrl = listUrl || window.location.href;
+          dialog.showModal();
+        }
+        if (push) history.pushState({ detail: url }, "", url);
+        var title = body.querySelector("#detail-title");
+        if (title) dialog.setAttribute("aria-labelledby", "detail-title");
+        var close = body.querySelector("[data-detail-close]");
+        if (close) close.focus();
+      })
+      .catch(function () { toast("That item could not be opened. It may have been deleted.", "error"); });
+  }
+  function closeDetail(fromHistory) {
+    if (!dialog || !dialog.open) return;
+    dialog.close();
+    if (!fromHistory && listUrl) history.pushState({}, "", listUrl);
+    listUrl = null;
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-detail]");
+    if (link && !event.metaKey && !event.ctrlKey && !event.shiftKey && event.button === 0) {
+      if (!document.getElementById("detail-dialog")) return; // the permalink page: follow the link
+      event.preventDefault();
+      openDetail(link.href, true);
+      return;
+    }
+    if (event.target.closest("[data-detail-close]")) {
+      if (document.getElementById("detail-dialog")) closeDetail(false);
+      else window.location.href = document.querySelector(".back a").href;
+    }
+    if (event.target.matches("dialog.detail-dialog")) closeDetail(false); // click on the backdrop
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var source = document.querySelector(copy.getAttribute("data-copy"));
+      if (source && navigator.clipboard) {
+        navigator.clipboard.writeText(source.textContent.trim()).then(
+          function () { toast("Prompt copied.", "success"); },
+          function () { toast("Copying was blocked by the browser.", "error"); });
+      }
+    }
+  });
+  document.addEventListener("cancel", function (event) {
+    if (event.target.matches && event.target.matches("dialog.detail-dialog")) { event.preventDefault(); closeDetail(false); }
+  }, true);
+  window.addEventListener("popstate", function (event) {
+    if (event.state && event.state.detail) openDetail(event.state.detail, false);
+    else closeDetail(true);
+  });
+
+  // --- Keyboard: ← newer, → older ---------------------------------------------------------------------------
+  document.addEventListener("keydown", function (event) {
+    if (event.target.matches && event.target.matches("input, textarea, select")) return;
+    var root = document.querySelector("[data-detail-root]");
+    if (!root) return;
+    var inDialog = dialog && dialog.open;
+    if (!inDialog && document.getElementById("detail-dialog")) return;
+    var target = event.key === "ArrowLeft" ? root.getAttribute("data-newer") : event.key === "ArrowRight" ? root.getAttribute("data-older") : null;
+    if (!target) return;
+    event.preventDefault();
+    if (inDialog) openDetail(target, true); else window.location.href = target;
+  });
+
+  // --- Confirmations ----------------------------------------------------------------------------------------
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  }, true);
+})();
