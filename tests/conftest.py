@@ -130,6 +130,15 @@ def kie_sim(kie_sim_server, settings, tmp_path):
     import dataclasses
 
     kie_sim_server.reset()
+    if settings.REDIS_URL:
+        # The Redis rate-limit window outlives a test (the database one rolls back with it): start each test
+        # with the account's slots free, as a fresh Kie account would be.
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for key in client.scan_iter("kiestudio:rl:*"):
+            client.delete(key)
+        client.close()
     original = dataclasses.replace(kie_sim_server.sim.config)
     host = kie_sim_server.base_url.removeprefix("http://")
     settings.KIE_BASE_URL = kie_sim_server.base_url

@@ -8,6 +8,7 @@ urlpatterns = [
     path("gallery/", views.gallery, name="gallery"),
     path("gallery/<int:pk>/", views.detail, name="gallery-detail"),
     path("gallery/<int:pk>/favorite/", views.favorite, name="gallery-favorite"),
+    path("gallery/<int:pk>/tile/", views.tile, name="gallery-tile"),
     path("gallery/bulk/trash/", views.trash, name="gallery-trash"),
     path("gallery/bulk/restore/", views.restore, name="gallery-restore"),
     path("gallery/bulk/zip/", views.download_zip, name="gallery-zip"),

@@ -112,6 +112,18 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, context)
 
 
+@require_GET
+@login_required
+def tile(request: HttpRequest, pk: int) -> HttpResponse:
+    """One tile, for pending items that update live (the tile polls our database, never Kie)."""
+    generation = _get_generation(request, pk)
+    favorite_ids = set(
+        Favorite.objects.filter(user=request.user, generation=generation).values_list("generation_id", flat=True)
+    )
+    context = {"generation": generation, "page": {"favorite_ids": favorite_ids}, "query": _query(_filters(request))}
+    return render(request, "gallery/_tile.html", context)
+
+
 @require_POST
 @login_required
 def favorite(request: HttpRequest, pk: int) -> HttpResponse:

@@ -67,10 +67,10 @@ def test_keyset_pages_cover_everything_once(client, alice, made, monkeypatch):
     monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
     client.force_login(alice)
     first = client.get("/gallery/").content.decode()
-    assert first.count('class="gallery-tile') == 2 and 'hx-trigger="revealed"' in first
+    assert first.count('class="gallery-tile') == 2 and 'hx-trigger="intersect once"' in first
     next_url = first.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
     second = client.get(next_url, headers={"HX-Request": "true"}).content.decode()
-    assert second.count('class="gallery-tile') == 1 and "revealed" not in second
+    assert second.count('class="gallery-tile') == 1 and "intersect once" not in second
     ids = [g.pk for g in made]
     assert f'data-id="{ids[2]}"' in second
 
@@ -184,3 +184,13 @@ def test_team_members_see_the_shared_gallery(client, alice, charlie, made):
     client.force_login(charlie)
     client.post("/workspaces/switch/", {"workspace": team.pk})
     assert client.get("/gallery/").content.decode().count('class="gallery-tile') == 3
+
+
+def test_pending_tiles_poll_until_done(client, alice, kie_sim):
+    [generation] = create(alice)
+    client.force_login(alice)
+    pending = client.get(f"/gallery/{generation.pk}/tile/").content.decode()
+    assert 'hx-trigger="every 3s"' in pending and "Queued" in pending
+    drain()
+    done = client.get(f"/gallery/{generation.pk}/tile/").content.decode()
+    assert "every 3s" not in done and "/thumb/" in done

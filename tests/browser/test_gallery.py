@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import re
+import zipfile
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from kiestudio.gallery import selectors
+from kiestudio.gallery.models import Favorite
+from kiestudio.studio.models import Generation
+from tests.studio.helpers import create, drain
+
+PROMPTS = [
+    "A lighthouse at dusk",
+    "A red fox in deep snow",
+    "Neon city street at night",
+    "A paper boat on a lake",
+    "Mountains under stars",
+    "A bowl of ripe cherries",
+    "An old tram in Lisbon",
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scroll_filter_search_detail_keyboard_favourite_and_zip(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice, monkeypatch, tmp_path
+):
+    for prompt in PROMPTS:
+        create(alice, prompt=prompt)
+    create(alice, "veo/veo3_fast", prompt="A drone flight over green hills")
+    drain()
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 3)
+    page = signed_in_page
+    page.set_viewport_size({"width": 420, "height": 640})  # a phone: the next page is below the fold
+    page.goto(f"{asgi_live_server}/gallery/")
+    tiles = page.locator(".gallery-tile")
+    expect(tiles).to_have_count(3)
+
+    # Infinite scroll: more pages load as the end comes into view, until all 8 are there.
+    for _ in range(10):
+        if tiles.count() == 8:
+            break
+        page.locator(".gallery-tile").last.scroll_into_view_if_needed()
+        page.mouse.wheel(0, 4000)
+        page.wait_for_timeout(300)
+    expect(tiles).to_have_count(8)
+    expect(page.locator(".grid-sentinel")).to_have_count(0)
+
+    # A filter and a search narrow the grid, and both live in the URL.
+    page.get_by_label("Kind").select_option("video")
+    expect(page).to_have_url(re.compile(r"kind=video"))
+    expect(tiles).to_have_count(1)
+    page.goto(f"{asgi_live_server}/gallery/")
+    page.get_by_label("Search prompts").fill("fox")
+    page.get_by_label("Search prompts").press("Enter")
+    expect(page).to_have_url(re.compile(r"q=fox"))
+    expect(tiles).to_have_count(1)
+
+    # The detail opens as a modal with its own URL, and the arrow keys move through the gallery.
+    page.goto(f"{asgi_live_server}/gallery/")
+    newest = Generation.objects.order_by("-created_at", "-id")
+    page.locator(".gallery-tile a").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/gallery/{newest[0].pk}/"))
+    page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(rf"/gallery/{newest[1].pk}/"))
+    expect(dialog.locator(".detail-prompt")).to_have_text(newest[1].prompt_text)
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(re.compile(rf"/gallery/{newest[0].pk}/"))
+
+    # A favourite sticks.
+    dialog.get_by_role("button", name=re.compile("Favourite")).click()
+    expect(dialog.get_by_role("button", name=re.compile("Favourite"))).to_have_attribute("aria-pressed", "true")
+    assert Favorite.objects.filter(user=alice, generation=newest[0]).exists()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.reload()
+    page.get_by_label("Favourites").check()
+    expect(tiles).to_have_count(1)
+
+    # Select two items and download them as a zip.
+    page.goto(f"{asgi_live_server}/gallery/")
+    page.locator(".tile-check").nth(0).check()
+    page.locator(".tile-check").nth(1).check()
+    expect(page.locator("[data-bulk-count]")).to_have_text("2")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download zip").click()
+    path = tmp_path / "export.zip"
+    download_info.value.save_as(path)
+    names = zipfile.ZipFile(path).namelist()
+    assert "metadata.json" in names and len(names) == 3
