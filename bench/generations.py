@@ -95,8 +95,12 @@ def run() -> list[dict[str, object]]:
             [
                 "psql",
                 env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres",
-                "-qc",
-                "DROP DATABASE IF EXISTS kiestudio_bench; CREATE DATABASE kiestudio_bench;",
+                "-q",
+                # DROP and CREATE DATABASE can't share one transaction block, so two separate commands.
+                "-c",
+                "DROP DATABASE IF EXISTS kiestudio_bench",
+                "-c",
+                "CREATE DATABASE kiestudio_bench",
             ],
             check=True,
         )

@@ -8,9 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import generations  # noqa: E402
+from bench import gallery, generations  # noqa: E402
 
-BENCHMARKS = [("generations", generations.run)]
+BENCHMARKS = [("generations", generations.run), ("gallery", gallery.run)]
 
 
 def main() -> int:

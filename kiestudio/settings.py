@@ -126,11 +126,10 @@ else:
             # BEGIN, which is what stops "database is locked" under concurrent writers (see shared notes).
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
+                # Writers wait up to 20 s for the lock (sqlite3's busy timeout); a PRAGMA busy_timeout here
+                # would override it with something shorter.
                 "timeout": 20,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; "
-                    "PRAGMA foreign_keys=ON;"
-                ),
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
             },
             # Tests use a real file in WAL mode, like production: the in-memory database's shared cache
             # refuses concurrent writers outright instead of waiting, which no real deployment does.

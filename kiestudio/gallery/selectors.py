@@ -238,7 +238,9 @@ def gallery_page(
     after = decode_cursor(cursor)
     if after is not None:
         created, pk = after
-        qs = qs.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+        # The leading created_at__lte lets the database seek straight to the cursor in the (…, created_at, id)
+        # index; the bare OR form reads every row above it (a deep page at 100k was 1.7x a 1k one).
+        qs = qs.filter(Q(created_at__lte=created) & (Q(created_at__lt=created) | Q(id__lt=pk)))
     items = list(with_media(qs.order_by("-created_at", "-id"))[: size + 1])
     next_cursor = encode_cursor(items[size - 1]) if len(items) > size else None
     items = items[:size]
@@ -260,13 +262,19 @@ def neighbours(
     """The items before and after this one in the gallery's order (newest first), within the same filters."""
     qs = gallery_queryset(workspace=workspace, user=user, filters=filters)
     newer = (
-        qs.filter(Q(created_at__gt=generation.created_at) | Q(created_at=generation.created_at, id__gt=generation.pk))
+        qs.filter(
+            Q(created_at__gte=generation.created_at)
+            & (Q(created_at__gt=generation.created_at) | Q(id__gt=generation.pk))
+        )
         .order_by("created_at", "id")
         .only("id")
         .first()
     )
     older = (
-        qs.filter(Q(created_at__lt=generation.created_at) | Q(created_at=generation.created_at, id__lt=generation.pk))
+        qs.filter(
+            Q(created_at__lte=generation.created_at)
+            & (Q(created_at__lt=generation.created_at) | Q(id__lt=generation.pk))
+        )
         .order_by("-created_at", "-id")
         .only("id")
         .first()

@@ -747,7 +747,13 @@ def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> As
 
 def generation_on_callback(*, task_id: str) -> bool:
     """A Kie callback only makes the task due for an immediate status read; its body is never trusted."""
-    CallbackReceipt.objects.update_or_create(task_id=task_id[:120], defaults={"received_at": timezone.now()})
+    # One upsert statement: a read-then-write here made SQLite refuse the lock upgrade under load.
+    CallbackReceipt.objects.bulk_create(
+        [CallbackReceipt(task_id=task_id[:120], received_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["task_id"],
+        update_fields=["received_at"],
+    )
     generation = (
         Generation.objects.filter(kie_task_id=task_id, status__in=(Status.SUBMITTED, Status.UNKNOWN))
         .order_by("-pk")
