@@ -91,3 +91,34 @@ def test_scroll_filter_search_detail_keyboard_favourite_and_zip(
     download_info.value.save_as(path)
     names = zipfile.ZipFile(path).namelist()
     assert "metadata.json" in names and len(names) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keyboard_only_and_screen_reader_paths(signed_in_page: Page, asgi_live_server: str, kie_sim, alice):
+    for prompt in PROMPTS[:3]:
+        create(alice, prompt=prompt)
+    drain()
+    page = signed_in_page
+    page.goto(f"{asgi_live_server}/gallery/")
+    # Every tile is a named link and a named checkbox in the accessibility tree.
+    expect(page.get_by_role("checkbox", name=re.compile(r"^Select "))).to_have_count(3)
+    newest = Generation.objects.order_by("-created_at", "-id").first()
+    link = page.get_by_role("link", name=re.compile(re.escape(newest.prompt_text)))
+    expect(link).to_have_count(1)
+    # Keyboard only: focus the tile, Enter opens the detail as a named dialog with focus inside it.
+    link.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_have_accessible_name("Nano Banana")
+    expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(dialog.get_by_role("link", name="Newer item")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"/gallery/$"))
+    # Selecting with the keyboard shows the bulk bar, whose count is announced politely.
+    page.get_by_role("checkbox", name=re.compile(r"^Select ")).first.focus()
+    page.keyboard.press("Space")
+    expect(page.locator("[data-bulk-count]")).to_have_text("1")
+    expect(page.locator(".bulk-count")).to_have_attribute("aria-live", "polite")
