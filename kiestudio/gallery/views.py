@@ -22,9 +22,10 @@ def _members(request: HttpRequest):
     return current_workspace(request).memberships.select_related("user").order_by("user__email")
 
 
-def _filters(request: HttpRequest) -> selectors.GalleryFilters:
-    member_ids = set(current_workspace(request).memberships.values_list("user_id", flat=True))
-    return selectors.parse_filters(request.GET, workspace=current_workspace(request), member_ids=member_ids)
+def _filters(request: HttpRequest, params=None) -> selectors.GalleryFilters:
+    workspace = current_workspace(request)
+    member_ids = set(workspace.memberships.values_list("user_id", flat=True))
+    return selectors.parse_filters(params or request.GET, workspace=workspace, member_ids=member_ids)
 
 
 def _query(filters: selectors.GalleryFilters, **extra: str) -> str:
@@ -58,8 +59,7 @@ def gallery(request: HttpRequest, collection_id: int | None = None) -> HttpRespo
     if collection_id is not None:
         collection = get_for_workspace(request, Collection, pk=collection_id)
         params["collection"] = str(collection.pk)
-    member_ids = set(workspace.memberships.values_list("user_id", flat=True))
-    filters = selectors.parse_filters(params, workspace=workspace, member_ids=member_ids)
+    filters = _filters(request, params)
     cursor = request.GET.get("cursor", "")
     page = selectors.gallery_page(workspace=workspace, user=request.user, filters=filters, cursor=cursor)
     if cursor and selectors.decode_cursor(cursor) is None:

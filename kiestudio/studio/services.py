@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from kiestudio.core.fetch import FetchError, fetch_to_file
@@ -269,13 +269,20 @@ def _lease_seconds() -> float:
     return float(getattr(settings, "STUDIO_LEASE_SECONDS", 90))
 
 
+def _due(now) -> QuerySet[Generation]:
+    """Pending rows whose next check has come and that no worker holds a live lease on."""
+    return Generation.objects.filter(status__in=PENDING, next_check_at__lte=now).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+
+
 def generation_claim(*, generation_id: int) -> uuid.UUID | None:
     """Lease a due generation for one worker step; None when it is not due or another worker holds it."""
     now = timezone.now()
     token = uuid.uuid4()
     claimed = (
-        Generation.objects.filter(pk=generation_id, status__in=PENDING, next_check_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        _due(now)
+        .filter(pk=generation_id)
         .update(lease_until=now + timedelta(seconds=_lease_seconds()), lease_token=token)
     )
     return token if claimed else None
@@ -299,11 +306,7 @@ def dispatch_due(*, limit: int = 50) -> int:
     slots right now, so the task queue never fills with jobs waiting for a slot while callbacks, status reads
     and storing wait behind them."""
     now = timezone.now()
-    due = (
-        Generation.objects.filter(status__in=PENDING, next_check_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("next_check_at")
-    )
+    due = _due(now).order_by("next_check_at")
     handed = sum(
         1
         for pk in due.exclude(status=Status.QUEUED).values_list("pk", flat=True)[:limit]
@@ -318,9 +321,14 @@ def dispatch_due(*, limit: int = 50) -> int:
     return handed
 
 
-def _free_create_slots() -> int:
+def _create_bucket() -> tuple[str, int, float]:
+    """The shared limiter bucket, limit and window every create of this Kie account goes through."""
     with kie_client() as probe:
-        bucket, limit, window = probe.create_bucket()
+        return probe.create_bucket()
+
+
+def _free_create_slots() -> int:
+    bucket, limit, window = _create_bucket()
     return shared_limiter().available(bucket, limit=limit, window=window)
 
 
@@ -345,13 +353,7 @@ def sweep() -> dict[str, int]:
             generation,
             Status.UNKNOWN,
             note="Worker stopped after sending the create call",
-            fields={
-                "failure_class": "unknown_outcome",
-                "failure_message": kie_errors.KieUnknownOutcome.default_user_message,
-                "next_check_at": None,
-                "lease_until": None,
-                "completed_at": now,
-            },
+            fields=_unknown_fields(),
         ):
             counts["unknown"] += 1
     CallbackReceipt.objects.filter(received_at__lt=now - timedelta(days=1)).delete()
@@ -380,6 +382,17 @@ def generation_advance(*, generation_id: int, token: str | None) -> str:
         return _store(generation, lease)
     # SUBMITTING under a live lease belongs to another worker; the sweeper handles it if that worker died.
     return "busy"
+
+
+def _unknown_fields() -> dict[str, Any]:
+    """What an UNKNOWN outcome records: Kie may have accepted the create, so we stop and never resend."""
+    return {
+        "failure_class": "unknown_outcome",
+        "failure_message": kie_errors.KieUnknownOutcome.default_user_message,
+        "next_check_at": None,
+        "lease_until": None,
+        "completed_at": timezone.now(),
+    }
 
 
 def _release(generation: Generation, lease: uuid.UUID, *, next_in: float | None, **fields: Any) -> None:
@@ -464,8 +477,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     spec = get_model(generation.model_key)
     # Take a create slot before anything else; without one the job waits in the queue, not in a worker.
     limiter = shared_limiter()
-    with kie_client() as probe:
-        bucket, limit, window = probe.create_bucket()
+    bucket, limit, window = _create_bucket()
     give_up = time.monotonic() + MAX_SLOT_WAIT
     while (wait := limiter.try_acquire(bucket, limit=limit, window=window)) > 0:
         if time.monotonic() + wait > give_up:
@@ -481,13 +493,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     ):
         return "lost-race"
     callback, callbacks_on = callback_url_for(spec)
-    unknown_fields = {
-        "failure_class": "unknown_outcome",
-        "failure_message": kie_errors.KieUnknownOutcome.default_user_message,
-        "next_check_at": None,
-        "lease_until": None,
-        "completed_at": timezone.now(),
-    }
+    unknown_fields = _unknown_fields()
     try:
         with kie_client() as client:
             payload = _payload_with_references(generation, client)
