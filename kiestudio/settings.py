@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "kiestudio.workspaces",
     "kiestudio.studio",
     "kiestudio.gallery",
+    "kiestudio.chat",
 ]
 
 MIDDLEWARE = [
@@ -110,27 +111,29 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------------------
 
+# WAL lets the web and worker processes read while one writes; IMMEDIATE takes the write lock at BEGIN, which is
+# what stops "database is locked" under concurrent writers (see shared notes). Writers wait up to 20 s for the
+# lock (sqlite3's busy timeout); a PRAGMA busy_timeout here would override it with something shorter.
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+}
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     try:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     except ValueError as exc:
         raise EnvError("DATABASE_URL", f"is not a database URL Django understands ({exc}).") from None
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"].update(CONN_MAX_AGE=0, OPTIONS=dict(SQLITE_OPTIONS))
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # WAL lets the web and worker processes read while one writes; IMMEDIATE takes the write lock at
-            # BEGIN, which is what stops "database is locked" under concurrent writers (see shared notes).
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                # Writers wait up to 20 s for the lock (sqlite3's busy timeout); a PRAGMA busy_timeout here
-                # would override it with something shorter.
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             # Tests use a real file in WAL mode, like production: the in-memory database's shared cache
             # refuses concurrent writers outright instead of waiting, which no real deployment does.
             "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
@@ -249,6 +252,8 @@ KIE_READ_WINDOW = env_float("KIE_READ_WINDOW", 1.0, minimum=0.1)
 KIE_RATE_MARGIN = env_float("KIE_RATE_MARGIN", 0.25, minimum=0.0)
 KIE_WEBHOOK_HMAC_KEY = env_secret("KIE_WEBHOOK_HMAC_KEY")
 KIE_TIMEOUT = env_float("KIE_TIMEOUT", 30.0, minimum=0.1)
+# A chat model may think for minutes before its first token: the longest wait for the next piece of a reply.
+KIE_CHAT_READ_TIMEOUT = env_float("KIE_CHAT_READ_TIMEOUT", 180.0, minimum=0.1)
 # Kie POSTs to PUBLIC_BASE_URL/kie/callback/<token>/ when a task ends; the token authenticates the caller.
 KIE_CALLBACKS = env_bool("KIE_CALLBACKS", True)
 KIE_CALLBACK_TOKEN = (
@@ -265,6 +270,12 @@ FETCH_ALLOWED_PRIVATE_HOSTS = env_list(
 STUDIO_LEASE_SECONDS = env_int("STUDIO_LEASE_SECONDS", 90, minimum=2)
 STUDIO_POLL_SCALE = env_float("STUDIO_POLL_SCALE", 1.0, minimum=0.0)
 STUDIO_DISPATCH_SECONDS = env_float("STUDIO_DISPATCH_SECONDS", 25.0, minimum=1.0)
+
+# --- Chat -------------------------------------------------------------------------------------------------
+
+# Live replies save their text and a heartbeat this often; one silent for CHAT_STALE_SECONDS is marked interrupted.
+CHAT_FLUSH_SECONDS = env_float("CHAT_FLUSH_SECONDS", 1.0, minimum=0.05)
+CHAT_STALE_SECONDS = env_int("CHAT_STALE_SECONDS", 15, minimum=2)
 
 # --- Static and media -------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("workspaces/switch/", workspace_views.workspace_switch, name="workspace-switch"),
     path("", include("kiestudio.studio.urls")),
     path("", include("kiestudio.gallery.urls")),
+    path("", include("kiestudio.chat.urls")),
     path("team/", workspace_views.team, name="team"),
     path("settings/", workspace_views.settings_page, name="settings"),
 ]

@@ -77,6 +77,17 @@ class Plan:
     output_tokens: int
     credits: Decimal
     rng: random.Random = field(repr=False, default_factory=random.Random)
+    chunk_delay: float | None = None  # [sim:delay S]
+    cut_after: int | None = None  # [sim:cut N]: an error event after N text chunks
+    drop_after: int | None = None  # [sim:drop N]: the connection drops after N text chunks
+    garbled: bool = False  # [sim:malformed]: an unreadable event after the second text chunk
+
+    def delay(self, config_delay: float) -> float:
+        return config_delay if self.chunk_delay is None else self.chunk_delay
+
+
+class DroppedConnection(Exception):
+    """Raised inside a stream to make the server abort the connection mid-body ([sim:drop])."""
 
 
 def _content_text(content: Any) -> str:
@@ -213,7 +224,20 @@ def make_plan(
         stop = "max_tokens"
         output = min(output, max_tokens)
     input_tokens = _count_tokens([messages, extra_input])
-    return Plan(thought, reply, tool, stop, input_tokens, output, _credits(model, input_tokens, output), rng)
+    return Plan(
+        thought,
+        reply,
+        tool,
+        stop,
+        input_tokens,
+        output,
+        _credits(model, input_tokens, output),
+        rng,
+        chunk_delay=markers.chunk_delay,
+        cut_after=markers.cut_after,
+        drop_after=markers.drop_after,
+        garbled=markers.malformed,
+    )
 
 
 def prose_strip(prompt: str) -> str:
@@ -343,8 +367,29 @@ async def claude_messages(request: Request) -> Response:
     if not stream:
         return JSONResponse(_claude_body(message_id, base_id, plan, signature))
     return StreamingResponse(
-        _claude_events(sim, message_id, base_id, plan, signature), media_type="text/event-stream", headers=SSE_HEADERS
+        _counted(sim, _claude_events(sim, message_id, base_id, plan, signature)),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
     )
+
+
+async def _counted(sim: SimState, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Count open chat streams, and the ones the client abandoned (closed before the last event)."""
+    with sim.lock:
+        sim.chat_streams_open += 1
+    finished = False
+    try:
+        async for chunk in events:
+            yield chunk
+        finished = True
+    except DroppedConnection:
+        finished = True
+        raise
+    finally:
+        with sim.lock:
+            sim.chat_streams_open -= 1
+            if not finished:
+                sim.chat_streams_abandoned += 1
 
 
 def _claude_usage(plan: Plan) -> dict[str, Any]:
@@ -385,7 +430,7 @@ async def _claude_events(
     sim: SimState, message_id: str, model: str, plan: Plan, signature: str
 ) -> AsyncIterator[bytes]:
     config = sim.config
-    delay = config.chat_chunk_delay
+    delay = plan.delay(config.chat_chunk_delay)
     usage = {**_claude_usage(plan), "output_tokens": 1}
     start = {
         "id": message_id,
@@ -426,6 +471,14 @@ async def _claude_events(
             yield _sse("ping", {"type": "ping"})
         delta = {"type": "text_delta", "text": piece}
         yield _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        if sent == 2 and plan.garbled:
+            yield b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_del\n\n'
+        if sent == plan.cut_after:
+            error = {"type": "overloaded_error", "message": "Overloaded"}
+            yield _sse("error", {"type": "error", "error": error})
+            return
+        if sent == plan.drop_after:
+            raise DroppedConnection
     yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
     index += 1
     if plan.tool:
@@ -535,7 +588,7 @@ async def chat_completions(request: Request) -> Response:
             }
         )
     return StreamingResponse(
-        _openai_chunks(sim, completion_id, created, model_id, plan, finish, usage),
+        _counted(sim, _openai_chunks(sim, completion_id, created, model_id, plan, finish, usage)),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
@@ -557,18 +610,35 @@ async def _openai_chunks(
         }
         return _sse(None, payload)
 
+    delay = plan.delay(config.chat_chunk_delay)
+
     async def pause() -> None:
-        if config.chat_chunk_delay > 0:
-            await asyncio.sleep(config.chat_chunk_delay)
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     yield chunk({"role": "assistant", "content": ""})
     if plan.thinking:
         for piece in _chunks(plan.thinking, config.chat_tokens_per_chunk):
             await pause()
             yield chunk({"reasoning_content": piece})
-    for piece in _chunks(plan.text, config.chat_tokens_per_chunk):
+    for sent, piece in enumerate(_chunks(plan.text, config.chat_tokens_per_chunk), start=1):
         await pause()
         yield chunk({"content": piece})
+        if sent == 2 and plan.garbled:
+            yield b'data: {"id":"chatcmpl-x","choices":[{"index":0,"delta":{"cont\n\n'
+        if sent == plan.cut_after:
+            yield _sse(
+                None,
+                {
+                    "error": {
+                        "message": "The server had an error while processing your request.",
+                        "type": "server_error",
+                    }
+                },
+            )
+            return
+        if sent == plan.drop_after:
+            raise DroppedConnection
     if plan.tool:
         tool_id, name, tool_input = plan.tool
         call = {

@@ -29,6 +29,9 @@ class Markers:
     chat_error: tuple[int, str | None] | None = None
     words: int | None = None
     tool: str | None = None  # "" = any tool
+    chunk_delay: float | None = None  # chat: seconds between streamed chunks
+    cut_after: int | None = None  # chat: an error event after this many text chunks
+    drop_after: int | None = None  # chat: the connection drops after this many text chunks
     raw: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -76,6 +79,11 @@ def parse(texts: Iterable[str]) -> Markers:
         markers.words = int(words)
     if "tool" in found:
         markers.tool = found["tool"]
+    markers.chunk_delay = _float(found.get("delay"))
+    for name, attr in (("cut", "cut_after"), ("drop", "drop_after")):
+        if name in found:
+            arg = found[name]
+            setattr(markers, attr, int(arg) if arg.isdigit() else 5)
     return markers
 
 

@@ -234,6 +234,9 @@ class SimState:
     def _reset_counters(self) -> None:
         self.balance = Decimal(str(self.config.balance))
         self.counter = 0
+        # Chat streams being sent now, and how many ended because the client went away before the last event.
+        self.chat_streams_open = 0
+        self.chat_streams_abandoned = 0
         self.fault_rng = random.Random(f"faults:{self.config.seed}")
 
     # ------------------------------------------------------------------ public helpers

@@ -144,8 +144,11 @@ def topic(prompt: str) -> str:
 
 
 def reply(rng: random.Random, prompt: str, words: int) -> str:
-    """About ``words`` words of friendly prose about the prompt."""
-    parts = [rng.choice(OPENERS).format(topic=topic(prompt))]
+    """About ``words`` words of friendly prose about the prompt, in paragraphs, with the markdown a model would
+    use when the prompt asks for it: a numbered list ("list", "steps", "ideas"), a table ("table") or a code
+    block ("code", "json")."""
+    subject = topic(prompt)
+    parts = [rng.choice(OPENERS).format(topic=subject)]
     count = len(parts[0].split())
     pool = list(SENTENCES)
     rng.shuffle(pool)
@@ -156,11 +159,36 @@ def reply(rng: random.Random, prompt: str, words: int) -> str:
         parts.append(sentence)
         count += len(sentence.split())
     parts.append(rng.choice(CLOSERS))
-    text = " ".join(parts)
-    tokens = text.split()
-    if len(tokens) > max(words, 1):
-        text = " ".join(tokens[: max(words, 1)])
-    return text
+    paragraphs: list[str] = []
+    while parts:
+        size = rng.randint(2, 4)
+        paragraphs.append(" ".join(parts[:size]))
+        parts = parts[size:]
+    lowered = prompt.lower()
+    extras: list[str] = []
+    if re.search(r"\b(list|steps|ideas)\b", lowered):
+        extras.append("\n".join(f"{n}. {pool[(index + n) % len(pool)]}" for n in range(1, 4)))
+    if "table" in lowered:
+        rows = "\n".join(f"| {n} | {pool[(index + n + 3) % len(pool)].rstrip('.')} |" for n in range(1, 4))
+        extras.append(f"| # | Idea |\n|---|---|\n{rows}")
+    if re.search(r"\b(code|json)\b", lowered):
+        extras.append(f'```json\n{{"subject": "{subject}", "variations": 3}}\n```')
+    if extras:
+        paragraphs[1:1] = extras
+    return _first_words("\n\n".join(paragraphs), max(words, 1) + sum(len(e.split()) for e in extras))
+
+
+def _first_words(text: str, limit: int) -> str:
+    """The text cut after ``limit`` words, keeping its line breaks."""
+    pieces = re.split(r"(\s+)", text)
+    kept, seen = [], 0
+    for piece in pieces:
+        if piece and not piece.isspace():
+            seen += 1
+            if seen > limit:
+                break
+        kept.append(piece)
+    return "".join(kept).rstrip()
 
 
 def thinking(rng: random.Random, prompt: str, words: int) -> str:

@@ -220,3 +220,58 @@ def test_chat_pace_and_credits(make_sim):
         kie.sim.set_balance(0)
         refused = client.post("/gpt-5-2/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
         assert refused.status_code == 402
+
+
+def _stream_timed(
+    client: httpx.Client, path: str, body: dict
+) -> tuple[list[tuple[float, str | None, str]], Exception | None]:
+    """(arrival time, event, data) of every SSE frame, and the transport error that ended the stream, if any."""
+    frames: list[tuple[float, str | None, str]] = []
+    buffer = ""
+    try:
+        with client.stream("POST", path, json=body) as response:
+            assert response.status_code == 200
+            for chunk in response.iter_text():
+                buffer += chunk
+                while "\n\n" in buffer:
+                    frame, buffer = buffer.split("\n\n", 1)
+                    [(event, data)] = sse_events(frame)
+                    frames.append((time.monotonic(), event, data))
+    except httpx.HTTPError as exc:
+        return frames, exc
+    return frames, None
+
+
+def test_delay_marker_spaces_chunks(client):
+    body = {
+        "model": "claude-haiku-4-5",
+        "messages": [{"role": "user", "content": "Hi [sim:delay 0.05] [sim:words 12]"}],
+    }
+    frames, error = _stream_timed(client, "/claude/v1/messages", body)
+    assert error is None
+    deltas = [t for t, event, data in frames if event == "content_block_delta"]
+    assert len(deltas) >= 4
+    gaps = [b - a for a, b in zip(deltas, deltas[1:], strict=False)]
+    assert min(gaps) >= 0.04, gaps
+
+
+def test_cut_marker_sends_an_error_event_mid_stream(client):
+    body = {"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "Tell me [sim:cut 3]"}]}
+    frames, error = _stream_timed(client, "/claude/v1/messages", body)
+    assert error is None
+    kinds = [event for _, event, _ in frames]
+    assert kinds.count("content_block_delta") == 3
+    assert kinds[-1] == "error" and "message_stop" not in kinds
+    assert json.loads(frames[-1][2])["error"]["type"] == "overloaded_error"
+
+    body = {"messages": [{"role": "user", "content": "Tell me [sim:cut 2]"}], "stream": True}
+    frames, error = _stream_timed(client, "/gemini-3-flash/v1/chat/completions", body)
+    assert error is None
+    assert "error" in json.loads(frames[-1][2]) and all(data != "[DONE]" for _, _, data in frames)
+
+
+def test_drop_marker_breaks_the_connection(client):
+    body = {"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "Tell me [sim:drop 2]"}]}
+    frames, error = _stream_timed(client, "/claude/v1/messages", body)
+    assert isinstance(error, httpx.RemoteProtocolError)
+    assert [event for _, event, _ in frames].count("content_block_delta") == 2

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.db import migrations
+
+
+def create_schedule(apps, schema_editor):
+    Schedule = apps.get_model("django_q", "Schedule")
+    Schedule.objects.update_or_create(
+        name="chat-stale-replies",
+        defaults={
+            "func": "kiestudio.chat.tasks.chat_stale_replies_task",
+            "schedule_type": "I",
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+
+
+def remove_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(name="chat-stale-replies").delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("chat", "0001_initial"), ("django_q", "0018_task_success_index")]
+
+    operations = [migrations.RunPython(create_schedule, remove_schedule)]

@@ -1,0 +1,402 @@
+"""Chat: conversations, the message tree, and the replies that spend credits.
+
+A send writes the question and an empty reply (status ``streaming``) in one transaction; after commit,
+``relay.reply_start`` runs the reply in the web process, detached from the browser. Everything here is plain
+synchronous Django; the live part is in ``relay.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from kiestudio.chat import relay
+from kiestudio.chat.models import Conversation, Message
+from kiestudio.kie.catalog import UnknownModel
+from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
+from kiestudio.studio.models import ReferenceImage
+from kiestudio.workspaces.models import Workspace
+
+REQUEST_NAMESPACE = uuid.UUID("0b7f3c52-6a55-4f4e-9a43-5d1c3f2a7e10")
+MAX_MESSAGE_CHARS = 50_000
+MAX_SYSTEM_PROMPT_CHARS = 20_000
+MAX_ATTACHMENTS = 6
+TITLE_CHARS = 60
+
+
+class ChatError(Exception):
+    """A chat action was refused before anything was spent; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """A message on the visible branch, with its place among its siblings (other versions)."""
+
+    message: Message
+    version: int
+    versions: int
+    previous_id: int | None
+    next_id: int | None
+
+
+# --- Conversations ------------------------------------------------------------------------------------------
+
+
+def _chat_model(key: str | None) -> ChatModelSpec:
+    try:
+        return get_chat_model(key)
+    except UnknownModel:
+        raise ChatError(f"There is no chat model called “{key}”. Pick one from the list.") from None
+
+
+def conversation_create(
+    *, workspace: Workspace, user, model_key: str | None = None, system_prompt: str = "", thinking: bool = False
+) -> Conversation:
+    spec = _chat_model(model_key)
+    conversation = Conversation(
+        workspace=workspace,
+        owner=user,
+        model_key=spec.key,
+        system_prompt=_system_prompt(system_prompt),
+        thinking=thinking and spec.supports_thinking,
+    )
+    conversation.full_clean()
+    conversation.save()
+    return conversation
+
+
+def _system_prompt(text: str) -> str:
+    text = (text or "").strip()
+    if len(text) > MAX_SYSTEM_PROMPT_CHARS:
+        raise ChatError(f"The system prompt is {len(text):,} characters; the limit is {MAX_SYSTEM_PROMPT_CHARS:,}.")
+    return text
+
+
+def conversation_update(
+    *,
+    conversation: Conversation,
+    title: str | None = None,
+    system_prompt: str | None = None,
+    model_key: str | None = None,
+    thinking: bool | None = None,
+    is_shared: bool | None = None,
+) -> Conversation:
+    fields: list[str] = []
+    if title is not None:
+        clean = " ".join(title.split())
+        if not clean:
+            raise ChatError("Give the conversation a title.")
+        conversation.title = clean[:120]
+        fields.append("title")
+    if system_prompt is not None:
+        conversation.system_prompt = _system_prompt(system_prompt)
+        fields.append("system_prompt")
+    if model_key is not None:
+        conversation.model_key = _chat_model(model_key).key
+        fields.append("model_key")
+    if thinking is not None:
+        conversation.thinking = thinking and get_chat_model(conversation.model_key).supports_thinking
+        fields.append("thinking")
+    if is_shared is not None:
+        conversation.is_shared = is_shared
+        fields.append("is_shared")
+    if fields:
+        conversation.save(update_fields=fields)
+    return conversation
+
+
+def conversation_set_pinned(*, conversation: Conversation, pinned: bool) -> Conversation:
+    conversation.pinned_at = timezone.now() if pinned else None
+    conversation.save(update_fields=["pinned_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete it and its messages; a reply still being written is stopped first (its upstream call closes)."""
+    live = list(conversation.messages.filter(status=Message.Status.STREAMING).values_list("pk", flat=True))
+    Message.objects.filter(pk__in=live).update(stop_requested=True)
+    conversation.delete()
+    for message_id in live:
+        relay.reply_stop(message_id=message_id)
+
+
+def conversations_visible(*, workspace: Workspace, user) -> QuerySet[Conversation]:
+    """The user's own conversations and the ones others shared with the workspace."""
+    return Conversation.objects.filter(Q(owner=user) | Q(is_shared=True), workspace=workspace)
+
+
+def conversation_search(*, workspace: Workspace, user, query: str = "") -> QuerySet[Conversation]:
+    conversations = conversations_visible(workspace=workspace, user=user).select_related("owner")
+    query = " ".join(query.split())
+    if query:
+        in_messages = Message.objects.filter(workspace=workspace, content__icontains=query).values("conversation_id")
+        conversations = conversations.filter(Q(title__icontains=query) | Q(pk__in=in_messages))
+    return conversations.order_by("-pinned_at", "-updated_at", "-pk")
+
+
+def conversation_usage(*, conversation: Conversation) -> dict[str, object]:
+    totals = conversation.messages.filter(role=Message.Role.ASSISTANT).aggregate(
+        credits=Sum("credits"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        replies=Count("pk"),
+    )
+    return {key: value or 0 for key, value in totals.items()}
+
+
+# --- The message tree ---------------------------------------------------------------------------------------
+
+
+def _tree(conversation: Conversation) -> tuple[dict[int, Message], dict[int | None, list[Message]]]:
+    messages = list(Message.objects.filter(conversation=conversation).order_by("created_at", "pk"))
+    by_id = {m.pk: m for m in messages}
+    children: dict[int | None, list[Message]] = {}
+    for message in messages:
+        children.setdefault(message.parent_id, []).append(message)
+    return by_id, children
+
+
+def _latest_leaf(message: Message, children: dict[int | None, list[Message]]) -> Message:
+    while children.get(message.pk):
+        message = children[message.pk][-1]
+    return message
+
+
+def thread_path(message: Message | None) -> list[Message]:
+    """The messages from the root down to ``message`` (inclusive)."""
+    if message is None:
+        return []
+    by_id, _ = _tree(message.conversation)
+    path: list[Message] = []
+    current: Message | None = by_id.get(message.pk, message)
+    while current is not None:
+        path.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return path[::-1]
+
+
+def thread_for(*, conversation: Conversation) -> list[ThreadItem]:
+    """The branch on screen, each message with its versions (siblings made by regenerate or edit)."""
+    by_id, children = _tree(conversation)
+    if not by_id:
+        return []
+    leaf = by_id.get(conversation.current_leaf_id or 0) or _latest_leaf(children[None][-1], children)
+    path: list[Message] = []
+    current: Message | None = leaf
+    while current is not None:
+        path.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    items = []
+    for message in reversed(path):
+        siblings = children[message.parent_id]
+        index = next(i for i, m in enumerate(siblings) if m.pk == message.pk)
+        items.append(
+            ThreadItem(
+                message=message,
+                version=index + 1,
+                versions=len(siblings),
+                previous_id=siblings[index - 1].pk if index > 0 else None,
+                next_id=siblings[index + 1].pk if index + 1 < len(siblings) else None,
+            )
+        )
+    return items
+
+
+def thread_item(*, message: Message) -> ThreadItem:
+    """One message with its place among its versions (for re-rendering a single message)."""
+    siblings = list(
+        Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    index = siblings.index(message.pk)
+    return ThreadItem(
+        message=message,
+        version=index + 1,
+        versions=len(siblings),
+        previous_id=siblings[index - 1] if index > 0 else None,
+        next_id=siblings[index + 1] if index + 1 < len(siblings) else None,
+    )
+
+
+def message_switch(*, conversation: Conversation, message: Message) -> None:
+    """Show another version: the branch through ``message``, down to its most recent reply."""
+    _, children = _tree(conversation)
+    conversation.current_leaf = _latest_leaf(message, children)
+    conversation.save(update_fields=["current_leaf"])
+
+
+# --- Sending and replies ------------------------------------------------------------------------------------
+
+
+def _keys(token: uuid.UUID | str) -> tuple[uuid.UUID, uuid.UUID]:
+    return uuid.uuid5(REQUEST_NAMESPACE, f"{token}:user"), uuid.uuid5(REQUEST_NAMESPACE, f"{token}:assistant")
+
+
+def _attachments(workspace: Workspace, ids: list[int], spec: ChatModelSpec) -> list[dict[str, object]]:
+    if not ids:
+        return []
+    if not spec.vision:
+        raise ChatError(f"{spec.name} can't read images. Pick a model that can, or remove the attachment.")
+    if len(ids) > MAX_ATTACHMENTS:
+        raise ChatError(f"Attach at most {MAX_ATTACHMENTS} images to one message.")
+    found = {r.pk: r for r in ReferenceImage.objects.filter(workspace=workspace, pk__in=ids)}
+    if len(found) != len(set(ids)):
+        raise ChatError("An attached image is no longer available. Remove it and attach it again.")
+    return [
+        {"type": "image", "reference": pk, "width": found[pk].width, "height": found[pk].height}
+        for pk in dict.fromkeys(ids)
+    ]
+
+
+def _busy(conversation: Conversation) -> bool:
+    live = conversation.messages.filter(status=Message.Status.STREAMING)
+    for message in live:
+        message_check_alive(message=message)
+    return conversation.messages.filter(status=Message.Status.STREAMING).exists()
+
+
+def _reply(*, conversation: Conversation, user, parent: Message, key: uuid.UUID, spec: ChatModelSpec) -> Message:
+    reply = Message.objects.create(
+        workspace=conversation.workspace,
+        conversation=conversation,
+        parent=parent,
+        created_by=user,
+        request_key=key,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model_key=spec.key,
+        thinking_requested=conversation.thinking and spec.supports_thinking,
+    )
+    conversation.current_leaf = reply
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["current_leaf", "updated_at", "title"])
+    transaction.on_commit(lambda: relay.reply_start(message_id=reply.pk))
+    return reply
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    user,
+    text: str,
+    token: uuid.UUID | str,
+    attachments: list[int] | None = None,
+    model_key: str | None = None,
+    thinking: bool | None = None,
+    parent: Message | None = None,
+    replace: Message | None = None,
+) -> Message:
+    """Ask a question; returns the reply, which streams from now on. Idempotent per composer token.
+
+    ``replace`` edits a question: the new one becomes a sibling of it (the old branch is kept as a version).
+    """
+    user_key, reply_key = _keys(token)
+    existing = Message.objects.filter(request_key=reply_key, conversation=conversation).first()
+    if existing is not None:
+        return existing
+    text = (text or "").strip()
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ChatError(f"That message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}.")
+    if model_key is not None or thinking is not None:
+        conversation_update(conversation=conversation, model_key=model_key, thinking=thinking)
+    spec = _chat_model(conversation.model_key)
+    images = _attachments(conversation.workspace, attachments or [], spec)
+    if not text and not images:
+        raise ChatError("Type a message first.")
+    if _busy(conversation):
+        raise ChatError("A reply is still being written. Wait for it, or stop it, before sending another message.")
+    if replace is not None:
+        parent = replace.parent
+    elif parent is None:
+        parent = conversation.current_leaf
+    if not conversation.title:
+        conversation.title = (" ".join(text.split()) or "Image question")[:TITLE_CHARS]
+    try:
+        with transaction.atomic():
+            question = Message.objects.create(
+                workspace=conversation.workspace,
+                conversation=conversation,
+                parent=parent,
+                created_by=user,
+                request_key=user_key,
+                role=Message.Role.USER,
+                content=[*images, *([{"type": "text", "text": text}] if text else [])],
+                model_key=spec.key,
+            )
+            return _reply(conversation=conversation, user=user, parent=question, key=reply_key, spec=spec)
+    except IntegrityError:
+        # The same composer token raced in twice: the first one's reply is the answer.
+        return Message.objects.get(request_key=reply_key)
+
+
+def message_edit(*, message: Message, user, text: str, token: uuid.UUID | str) -> Message:
+    """Resend an edited question. The original and its replies stay, as the previous version."""
+    if message.role != Message.Role.USER:
+        raise ChatError("Only your own messages can be edited.")
+    return message_send(
+        conversation=message.conversation,
+        user=user,
+        text=text,
+        token=token,
+        attachments=message.image_ids,
+        replace=message,
+    )
+
+
+def message_regenerate(*, message: Message, user, token: uuid.UUID | str) -> Message:
+    """A new reply to the same question, as another version beside this one (a new Kie call)."""
+    if message.role != Message.Role.ASSISTANT or message.parent is None:
+        raise ChatError("Only a reply can be regenerated.")
+    conversation = message.conversation
+    _, reply_key = _keys(token)
+    existing = Message.objects.filter(request_key=reply_key, conversation=conversation).first()
+    if existing is not None:
+        return existing
+    if _busy(conversation):
+        raise ChatError("A reply is still being written. Wait for it, or stop it, first.")
+    spec = _chat_model(conversation.model_key)
+    try:
+        with transaction.atomic():
+            return _reply(conversation=conversation, user=user, parent=message.parent, key=reply_key, spec=spec)
+    except IntegrityError:
+        return Message.objects.get(request_key=reply_key)
+
+
+def message_stop(*, message: Message) -> bool:
+    """Stop a reply being written: the upstream call is closed and the text so far is kept."""
+    if not Message.objects.filter(pk=message.pk, status=Message.Status.STREAMING).update(stop_requested=True):
+        return False
+    if relay.runner_alive(message):
+        relay.reply_stop(message_id=message.pk)
+    else:
+        relay.finish_orphan(message_id=message.pk, status=Message.Status.STOPPED)
+    return True
+
+
+def message_check_alive(*, message: Message) -> Message:
+    """A reply whose process is gone (a restart, a crash) is marked interrupted, with its text kept."""
+    if message.status == Message.Status.STREAMING and not relay.runner_alive(message):
+        relay.finish_orphan(message_id=message.pk, status=Message.Status.INTERRUPTED)
+        message.refresh_from_db()
+    return message
+
+
+def stale_replies_sweep() -> int:
+    """Scheduled: mark replies whose process stopped sending heartbeats as interrupted."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_SECONDS)
+    swept = 0
+    stale = Message.objects.filter(status=Message.Status.STREAMING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    )
+    for message in stale:
+        if not relay.runner_alive(message):
+            relay.finish_orphan(message_id=message.pk, status=Message.Status.INTERRUPTED)
+            swept += 1
+    return swept

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from kiestudio.chat import views
+
+urlpatterns = [
+    path("chat/", views.chat_home, name="chat"),
+    path("chat/list/", views.conversation_list, name="chat-list"),
+    path("chat/new/", views.conversation_start, name="chat-start"),
+    path("chat/<int:pk>/", views.conversation_detail, name="chat-conversation"),
+    path("chat/<int:pk>/send/", views.conversation_send, name="chat-send"),
+    path("chat/<int:pk>/settings/", views.conversation_settings, name="chat-settings"),
+    path("chat/<int:pk>/pin/", views.conversation_pin, name="chat-pin"),
+    path("chat/<int:pk>/delete/", views.conversation_delete, name="chat-delete"),
+    path("chat/<int:pk>/usage/", views.conversation_usage, name="chat-usage"),
+    path("chat/messages/<int:pk>/", views.message_fragment, name="chat-message"),
+    path("chat/messages/<int:pk>/stream/", views.message_stream, name="chat-message-stream"),
+    path("chat/messages/<int:pk>/stop/", views.message_stop, name="chat-message-stop"),
+    path("chat/messages/<int:pk>/regenerate/", views.message_regenerate, name="chat-message-regenerate"),
+    path("chat/messages/<int:pk>/edit/", views.message_edit, name="chat-message-edit"),
+    path("chat/messages/<int:pk>/show/", views.message_show, name="chat-message-show"),
+]

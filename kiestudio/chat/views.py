@@ -1,0 +1,402 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, push_url, trigger_client_event
+
+from kiestudio.chat import services
+from kiestudio.chat.hub import KEEPALIVE_SECONDS, get_hub
+from kiestudio.chat.markdown import render_markdown, split_committed
+from kiestudio.chat.models import Conversation, Message
+from kiestudio.chat.services import ChatError
+from kiestudio.kie.catalog.chat import get_chat_model, load_chat_models
+from kiestudio.workspaces.access import current_workspace, get_for_workspace, require_role
+
+log = logging.getLogger("kiestudio.chat")
+
+LIST_LIMIT = 100
+DB_POLL_SECONDS = 0.5
+
+
+# --- Access: one helper per resource ---------------------------------------------------------------------------
+
+
+def _visible(request: HttpRequest) -> Q:
+    return Q(owner=request.user) | Q(is_shared=True)
+
+
+def _get_conversation(request: HttpRequest, pk: object, *, write: bool = False) -> Conversation:
+    """A conversation of the current workspace that this user may see (their own, or shared): else 404.
+    ``write``: only its owner may change it (a teammate reading a shared one gets a 403)."""
+    conversation = get_for_workspace(request, Conversation.objects.filter(_visible(request)), pk=pk)
+    if write and conversation.owner_id != request.user.pk:
+        raise PermissionDenied("Only the person who started this conversation can change it.")
+    return conversation
+
+
+def _get_message(request: HttpRequest, pk: object, *, write: bool = False) -> Message:
+    visible = Q(conversation__owner=request.user) | Q(conversation__is_shared=True)
+    message = get_for_workspace(request, Message.objects.select_related("conversation").filter(visible), pk=pk)
+    if write and message.conversation.owner_id != request.user.pk:
+        raise PermissionDenied("Only the person who started this conversation can change it.")
+    return message
+
+
+# --- Context ---------------------------------------------------------------------------------------------------
+
+
+def _models_context(conversation: Conversation | None) -> dict[str, object]:
+    models, default = load_chat_models()
+    return {
+        "chat_models": list(models.values()),
+        "selected_model": get_chat_model(conversation.model_key if conversation else default),
+    }
+
+
+def _list_context(request: HttpRequest, conversation: Conversation | None = None) -> dict[str, object]:
+    query = request.GET.get("q", "") if request.method == "GET" else ""
+    conversations = services.conversation_search(workspace=current_workspace(request), user=request.user, query=query)
+    return {"conversations": conversations[:LIST_LIMIT], "query": query, "conversation": conversation}
+
+
+def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[str, object]:
+    items = services.thread_for(conversation=conversation)
+    for item in items:
+        if item.message.is_streaming:
+            services.message_check_alive(message=item.message)
+    return {
+        "conversation": conversation,
+        "items": items,
+        "can_write": conversation.owner_id == request.user.pk,
+        "usage": services.conversation_usage(conversation=conversation),
+    }
+
+
+def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
+    context = {**_list_context(request, conversation), **_models_context(conversation), "token": uuid.uuid4()}
+    if conversation is not None:
+        context.update(_thread_context(request, conversation))
+    return context
+
+
+def _thread_response(request: HttpRequest, conversation: Conversation, *, status: int = 200) -> HttpResponse:
+    context = {**_thread_context(request, conversation), **_list_context(request, conversation), "oob": True}
+    return render(request, "chat/chat.html#thread-update", context, status=status)
+
+
+def _error(request: HttpRequest, error: ChatError, *, status: int = 400) -> HttpResponse:
+    if not request.htmx:
+        messages.error(request, str(error))
+        return redirect(request.META.get("HTTP_REFERER") or reverse("chat"))
+    response = render(request, "chat/chat.html#chat-error", {"error": str(error)}, status=status)
+    response["HX-Retarget"] = "#chat-error"
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _flag(request: HttpRequest, name: str) -> bool:
+    return request.POST.get(name) in ("on", "true", "1")
+
+
+def _attachment_ids(request: HttpRequest) -> list[int]:
+    raw = request.POST.getlist("attachments")
+    if not all(value.isdigit() for value in raw):
+        raise Http404("Unknown attachment")
+    return [int(value) for value in raw]
+
+
+# --- Pages -----------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def chat_home(request: HttpRequest) -> HttpResponse:
+    return render(request, "chat/chat.html", _page_context(request, None))
+
+
+@require_GET
+@login_required
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation(request, pk)
+    return render(request, "chat/chat.html", _page_context(request, conversation))
+
+
+@require_GET
+@login_required
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    current = request.GET.get("current", "")
+    conversation = _get_conversation(request, current) if current.isdigit() else None
+    return render(request, "chat/chat.html#conversation-list", _list_context(request, conversation))
+
+
+@require_POST
+@login_required
+@require_role("member")
+def conversation_start(request: HttpRequest) -> HttpResponse:
+    """The first message of a new conversation (nothing is kept if it is refused)."""
+    try:
+        with transaction.atomic():
+            conversation = services.conversation_create(
+                workspace=current_workspace(request),
+                user=request.user,
+                model_key=request.POST.get("model"),
+                thinking=_flag(request, "thinking"),
+            )
+            services.message_send(
+                conversation=conversation,
+                user=request.user,
+                text=request.POST.get("text", ""),
+                token=request.POST.get("token") or uuid.uuid4(),
+                attachments=_attachment_ids(request),
+            )
+    except ChatError as exc:
+        return _error(request, exc)
+    url = reverse("chat-conversation", args=[conversation.pk])
+    if not request.htmx:
+        return redirect(url)
+    response = render(request, "chat/chat.html#start-update", _page_context(request, conversation))
+    return push_url(response, url)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def conversation_send(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation(request, pk, write=True)
+    try:
+        services.message_send(
+            conversation=conversation,
+            user=request.user,
+            text=request.POST.get("text", ""),
+            token=request.POST.get("token") or uuid.uuid4(),
+            attachments=_attachment_ids(request),
+            model_key=request.POST.get("model") or None,
+            thinking=_flag(request, "thinking"),
+        )
+    except ChatError as exc:
+        return _error(request, exc)
+    if not request.htmx:
+        return redirect("chat-conversation", pk=conversation.pk)
+    return trigger_client_event(_thread_response(request, conversation), "chat:sent")
+
+
+@require_POST
+@login_required
+def conversation_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation(request, pk, write=True)
+    try:
+        services.conversation_update(
+            conversation=conversation,
+            title=request.POST.get("title") if "title" in request.POST else None,
+            system_prompt=request.POST.get("system_prompt") if "system_prompt" in request.POST else None,
+            is_shared=_flag(request, "is_shared") if "sharing" in request.POST else None,
+        )
+    except ChatError as exc:
+        return _error(request, exc, status=422)
+    if not request.htmx:
+        messages.success(request, "Conversation settings saved.")
+        return redirect("chat-conversation", pk=conversation.pk)
+    response = render(request, "chat/chat.html#header-update", _page_context(request, conversation))
+    return trigger_client_event(response, "chat:saved", {"text": "Saved."})
+
+
+@require_POST
+@login_required
+def conversation_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation(request, pk, write=True)
+    services.conversation_set_pinned(conversation=conversation, pinned=conversation.pinned_at is None)
+    if not request.htmx:
+        return redirect("chat-conversation", pk=conversation.pk)
+    return render(request, "chat/chat.html#conversation-list", _list_context(request, conversation))
+
+
+@require_POST
+@login_required
+def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation(request, pk, write=True)
+    title = conversation.display_title
+    services.conversation_delete(conversation=conversation)
+    messages.success(request, f"Deleted “{title}”.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("chat"))
+    return redirect("chat")
+
+
+@require_GET
+@login_required
+def conversation_usage(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _get_conversation(request, pk)
+    usage = services.conversation_usage(conversation=conversation)
+    return render(request, "chat/chat.html#usage", {"usage": usage, "conversation": conversation})
+
+
+# --- Messages --------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def message_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message(request, pk)
+    services.message_check_alive(message=message)
+    return render(request, "chat/_message.html", _message_context(request, message))
+
+
+def _message_context(request: HttpRequest, message: Message) -> dict[str, object]:
+    return {
+        "item": services.thread_item(message=message),
+        "conversation": message.conversation,
+        "can_write": message.conversation.owner_id == request.user.pk,
+    }
+
+
+@require_POST
+@login_required
+def message_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message(request, pk, write=True)
+    services.message_stop(message=message)
+    if not request.htmx:
+        return redirect("chat-conversation", pk=message.conversation_id)
+    return HttpResponse(status=204)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def message_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message(request, pk, write=True)
+    try:
+        services.message_regenerate(message=message, user=request.user, token=request.POST.get("token") or uuid.uuid4())
+    except ChatError as exc:
+        return _error(request, exc)
+    if not request.htmx:
+        return redirect("chat-conversation", pk=message.conversation_id)
+    return _thread_response(request, message.conversation)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def message_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    message = _get_message(request, pk, write=True)
+    try:
+        services.message_edit(
+            message=message,
+            user=request.user,
+            text=request.POST.get("text", ""),
+            token=request.POST.get("token") or uuid.uuid4(),
+        )
+    except ChatError as exc:
+        return _error(request, exc)
+    if not request.htmx:
+        return redirect("chat-conversation", pk=message.conversation_id)
+    return _thread_response(request, message.conversation)
+
+
+@require_POST
+@login_required
+def message_show(request: HttpRequest, pk: int) -> HttpResponse:
+    """Switch the thread to another version of a message."""
+    message = _get_message(request, pk)
+    conversation = message.conversation
+    if conversation.owner_id == request.user.pk:
+        services.message_switch(conversation=conversation, message=message)
+    if not request.htmx:
+        return redirect("chat-conversation", pk=conversation.pk)
+    return _thread_response(request, conversation)
+
+
+# --- The live stream -------------------------------------------------------------------------------------------
+
+
+def _sse(name: str, data: dict[str, object], seq: int | None = None) -> str:
+    head = f"id: {seq}\n" if seq is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@login_required
+async def message_stream(request: HttpRequest, pk: int) -> HttpResponse:
+    """Server-sent events of one reply: replayed from ``Last-Event-ID`` (or ``?after=``), then live.
+
+    The reply itself runs elsewhere (relay.py); closing this stream never stops it.
+    """
+    if request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET"})
+    message = await _in_thread(_get_message)(request, pk)
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
+    after = int(raw) if raw.isdigit() else 0
+    response = StreamingHttpResponse(_stream_events(request, message, after), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _done_html(request: HttpRequest, message_id: int) -> tuple[str, str]:
+    message = services.message_check_alive(message=Message.objects.select_related("conversation").get(pk=message_id))
+    html = render_to_string("chat/_message.html", _message_context(request, message), request=request)
+    return html, message.status
+
+
+def _reload(message_id: int) -> Message:
+    return services.message_check_alive(message=Message.objects.get(pk=message_id))
+
+
+def _in_thread(fn):
+    # Not thread-sensitive: a stream must not pin a thread of its own for as long as it stays open.
+    return sync_to_async(fn, thread_sensitive=False)
+
+
+async def _stream_events(request: HttpRequest, message: Message, after: int):
+    try:
+        yield "retry: 1500\n\n"
+        if message.is_streaming:
+            async for event in get_hub().follow(message.pk, after):
+                if event is None:
+                    yield ": keepalive\n\n"
+                elif event.name == "done":
+                    after = event.seq
+                    break
+                else:
+                    yield event.encode()
+                    after = event.seq
+            else:
+                # Not followable here (another process without Redis, or the reply's process is gone):
+                # follow it through the database instead, with a snapshot whenever its saved text moves on.
+                async for chunk in _poll_database(message.pk, after):
+                    yield chunk
+        html, status = await _in_thread(_done_html)(request, message.pk)
+        yield _sse("done", {"html": html, "status": status}, after)
+    except asyncio.CancelledError:
+        log.info("chat stream closed by the browser", extra={"message_id": message.pk})
+        raise
+
+
+async def _poll_database(message_id: int, after: int):
+    quiet = 0.0
+    while True:
+        message = await _in_thread(_reload)(message_id)
+        if not message.is_streaming:
+            return
+        if message.stream_seq > after:
+            committed, tail = split_committed(message.text)
+            data = {"html": render_markdown(committed), "tail": tail, "thinking": message.thinking_text}
+            yield _sse("snapshot", data, message.stream_seq)
+            after, quiet = message.stream_seq, 0.0
+        elif quiet >= KEEPALIVE_SECONDS:
+            yield ": keepalive\n\n"
+            quiet = 0.0
+        await asyncio.sleep(DB_POLL_SECONDS)
+        quiet += DB_POLL_SECONDS
