@@ -60,14 +60,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def asgi_live_server(transactional_db) -> Iterator[str]:
-    """The real ASGI app under uvicorn in a thread (pytest-django's live_server is WSGI and buffers streams)."""
+    """The studio's ASGI app under uvicorn in a thread (pytest-django's live_server is WSGI and buffers streams)."""
     import uvicorn
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-    from django.core.asgi import get_asgi_application
+
+    from kiestudio.asgi import application
 
     port = free_port()
     config = uvicorn.Config(
-        ASGIStaticFilesHandler(get_asgi_application()),
+        ASGIStaticFilesHandler(application),
         host="127.0.0.1",
         port=port,
         log_level="warning",

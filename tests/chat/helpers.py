@@ -37,3 +37,23 @@ def wait_until_done(message: Message, timeout: float = 15.0) -> Message:
         return fresh if fresh.status != Message.Status.STREAMING else None
 
     return wait_for(done, timeout)
+
+
+def session_cookies(client, user) -> dict[str, str]:
+    """Cookies of a signed-in session, for talking to a live server with httpx."""
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}
+
+
+def read_events(response, *, until: str = "done", limit: int | None = None):
+    """``(arrival time, SSEMessage)`` for each event of a live SSE response, up to ``until`` or ``limit`` events."""
+    from kiestudio.kie.sse import iter_sse
+
+    if not hasattr(response, "_sse_events"):  # one decoder per response, so it can be read in several goes
+        response._sse_events = iter_sse(response.iter_raw())
+    events = []
+    for message in response._sse_events:
+        events.append((time.monotonic(), message))
+        if message.event == until or (limit is not None and len(events) >= limit):
+            break
+    return events

@@ -154,11 +154,5 @@ def test_block_events_carry_sanitised_markdown(chat_sim, alice):
     blocks = [json.loads(e.data) for e in events if e.name == "block"]
     assert any("<ol>" in b["html"] for b in blocks) and any("<table>" in b["html"] for b in blocks)
     # The deltas and blocks rebuild exactly the saved text.
-    text = ""
-    for event in events:
-        data = json.loads(event.data)
-        if event.name == "delta":
-            text += data["t"]
-        elif event.name == "block":
-            text += data["t"]
+    text = "".join(json.loads(e.data)["t"] for e in events if e.name in ("delta", "block"))
     assert text == reply.text
