@@ -122,7 +122,10 @@ SQLITE_OPTIONS = {
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     try:
-        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+        # Tests close connections after each request, so no thread keeps the test database open at teardown.
+        DATABASES = {
+            "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if TESTING else 60, conn_health_checks=True)
+        }
     except ValueError as exc:
         raise EnvError("DATABASE_URL", f"is not a database URL Django understands ({exc}).") from None
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

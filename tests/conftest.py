@@ -116,6 +116,15 @@ def charlie(make_user):
     return make_user("charlie@example.com")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_chat_relay():
+    """Replies started outside a server run on a background loop: finish it before the test databases go."""
+    yield
+    from kiestudio.chat import relay
+
+    relay.stop_background_loop()
+
+
 @pytest.fixture(scope="session")
 def kie_sim_server():
     """One simulator for the session, instant tasks; tests reset it and change its config as needed."""

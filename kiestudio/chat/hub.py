@@ -18,9 +18,11 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 log = logging.getLogger("kiestudio.chat")
 
@@ -188,11 +190,14 @@ class RedisHub(LocalHub):
     def __init__(self, url: str) -> None:
         super().__init__()
         self.url = url
-        self._clients: dict[asyncio.AbstractEventLoop, object] = {}
-        self._listeners: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-        self._ready: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._ready: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = weakref.WeakKeyDictionary()
         self._followers: dict[int, set[Channel]] = {}  # each local reader's channel, fed by the listener
         self._sync_client = None
+        self._last_warning = 0.0
 
     # -- connections, one async client per event loop -------------------------------------------------
 
@@ -223,20 +228,31 @@ class RedisHub(LocalHub):
 
     def open(self, message_id: int) -> None:
         """Create the reply's stream before anyone can ask for it (a ``start`` marker at seq 0)."""
+        key = self._stream_key(message_id)
         try:
-            self._sync().xadd(self._stream_key(message_id), {"n": "start", "d": "{}"}, id="0-1")
-            self._sync().expire(self._stream_key(message_id), STREAM_TTL_SECONDS)
+            pipe = self._sync().pipeline()  # a stream left from an earlier database with the same ids goes first
+            pipe.delete(key)
+            pipe.xadd(key, {"n": "start", "d": "{}"}, id="0-1")
+            pipe.expire(key, STREAM_TTL_SECONDS)
+            pipe.execute()
         except Exception as exc:  # readers then follow the reply through the database
             log.warning("chat stream could not be opened in Redis (%s)", type(exc).__name__)
 
     async def publish(self, message_id: int, event: Event) -> None:
+        """Append and announce; a Redis outage never stops a reply (readers then follow the database)."""
         key = self._stream_key(message_id)
         pipe = self._client().pipeline(transaction=False)
         pipe.xadd(key, {"n": event.name, "d": event.data}, id=f"{event.seq}-0", maxlen=20000, approximate=True)
         if event.seq == 1 or event.name == "done":
             pipe.expire(key, STREAM_TTL_SECONDS)
         pipe.publish(self._live_channel(message_id), f"{event.seq}\n{event.name}\n{event.data}")
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except Exception as exc:
+            now = time.monotonic()
+            if now - self._last_warning > 5:
+                self._last_warning = now
+                log.warning("chat event not published to Redis (%s); readers fall back to the database", exc)
 
     def discard(self, message_id: int) -> None:
         return None

@@ -35,12 +35,13 @@ from typing import Any
 import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from kiestudio.chat.hub import Event, get_hub
 from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Message
+from kiestudio.core.db import outside_request
 from kiestudio.kie import AsyncKieClient, image_block, openai_image_part
 from kiestudio.kie import errors as kie_errors
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
@@ -147,12 +148,9 @@ def _call_in_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> Non
 
 async def _db[T](fn: Callable[..., T], *args: Any) -> T:
     """Run ORM work on the default executor (never the request's thread: the runner outlives the request)."""
-
-    def call() -> T:
-        close_old_connections()
-        return fn(*args)
-
-    return await sync_to_async(call, thread_sensitive=False)()
+    # Off the server (tests, commands) nothing recycles the executor's connections, so each call closes its own.
+    call = outside_request(fn, close=asyncio.get_running_loop() is _background)
+    return await sync_to_async(call, thread_sensitive=False)(*args)
 
 
 # --- Kie clients, one per event loop and key --------------------------------------------------------------------
@@ -423,7 +421,8 @@ class Runner:
             fields = self._failure("server_error")
         finally:
             if self.claimed:
-                await self._finish(fields)
+                # Shielded: a second cancellation (a process shutting down) must not lose the final save or ``done``.
+                await asyncio.shield(self._finish(fields))
             RUNNERS.pop(self.message_id, None)
 
     def _failure(self, error_class: str, detail: str = "", *, fallback: str = "") -> dict[str, Any]:
@@ -472,7 +471,7 @@ class Runner:
             "first_token_at": self.first_token_at,
         }
         try:
-            await asyncio.shield(_db(_save_final, self.message_id, fields))
+            await _db(_save_final, self.message_id, fields)
         except Exception:
             log.exception("chat reply %s could not be saved", self.message_id)
         with contextlib.suppress(Exception):
@@ -483,6 +482,9 @@ class Runner:
         )
 
     def stop(self) -> None:
+        """Cancel once: a stop can arrive several ways at once (this process, the hub, the database flag)."""
+        if self.stop_requested:
+            return
         self.stop_requested = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
@@ -558,6 +560,23 @@ def _stop_local(message_id: int) -> None:
 def reply_stop(*, message_id: int) -> None:
     """Stop a reply wherever it runs (this process directly; others through the hub or the database flag)."""
     _hub().request_stop(message_id)
+
+
+def stop_background_loop(timeout: float = 10.0) -> None:
+    """Finish the replies on the background loop and stop it (the end of a test session or a command)."""
+    global _background
+    with _background_lock:
+        loop, _background = _background, None
+    if loop is None or loop.is_closed():
+        return
+
+    async def close() -> None:
+        await shutdown(timeout)
+        await loop.shutdown_default_executor()
+
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout + 1)
+    loop.call_soon_threadsafe(loop.stop)
 
 
 async def shutdown(timeout: float = 5.0) -> None:

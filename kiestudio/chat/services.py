@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from kiestudio.chat import relay
@@ -137,7 +137,7 @@ def conversation_search(*, workspace: Workspace, user, query: str = "") -> Query
     if query:
         in_messages = Message.objects.filter(workspace=workspace, content__icontains=query).values("conversation_id")
         conversations = conversations.filter(Q(title__icontains=query) | Q(pk__in=in_messages))
-    return conversations.order_by("-pinned_at", "-updated_at", "-pk")
+    return conversations.order_by(F("pinned_at").desc(nulls_last=True), "-updated_at", "-pk")
 
 
 def conversation_usage(*, conversation: Conversation) -> dict[str, object]:

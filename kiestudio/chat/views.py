@@ -23,6 +23,7 @@ from kiestudio.chat.hub import KEEPALIVE_SECONDS, get_hub
 from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.chat.services import ChatError
+from kiestudio.core.db import outside_request
 from kiestudio.kie.catalog.chat import get_chat_model, load_chat_models
 from kiestudio.workspaces.access import current_workspace, get_for_workspace, require_role
 
@@ -356,7 +357,7 @@ def _reload(message_id: int) -> Message:
 
 def _in_thread(fn):
     # Not thread-sensitive: a stream must not pin a thread of its own for as long as it stays open.
-    return sync_to_async(fn, thread_sensitive=False)
+    return sync_to_async(outside_request(fn), thread_sensitive=False)
 
 
 async def _stream_events(request: HttpRequest, message: Message, after: int):
