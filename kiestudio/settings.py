@@ -84,10 +84,10 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "OPTIONS": {
             # Without runserver's autoreloader nothing would refresh the cached loader, so DEBUG reads templates
-            # from disk every time (edits show at once under uvicorn).
+            # from disk every time (edits show at once under uvicorn) unless TEMPLATE_CACHE says otherwise.
             "loaders": (
                 ["django.template.loaders.filesystem.Loader", "django.template.loaders.app_directories.Loader"]
-                if DEBUG and not TESTING
+                if not env_bool("TEMPLATE_CACHE", not DEBUG or TESTING)
                 else [
                     (
                         "django.template.loaders.cached.Loader",

@@ -378,9 +378,15 @@ async def _counted(sim: SimState, events: AsyncIterator[bytes]) -> AsyncIterator
     with sim.lock:
         sim.chat_streams_open += 1
     finished = False
+    sent: list[float] | None = [] if sim.config.chat_timings else None
     try:
         async for chunk in events:
             yield chunk
+            # Resumed once the server has written the chunk: that moment is when it left, for benchmarks.
+            if sent is not None and (
+                b'"text_delta"' in chunk or (b'"content":"' in chunk and b'"content":""' not in chunk)
+            ):
+                sent.append(time.monotonic())
         finished = True
     except DroppedConnection:
         finished = True
@@ -390,6 +396,8 @@ async def _counted(sim: SimState, events: AsyncIterator[bytes]) -> AsyncIterator
             sim.chat_streams_open -= 1
             if not finished:
                 sim.chat_streams_abandoned += 1
+            if sent is not None:
+                sim.chat_timings.append(sent)
 
 
 def _claude_usage(plan: Plan) -> dict[str, Any]:

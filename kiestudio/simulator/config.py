@@ -66,6 +66,8 @@ class SimulatorConfig:
     chat_tokens_per_chunk: int = 3
     chat_chunk_delay: float = 0.02
     chat_stream_default: bool | None = None
+    # Benchmarks: record when each streamed text chunk was handed to the server (GET /_sim/chat-timings).
+    chat_timings: bool = False
     # Generated media.
     image_long_side: int = 512
     video_long_side: int = 320

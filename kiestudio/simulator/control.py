@@ -51,6 +51,11 @@ async def get_log(request: Request) -> Response:
     return JSONResponse(body)
 
 
+async def chat_timings(request: Request) -> Response:
+    """When each text chunk of each finished chat stream was sent (``chat_timings`` on), oldest stream first."""
+    return JSONResponse({"streams": sim_of(request).chat_timings})
+
+
 async def reset(request: Request) -> Response:
     sim = sim_of(request)
     sim.reset()
@@ -90,6 +95,7 @@ routes = [
     Route("/_sim/media/{task_id}/{name}", media, methods=["GET", "HEAD"]),
     Route("/_sim/files/{path:path}", files, methods=["GET", "HEAD"]),
     Route("/_sim/log", get_log, methods=["GET"]),
+    Route("/_sim/chat-timings", chat_timings, methods=["GET"]),
     Route("/_sim/reset", reset, methods=["POST"]),
     Route("/_sim/config", config, methods=["GET", "PATCH"]),
     Route("/_sim/credits", credits, methods=["POST"]),

@@ -237,6 +237,7 @@ class SimState:
         # Chat streams being sent now, and how many ended because the client went away before the last event.
         self.chat_streams_open = 0
         self.chat_streams_abandoned = 0
+        self.chat_timings: list[list[float]] = []  # per finished stream: time.monotonic() of each text chunk
         self.fault_rng = random.Random(f"faults:{self.config.seed}")
 
     # ------------------------------------------------------------------ public helpers

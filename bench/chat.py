@@ -1,0 +1,325 @@
+"""Benchmark: the chat relay measured against the simulator directly, side by side in one run.
+
+Two processes, as in production: the Kie simulator (recording when each text chunk leaves it) and one studio
+web process (uvicorn, the studio's ASGI app, SQLite). This process is the browser.
+
+1. Latency: the same question, in turn, straight to the simulator and through the studio (POST /chat/new/, then
+   the reply's SSE stream), ``BENCH_CHAT_SAMPLES`` times.
+   - added time to first token: studio minus direct, per pair, both timed from the moment the question is sent;
+   - added per-chunk latency: for each text chunk, (arrival - moment the simulator sent it) through the studio
+     minus the same for that chunk sent directly;
+   - spacing: each gap between arrivals against the gap between the simulator's sends.
+2. Concurrency: ``BENCH_CHAT_STREAMS`` replies streaming through the one web process at the same time; all must
+   complete, and the process's resident memory is read before and while they all stream.
+
+Both servers and this client share the host's monotonic clock, so the simulator's send times and the client's
+arrival times can be compared directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.generations import free_port, wait_port  # noqa: E402
+from kiestudio.kie.sse import aiter_sse  # noqa: E402  (plain Python, no Django)
+
+SAMPLES = int(os.environ.get("BENCH_CHAT_SAMPLES", "40"))
+STREAMS = int(os.environ.get("BENCH_CHAT_STREAMS", "500"))
+WARMUP = 5
+MODEL = "claude-sonnet-4-6"  # the studio sends it with max_tokens 8192 and no thinking, as the direct call does
+PASSWORD = "bench-password-1234"
+STREAM_ID = re.compile(r'data-stream="/chat/messages/(\d+)/stream/"')
+TEXT_EVENTS = ("delta", "block")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+class Studio:
+    """A signed-in browser session against the studio."""
+
+    def __init__(self, base: str) -> None:
+        limits = httpx.Limits(max_connections=STREAMS + 50, max_keepalive_connections=STREAMS + 50)
+        self.http = httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(120, connect=30), limits=limits)
+
+    async def sign_up(self) -> None:
+        await self.http.get("/accounts/signup/")
+        token = self.http.cookies["csrftoken"]
+        email = f"bench-{os.getpid()}@example.com"
+        data = {"email": email, "password1": PASSWORD, "password2": PASSWORD, "csrfmiddlewaretoken": token}
+        response = await self.http.post("/accounts/signup/", data=data, headers={"Referer": str(self.http.base_url)})
+        if "sessionid" not in self.http.cookies:
+            raise RuntimeError(f"sign-up failed ({response.status_code})")
+        await self.http.get("/chat/")
+        self.http.headers.update({"X-CSRFToken": self.http.cookies["csrftoken"], "HX-Request": "true"})
+
+    async def ask(self, text: str) -> int:
+        """Start a conversation with ``text``; returns the reply's id (it is already streaming upstream)."""
+        response = await self.http.post("/chat/new/", data={"text": text, "model": MODEL})
+        match = STREAM_ID.search(response.text)
+        if response.status_code != 200 or not match:
+            raise RuntimeError(f"send failed ({response.status_code}): {response.text[:200]}")
+        return int(match.group(1))
+
+    async def follow(self, message_id: int, on_first=None) -> tuple[list[float], str]:
+        """Arrival times of the reply's text events, and its final status."""
+        arrivals: list[float] = []
+        async with self.http.stream("GET", f"/chat/messages/{message_id}/stream/?after=0") as response:
+            async for event in aiter_sse(response.aiter_bytes()):
+                now = time.monotonic()
+                if event.event in TEXT_EVENTS:
+                    if not arrivals and on_first is not None:
+                        on_first()
+                    arrivals.append(now)
+                elif event.event == "done":
+                    return arrivals, json.loads(event.data)["status"]
+        return arrivals, "cut"
+
+
+async def direct(sim: httpx.AsyncClient, text: str) -> tuple[float, list[float]]:
+    """The same question straight to the simulator: (time to first token, arrival times of text chunks)."""
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 8192,
+        "stream": True,
+        "thinkingFlag": False,
+    }
+    started = time.monotonic()
+    arrivals: list[float] = []
+    async with sim.stream("POST", "/claude/v1/messages", json=body) as response:
+        async for event in aiter_sse(response.aiter_bytes()):
+            now = time.monotonic()
+            if event.event == "content_block_delta" and '"text_delta"' in event.data:
+                arrivals.append(now)
+    return arrivals[0] - started, arrivals
+
+
+async def through_studio(studio: Studio, text: str) -> tuple[float, list[float]]:
+    started = time.monotonic()
+    message_id = await studio.ask(text)
+    arrivals, status = await studio.follow(message_id)
+    if status != "complete":
+        raise RuntimeError(f"reply {message_id} ended {status}")
+    return arrivals[0] - started, arrivals
+
+
+async def latency(studio: Studio, sim: httpx.AsyncClient, sim_base: str) -> dict[str, object]:
+    pairs = []
+    for i in range(WARMUP + SAMPLES):
+        text = f"Sample {i}: ideas for a lighthouse shoot [sim:delay 0.02] [sim:words 60]"
+        d_ttft, d_arrivals = await direct(sim, text)
+        r_ttft, r_arrivals = await through_studio(studio, text)
+        if i >= WARMUP:
+            pairs.append((d_ttft, d_arrivals, r_ttft, r_arrivals))
+    sent = (await sim.get(f"{sim_base}/_sim/chat-timings")).json()["streams"][2 * WARMUP :]
+    added_ttft, added_chunk, gap_error, direct_gap_error = [], [], [], []
+    for i, (d_ttft, d_arrivals, r_ttft, r_arrivals) in enumerate(pairs):
+        d_sent, r_sent = sent[2 * i], sent[2 * i + 1]
+        if not (len(d_sent) == len(d_arrivals) == len(r_sent) == len(r_arrivals)):
+            raise RuntimeError(
+                f"sample {i}: chunk counts differ {len(d_sent), len(d_arrivals), len(r_sent), len(r_arrivals)}"
+            )
+        added_ttft.append(r_ttft - d_ttft)
+        added_chunk += [
+            (ra - rs) - (da - ds) for ra, rs, da, ds in zip(r_arrivals, r_sent, d_arrivals, d_sent, strict=True)
+        ]
+        for arrivals, sends, out in ((r_arrivals, r_sent, gap_error), (d_arrivals, d_sent, direct_gap_error)):
+            out += [
+                abs((a2 - a1) - (s2 - s1))
+                for a1, a2, s1, s2 in zip(arrivals, arrivals[1:], sends, sends[1:], strict=False)
+            ]
+    return {
+        "ttft_p50": statistics.median(added_ttft) * 1000,
+        "ttft_p95": percentile(added_ttft, 0.95) * 1000,
+        "chunk_p50": statistics.median(added_chunk) * 1000,
+        "chunk_p95": percentile(added_chunk, 0.95) * 1000,
+        "spaced": sum(1 for e in gap_error if e <= 0.005) / len(gap_error),
+        "direct_spaced": sum(1 for e in direct_gap_error if e <= 0.005) / len(direct_gap_error),
+        "gap_p95": percentile(gap_error, 0.95) * 1000,
+        "chunks": len(added_chunk),
+    }
+
+
+async def streams_at_once(studio: Studio, web_pid: int, label: str) -> tuple[int, int, int]:
+    """``STREAMS`` replies streaming at the same time; returns (peak RSS KiB, peak threads, completed)."""
+    opened = asyncio.Event()
+    open_count = 0
+    gate = asyncio.Semaphore(25)  # how fast replies are started; they all stream at once afterwards
+
+    def first() -> None:
+        nonlocal open_count
+        open_count += 1
+        if open_count == STREAMS:
+            opened.set()
+
+    async def one(i: int) -> str:
+        async with gate:
+            message_id = await studio.ask(f"{label} {i}: a slow story about harbours [sim:delay 0.4] [sim:words 100]")
+        _, status = await studio.follow(message_id, on_first=first)
+        return status
+
+    tasks = [asyncio.create_task(one(i)) for i in range(STREAMS)]
+    await asyncio.wait_for(opened.wait(), 180)
+    await asyncio.sleep(1.0)
+    peak, peak_threads = 0, 0
+    for _ in range(5):
+        peak, peak_threads = max(peak, rss_kib(web_pid)), max(peak_threads, threads(web_pid))
+        await asyncio.sleep(0.3)
+    statuses = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 300)
+    return peak, peak_threads, sum(1 for s in statuses if s == "complete")
+
+
+async def concurrency(studio: Studio, web_pid: int) -> dict[str, object]:
+    # A first round warms the process (allocator arenas, connection pools, caches) as any server is warm; the
+    # memory a stream costs is what the second round adds on top of the warm process at rest.
+    await streams_at_once(studio, web_pid, "Warm-up")
+    await asyncio.sleep(2)
+    baseline, base_threads = rss_kib(web_pid), threads(web_pid)
+    peak, peak_threads, completed = await streams_at_once(studio, web_pid, "Stream")
+    return {
+        "completed": completed,
+        "per_stream_kib": (peak - baseline) / STREAMS,
+        "baseline_mib": baseline / 1024,
+        "peak_mib": peak / 1024,
+        "threads": (base_threads, peak_threads),
+    }
+
+
+async def measure(web: str, sim_base: str, web_pid: int) -> tuple[dict, dict]:
+    studio = Studio(web)
+    await studio.sign_up()
+    auth = {"Authorization": "Bearer bench-key"}
+    async with httpx.AsyncClient(base_url=sim_base, headers=auth, timeout=60) as sim:
+        lat = await latency(studio, sim, sim_base)
+    conc = await concurrency(studio, web_pid)
+    await studio.http.aclose()
+    return lat, conc
+
+
+def run() -> list[dict[str, object]]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets; children inherit it
+    tmp = Path(tempfile.mkdtemp(prefix="kiestudio-bench-chat-"))
+    sim_port, web_port = free_port(), free_port()
+    sim_base, web = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))},
+        "DEBUG": "true",
+        "KIESTUDIO_TESTING": "false",
+        "KIESTUDIO_VAR_DIR": str(tmp),
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench-chat.sqlite3'}",
+        "KIE_API_KEY": "bench-key",
+        "KIE_BASE_URL": sim_base,
+        "KIE_UPLOAD_BASE_URL": sim_base,
+        "LOG_LEVEL": "WARNING",
+        "TEMPLATE_CACHE": "true",  # as in production (DEBUG alone would re-read every template)
+        "ACCOUNT_EMAIL_VERIFICATION": "none",
+    }
+    py = sys.executable
+    subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    sim_cmd = [py, "-m", "kiestudio.simulator", "--port", str(sim_port), "--time-scale", "0", "--chat-timings", "true"]
+    sim_cmd += ["--balance", "100000000", "--api-key", "bench-key", "--log-level", "warning", "--seed", "1"]
+    web_cmd = [py, "-m", "uvicorn", "kiestudio.asgi:application", "--port", str(web_port), "--log-level", "warning"]
+    procs = [
+        subprocess.Popen(sim_cmd, cwd=ROOT, env=env, start_new_session=True),
+        subprocess.Popen(web_cmd, cwd=ROOT, env=env, start_new_session=True),
+    ]
+    try:
+        wait_port(sim_port)
+        wait_port(web_port)
+        lat, conc = asyncio.run(measure(web, sim_base, procs[1].pid))
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"chat: {SAMPLES} pairs, {lat['chunks']} chunks; added TTFT p50 {lat['ttft_p50']:.1f} ms, "
+        f"p95 {lat['ttft_p95']:.1f} ms; added per-chunk p50 {lat['chunk_p50']:.2f} ms, p95 {lat['chunk_p95']:.2f} ms; "
+        f"gaps within 5 ms: studio {lat['spaced']:.1%}, direct {lat['direct_spaced']:.1%} (p95 error "
+        f"{lat['gap_p95']:.2f} ms)"
+    )
+    print(
+        f"chat: {conc['completed']}/{STREAMS} concurrent replies completed in one web process; RSS "
+        f"{conc['baseline_mib']:.0f} → {conc['peak_mib']:.0f} MiB, {conc['per_stream_kib']:.1f} KiB per stream; "
+        f"threads {conc['threads'][0]} → {conc['threads'][1]}"
+    )
+    return [
+        {
+            "name": "chat: added time to first token p95",
+            "value": f"{lat['ttft_p95']:.1f} ms",
+            "target": "≤ 15 ms",
+            "ok": lat["ttft_p95"] <= 15,
+            "ratio": lat["ttft_p95"] / 15,
+        },
+        {
+            "name": "chat: added per-chunk latency p95",
+            "value": f"{lat['chunk_p95']:.2f} ms",
+            "target": "≤ 2 ms",
+            "ok": lat["chunk_p95"] <= 2,
+            "ratio": lat["chunk_p95"] / 2,
+        },
+        {
+            "name": "chat: chunk gaps kept within 5 ms",
+            "value": f"{lat['spaced']:.1%}",
+            "target": "≥ 99%",
+            "ok": lat["spaced"] >= 0.99,
+            "ratio": 0.99 / max(lat["spaced"], 1e-9),
+        },
+        {
+            "name": "chat: concurrent streams in one process",
+            "value": f"{conc['completed']} / {STREAMS}",
+            "target": "≥ 500, all complete",
+            "ok": conc["completed"] == STREAMS >= 500,
+            "ratio": 500 / max(conc["completed"], 1),
+        },
+        {
+            "name": "chat: memory per stream",
+            "value": f"{conc['per_stream_kib']:.1f} KiB",
+            "target": "≤ 100 KB",
+            "ok": conc["per_stream_kib"] * 1024 <= 100_000,
+            "ratio": conc["per_stream_kib"] * 1024 / 100_000,
+        },
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
