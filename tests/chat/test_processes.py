@@ -101,21 +101,25 @@ def ask(session: httpx.Client, conversation, text: str) -> Message:
 def test_a_reply_run_by_one_process_is_followed_live_and_stopped_from_another(web_env, alice, client):
     cookies = session_cookies(client, alice)
     conversation = conversation_for(alice)
-    with web_process(web_env) as (a, _), web_process(web_env) as (b, _):
-        with signed_in(a, cookies) as on_a, signed_in(b, cookies) as on_b:
-            reply = ask(on_a, conversation, "Tell me a long story [sim:delay 0.05] [sim:words 400]")
-            with on_b.stream("GET", f"/chat/messages/{reply.pk}/stream/?after=0") as response:
-                live = read_events(response, limit=4)
-                kinds = {m.event for _, m in live}
-                if django_settings.REDIS_URL:
-                    assert kinds <= {"delta", "block"}  # token by token, through Redis
-                else:
-                    assert kinds == {"snapshot"}  # through the database, as it is flushed
-                assert live[-1][0] - live[0][0] > 0.1  # arriving over time, while A writes it
-                # Stop from the other process: A closes its upstream call.
-                assert on_b.post(f"/chat/messages/{reply.pk}/stop/").status_code == 204
-                done = read_events(response)
-            assert json.loads(done[-1][1].data)["status"] == "stopped"
+    with (
+        web_process(web_env) as (a, _),
+        web_process(web_env) as (b, _),
+        signed_in(a, cookies) as on_a,
+        signed_in(b, cookies) as on_b,
+    ):
+        reply = ask(on_a, conversation, "Tell me a long story [sim:delay 0.05] [sim:words 400]")
+        with on_b.stream("GET", f"/chat/messages/{reply.pk}/stream/?after=0") as response:
+            live = read_events(response, limit=4)
+            kinds = {m.event for _, m in live}
+            if django_settings.REDIS_URL:
+                assert kinds <= {"delta", "block"}  # token by token, through Redis
+            else:
+                assert kinds == {"snapshot"}  # through the database, as it is flushed
+            assert live[-1][0] - live[0][0] > 0.1  # arriving over time, while A writes it
+            # Stop from the other process: A closes its upstream call.
+            assert on_b.post(f"/chat/messages/{reply.pk}/stop/").status_code == 204
+            done = read_events(response)
+        assert json.loads(done[-1][1].data)["status"] == "stopped"
     reply = wait_until_done(reply)
     assert reply.status == Message.Status.STOPPED and 0 < len(reply.text.split()) < 380
 
