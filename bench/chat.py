@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import resource
 import shutil
 import signal
@@ -46,7 +45,6 @@ STREAMS = int(os.environ.get("BENCH_CHAT_STREAMS", "500"))
 WARMUP = 5
 MODEL = "claude-sonnet-4-6"  # the studio sends it with max_tokens 8192 and no thinking, as the direct call does
 PASSWORD = "bench-password-1234"
-STREAM_ID = re.compile(r'data-stream="/chat/messages/(\d+)/stream/"')
 TEXT_EVENTS = ("delta", "block")
 
 
@@ -82,40 +80,37 @@ class Studio:
         if "sessionid" not in self.http.cookies:
             raise RuntimeError(f"sign-up failed ({response.status_code})")
         await self.http.get("/chat/")
-        self.http.headers.update({"X-CSRFToken": self.http.cookies["csrftoken"], "HX-Request": "true"})
+        self.http.headers.update({"X-CSRFToken": self.http.cookies["csrftoken"], "Accept": "text/event-stream"})
 
-    async def ask(self, text: str) -> int:
-        """Start a conversation with ``text``; returns the reply's id (it is already streaming upstream)."""
-        response = await self.http.post("/chat/new/", data={"text": text, "model": MODEL})
-        match = STREAM_ID.search(response.text)
-        if response.status_code != 200 or not match:
-            raise RuntimeError(f"send failed ({response.status_code}): {response.text[:200]}")
-        return int(match.group(1))
+    async def ask(self, path: str, text: str, on_first=None) -> tuple[dict, list[float], str, str]:
+        """Ask as the browser does: one POST whose response is the reply's event stream.
 
-    async def follow(self, message_id: int, on_first=None) -> tuple[list[float], str]:
-        """Arrival times of the reply's text events, and its final status."""
+        Returns the page update (the stream's first event), the arrival times of the text events, the reply's
+        text and its final status.
+        """
+        first: dict = {}
         arrivals: list[float] = []
-        async with self.http.stream("GET", f"/chat/messages/{message_id}/stream/?after=0") as response:
+        text_parts: list[str] = []
+        async with self.http.stream("POST", path, data={"text": text, "model": MODEL}) as response:
+            if response.status_code != 200:
+                raise RuntimeError(f"send failed ({response.status_code}): {(await response.aread())[:200]!r}")
             async for event in aiter_sse(response.aiter_bytes()):
                 now = time.monotonic()
                 if event.event in TEXT_EVENTS:
                     if not arrivals and on_first is not None:
                         on_first()
                     arrivals.append(now)
+                    text_parts.append(json.loads(event.data)["t"])
+                elif event.event == "thread":
+                    first = json.loads(event.data)
                 elif event.event == "done":
-                    return arrivals, json.loads(event.data)["status"]
-        return arrivals, "cut"
+                    return first, arrivals, "".join(text_parts), json.loads(event.data)["status"]
+        return first, arrivals, "".join(text_parts), "cut"
 
 
-async def direct(sim: httpx.AsyncClient, text: str) -> tuple[float, list[float]]:
-    """The same question straight to the simulator: (time to first token, arrival times of text chunks)."""
-    body = {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": text}],
-        "max_tokens": 8192,
-        "stream": True,
-        "thinkingFlag": False,
-    }
+async def direct(sim: httpx.AsyncClient, messages: list[dict]) -> tuple[float, list[float]]:
+    """The same request straight to the simulator: (time to first token, arrival times of text chunks)."""
+    body = {"model": MODEL, "messages": messages, "max_tokens": 8192, "stream": True, "thinkingFlag": False}
     started = time.monotonic()
     arrivals: list[float] = []
     async with sim.stream("POST", "/claude/v1/messages", json=body) as response:
@@ -126,40 +121,43 @@ async def direct(sim: httpx.AsyncClient, text: str) -> tuple[float, list[float]]
     return arrivals[0] - started, arrivals
 
 
-async def through_studio(studio: Studio, text: str) -> tuple[float, list[float]]:
-    started = time.monotonic()
-    message_id = await studio.ask(text)
-    arrivals, status = await studio.follow(message_id)
-    if status != "complete":
-        raise RuntimeError(f"reply {message_id} ended {status}")
-    return arrivals[0] - started, arrivals
-
-
 async def latency(studio: Studio, sim: httpx.AsyncClient, sim_base: str) -> dict[str, object]:
+    """Each sample is a follow-up in a conversation (the usual case), sent as the studio would send it upstream:
+    the whole thread so far. The direct call sends exactly that thread, so the simulator answers both the same."""
     pairs = []
     for i in range(WARMUP + SAMPLES):
-        text = f"Sample {i}: ideas for a lighthouse shoot [sim:delay 0.02] [sim:words 60]"
-        d_ttft, d_arrivals = await direct(sim, text)
-        r_ttft, r_arrivals = await through_studio(studio, text)
+        opener = f"Sample {i}: hello [sim:words 8]"
+        first, _, answer, status = await studio.ask("/chat/new/", opener)
+        if status != "complete":
+            raise RuntimeError(f"opening reply ended {status}")
+        conversation = first["url"]
+        question = f"Sample {i}: ideas for a lighthouse shoot [sim:delay 0.02] [sim:words 60]"
+        thread = [
+            {"role": "user", "content": opener},
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": question},
+        ]
+        d_ttft, d_arrivals = await direct(sim, thread)
+        started = time.monotonic()
+        _, r_arrivals, _, status = await studio.ask(f"{conversation}send/", question)
+        if status != "complete":
+            raise RuntimeError(f"reply ended {status}")
         if i >= WARMUP:
-            pairs.append((d_ttft, d_arrivals, r_ttft, r_arrivals))
-    sent = (await sim.get(f"{sim_base}/_sim/chat-timings")).json()["streams"][2 * WARMUP :]
+            pairs.append((d_ttft, d_arrivals, r_arrivals[0] - started, r_arrivals))
+    # Three streams per sample in the simulator's log: the opener, the direct call, the studio's call.
+    sent = (await sim.get(f"{sim_base}/_sim/chat-timings")).json()["streams"][3 * WARMUP :]
     added_ttft, added_chunk, gap_error, direct_gap_error = [], [], [], []
     for i, (d_ttft, d_arrivals, r_ttft, r_arrivals) in enumerate(pairs):
-        d_sent, r_sent = sent[2 * i], sent[2 * i + 1]
+        d_sent, r_sent = sent[3 * i + 1], sent[3 * i + 2]
         if not (len(d_sent) == len(d_arrivals) == len(r_sent) == len(r_arrivals)):
-            raise RuntimeError(
-                f"sample {i}: chunk counts differ {len(d_sent), len(d_arrivals), len(r_sent), len(r_arrivals)}"
-            )
+            counts = (len(d_sent), len(d_arrivals), len(r_sent), len(r_arrivals))
+            raise RuntimeError(f"sample {i}: chunk counts differ {counts}")
         added_ttft.append(r_ttft - d_ttft)
-        added_chunk += [
-            (ra - rs) - (da - ds) for ra, rs, da, ds in zip(r_arrivals, r_sent, d_arrivals, d_sent, strict=True)
-        ]
+        chunks = zip(r_arrivals, r_sent, d_arrivals, d_sent, strict=True)
+        added_chunk += [(ra - rs) - (da - ds) for ra, rs, da, ds in chunks]
         for arrivals, sends, out in ((r_arrivals, r_sent, gap_error), (d_arrivals, d_sent, direct_gap_error)):
-            out += [
-                abs((a2 - a1) - (s2 - s1))
-                for a1, a2, s1, s2 in zip(arrivals, arrivals[1:], sends, sends[1:], strict=False)
-            ]
+            steps = zip(arrivals, arrivals[1:], sends, sends[1:], strict=False)
+            out += [abs((a2 - a1) - (s2 - s1)) for a1, a2, s1, s2 in steps]
     return {
         "ttft_p50": statistics.median(added_ttft) * 1000,
         "ttft_p95": percentile(added_ttft, 0.95) * 1000,
@@ -185,9 +183,14 @@ async def streams_at_once(studio: Studio, web_pid: int, label: str) -> tuple[int
             opened.set()
 
     async def one(i: int) -> str:
-        async with gate:
-            message_id = await studio.ask(f"{label} {i}: a slow story about harbours [sim:delay 0.4] [sim:words 100]")
-        _, status = await studio.follow(message_id, on_first=first)
+        await gate.acquire()
+        text = f"{label} {i}: a slow story about harbours [sim:delay 0.4] [sim:words 100]"
+
+        def opened_one() -> None:
+            gate.release()
+            first()
+
+        _, _, _, status = await studio.ask("/chat/new/", text, on_first=opened_one)
         return status
 
     tasks = [asyncio.create_task(one(i)) for i in range(STREAMS)]

@@ -100,14 +100,15 @@ def runner_alive(message: Message) -> bool:
     """Whether some process is still writing this reply (used to spot replies cut off by a restart)."""
     if message.status != Status.STREAMING:
         return False
-    if message.runner == RUNNER_ID:
-        return message.pk in RUNNERS
+    if message.pk in RUNNERS:
+        return True
     stale = timezone.now() - timedelta(seconds=settings.CHAT_STALE_SECONDS)
     if not message.runner:
-        # Sent but not yet claimed: this process is about to start it, or the process that should have died.
-        return message.pk in RUNNERS or message.created_at > stale
-    if _pid_gone(message.runner):
+        # Sent but not yet claimed: a process is about to start it, or the one that should have has died.
+        return message.created_at > stale
+    if message.runner != RUNNER_ID and _pid_gone(message.runner):
         return False
+    # Otherwise its heartbeat tells (this process too: a reply between its commit and its task's start).
     return bool(message.heartbeat_at and message.heartbeat_at > stale)
 
 
@@ -235,6 +236,21 @@ def _upstream_messages(path: list[Message], spec: ChatModelSpec) -> list[dict[st
     return turns
 
 
+def prepare(*, conversation, path: list[Message], spec: ChatModelSpec, thinking: bool) -> UpstreamPlan | None:
+    """The upstream request for a reply about to be created, built while the send still holds the thread in
+    memory: the reply then starts upstream without a database round trip. None when an image in the thread must
+    first be uploaded to Kie (slow: the runner does that in its own thread)."""
+    if any(m.image_ids for m in path if m.role == Message.Role.USER):
+        return None
+    return UpstreamPlan(
+        spec=spec,
+        api_key=settings.KIE_API_KEY or "",
+        messages=_upstream_messages(path, spec),
+        system=conversation.system_prompt,
+        thinking=thinking,
+    )
+
+
 def _claim(message_id: int) -> UpstreamPlan | None:
     from kiestudio.chat.services import thread_path
 
@@ -360,6 +376,7 @@ class Runner:
         self.dirty = False
         self.stop_requested = False
         self.task: asyncio.Task[None] | None = None
+        self.requested = asyncio.Event()  # Kie has answered the request (or the run ended)
 
     # -- events ------------------------------------------------------------------------------------------
 
@@ -396,12 +413,13 @@ class Runner:
 
     # -- the run -----------------------------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def run(self, plan: UpstreamPlan | None = None) -> None:
         fields: dict[str, Any] = {}
         try:
-            plan = await _db(_claim, self.message_id)
-            if plan is None:
-                return  # another process runs it, or it already ended
+            if plan is None:  # not prepared by the send (images to upload): claim the row and build it here
+                plan = await _db(_claim, self.message_id)
+                if plan is None:
+                    return  # another process runs it, or it already ended
             self.claimed = True
             self.spec = plan.spec
             await self.hub.ensure_listener()  # so stop requests from other processes reach this one
@@ -420,6 +438,7 @@ class Runner:
             log.exception("chat reply %s failed", self.message_id)
             fields = self._failure("server_error")
         finally:
+            self.requested.set()
             if self.claimed:
                 # Shielded: a second cancellation (a process shutting down) must not lose the final save or ``done``.
                 await asyncio.shield(self._finish(fields))
@@ -436,6 +455,7 @@ class Runner:
     async def _stream(self, plan: UpstreamPlan) -> dict[str, Any]:
         async with _stream(plan) as events:
             async for event in events:
+                self.requested.set()
                 match event.kind:
                     case K.TEXT_DELTA:
                         await self.on_text(event.text)
@@ -525,14 +545,12 @@ def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:
         _flushers[loop] = loop.create_task(_flusher(), name="chat-flusher")
 
 
-def _spawn(message_id: int) -> None:
-    """In the target loop: start the runner (once per reply per process)."""
-    if message_id in RUNNERS:
-        return
-    runner = Runner(message_id)
-    RUNNERS[message_id] = runner
+def _spawn(runner: Runner, plan: UpstreamPlan | None) -> None:
+    """In the target loop: start the runner's task."""
     loop = asyncio.get_running_loop()
-    runner.task = loop.create_task(runner.run(), name=f"chat-reply-{message_id}")
+    runner.task = loop.create_task(runner.run(plan), name=f"chat-reply-{runner.message_id}")
+    if runner.stop_requested:  # stopped before it even started
+        runner.task.cancel()
     _ensure_flusher(loop)
 
 
@@ -542,15 +560,31 @@ def _hub():
     return hub
 
 
-def reply_start(*, message_id: int) -> None:
-    """Start writing a reply in this process. Safe from any thread; returns at once."""
+def reply_start(*, message_id: int, plan: UpstreamPlan | None = None) -> None:
+    """Start writing a reply in this process. Safe from any thread; returns at once.
+
+    With a ``plan`` the reply was claimed for this process when it was created (see ``prepare``)."""
+    if message_id in RUNNERS:
+        return
     _hub().open(message_id)
-    _call_in_loop(_target_loop(), lambda: _spawn(message_id))
+    runner = RUNNERS[message_id] = Runner(message_id)  # registered now: it counts as alive from this moment
+    _call_in_loop(_target_loop(), lambda: _spawn(runner, plan))
+
+
+async def wait_requested(message_id: int, timeout: float) -> None:
+    """Give a reply just started here the first go at the CPU: wait (briefly) until Kie answered its request."""
+    runner = RUNNERS.get(message_id)
+    if runner is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runner.requested.wait(), timeout)
 
 
 def _stop_local(message_id: int) -> None:
     runner = RUNNERS.get(message_id)
-    if runner is None or runner.task is None:
+    if runner is None:
+        return
+    if runner.task is None:
+        runner.stop_requested = True  # its task, about to start, is cancelled at once
         return
     loop = runner.task.get_loop()
     with contextlib.suppress(RuntimeError):

@@ -239,14 +239,14 @@ def _keys(token: uuid.UUID | str) -> tuple[uuid.UUID, uuid.UUID]:
     return uuid.uuid5(REQUEST_NAMESPACE, f"{token}:user"), uuid.uuid5(REQUEST_NAMESPACE, f"{token}:assistant")
 
 
-def _attachments(workspace: Workspace, ids: list[int], spec: ChatModelSpec) -> list[dict[str, object]]:
+def _attachments(workspace_id: int, ids: list[int], spec: ChatModelSpec) -> list[dict[str, object]]:
     if not ids:
         return []
     if not spec.vision:
         raise ChatError(f"{spec.name} can't read images. Pick a model that can, or remove the attachment.")
     if len(ids) > MAX_ATTACHMENTS:
         raise ChatError(f"Attach at most {MAX_ATTACHMENTS} images to one message.")
-    found = {r.pk: r for r in ReferenceImage.objects.filter(workspace=workspace, pk__in=ids)}
+    found = {r.pk: r for r in ReferenceImage.objects.filter(workspace_id=workspace_id, pk__in=ids)}
     if len(found) != len(set(ids)):
         raise ChatError("An attached image is no longer available. Remove it and attach it again.")
     return [
@@ -255,30 +255,57 @@ def _attachments(workspace: Workspace, ids: list[int], spec: ChatModelSpec) -> l
     ]
 
 
-def _busy(conversation: Conversation) -> bool:
-    live = conversation.messages.filter(status=Message.Status.STREAMING)
-    for message in live:
-        message_check_alive(message=message)
-    return conversation.messages.filter(status=Message.Status.STREAMING).exists()
+class _Thread:
+    """Every message of a conversation, read once: what a send needs to check and build (one query, not five)."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.by_id, self.children = _tree(conversation)
+
+    def find(self, request_key: uuid.UUID) -> Message | None:
+        return next((m for m in self.by_id.values() if m.request_key == request_key), None)
+
+    def busy(self) -> bool:
+        """A reply is still being written (one whose process is gone is marked interrupted first)."""
+        live = [message_check_alive(message=m) for m in self.by_id.values() if m.is_streaming]
+        return any(m.is_streaming for m in live)
+
+    def path_to(self, message_id: int | None) -> list[Message]:
+        path: list[Message] = []
+        current = self.by_id.get(message_id or 0)
+        while current is not None:
+            path.append(current)
+            current = self.by_id.get(current.parent_id or 0)
+        return path[::-1]
 
 
-def _reply(*, conversation: Conversation, user, parent: Message, key: uuid.UUID, spec: ChatModelSpec) -> Message:
+def _reply(*, conversation: Conversation, user, path: list[Message], key: uuid.UUID, spec: ChatModelSpec) -> Message:
+    """The reply to the last message of ``path``; it starts upstream once the transaction commits."""
+    thinking = conversation.thinking and spec.supports_thinking
+    plan = relay.prepare(conversation=conversation, path=path, spec=spec, thinking=thinking)
+    now = timezone.now()
     reply = Message.objects.create(
-        workspace=conversation.workspace,
+        workspace_id=conversation.workspace_id,
         conversation=conversation,
-        parent=parent,
+        parent=path[-1],
         created_by=user,
         request_key=key,
         role=Message.Role.ASSISTANT,
         status=Message.Status.STREAMING,
         model_key=spec.key,
-        thinking_requested=conversation.thinking and spec.supports_thinking,
+        thinking_requested=thinking,
+        # Prepared here, so claimed by this process from the start (see relay.prepare).
+        runner=relay.RUNNER_ID if plan else "",
+        heartbeat_at=now if plan else None,
+        started_at=now if plan else None,
     )
     conversation.current_leaf = reply
-    conversation.updated_at = timezone.now()
+    conversation.updated_at = now
     conversation.save(update_fields=["current_leaf", "updated_at", "title"])
-    transaction.on_commit(lambda: relay.reply_start(message_id=reply.pk))
+    transaction.on_commit(lambda: relay.reply_start(message_id=reply.pk, plan=plan))
     return reply
+
+
+BUSY = "A reply is still being written. Wait for it, or stop it, before sending another message."
 
 
 def message_send(
@@ -290,47 +317,47 @@ def message_send(
     attachments: list[int] | None = None,
     model_key: str | None = None,
     thinking: bool | None = None,
-    parent: Message | None = None,
     replace: Message | None = None,
 ) -> Message:
     """Ask a question; returns the reply, which streams from now on. Idempotent per composer token.
 
-    ``replace`` edits a question: the new one becomes a sibling of it (the old branch is kept as a version).
+    The question follows the branch on screen. ``replace`` edits a question instead: the new one becomes a
+    sibling of it (the old branch is kept as a version).
     """
     user_key, reply_key = _keys(token)
-    existing = Message.objects.filter(request_key=reply_key, conversation=conversation).first()
-    if existing is not None:
+    thread = _Thread(conversation)
+    if (existing := thread.find(reply_key)) is not None:
         return existing
     text = (text or "").strip()
     if len(text) > MAX_MESSAGE_CHARS:
         raise ChatError(f"That message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}.")
-    if model_key is not None or thinking is not None:
+    if (model_key is not None and model_key != conversation.model_key) or (
+        thinking is not None and thinking != conversation.thinking
+    ):
         conversation_update(conversation=conversation, model_key=model_key, thinking=thinking)
     spec = _chat_model(conversation.model_key)
-    images = _attachments(conversation.workspace, attachments or [], spec)
+    images = _attachments(conversation.workspace_id, attachments or [], spec)
     if not text and not images:
         raise ChatError("Type a message first.")
-    if _busy(conversation):
-        raise ChatError("A reply is still being written. Wait for it, or stop it, before sending another message.")
-    if replace is not None:
-        parent = replace.parent
-    elif parent is None:
-        parent = conversation.current_leaf
+    if thread.busy():
+        raise ChatError(BUSY)
+    parent_id = replace.parent_id if replace is not None else conversation.current_leaf_id
     if not conversation.title:
         conversation.title = (" ".join(text.split()) or "Image question")[:TITLE_CHARS]
     try:
         with transaction.atomic():
             question = Message.objects.create(
-                workspace=conversation.workspace,
+                workspace_id=conversation.workspace_id,
                 conversation=conversation,
-                parent=parent,
+                parent_id=parent_id,
                 created_by=user,
                 request_key=user_key,
                 role=Message.Role.USER,
                 content=[*images, *([{"type": "text", "text": text}] if text else [])],
                 model_key=spec.key,
             )
-            return _reply(conversation=conversation, user=user, parent=question, key=reply_key, spec=spec)
+            path = [*thread.path_to(parent_id), question]
+            return _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         # The same composer token raced in twice: the first one's reply is the answer.
         return Message.objects.get(request_key=reply_key)
@@ -352,19 +379,20 @@ def message_edit(*, message: Message, user, text: str, token: uuid.UUID | str) -
 
 def message_regenerate(*, message: Message, user, token: uuid.UUID | str) -> Message:
     """A new reply to the same question, as another version beside this one (a new Kie call)."""
-    if message.role != Message.Role.ASSISTANT or message.parent is None:
+    if message.role != Message.Role.ASSISTANT or message.parent_id is None:
         raise ChatError("Only a reply can be regenerated.")
     conversation = message.conversation
     _, reply_key = _keys(token)
-    existing = Message.objects.filter(request_key=reply_key, conversation=conversation).first()
-    if existing is not None:
+    thread = _Thread(conversation)
+    if (existing := thread.find(reply_key)) is not None:
         return existing
-    if _busy(conversation):
-        raise ChatError("A reply is still being written. Wait for it, or stop it, first.")
+    if thread.busy():
+        raise ChatError(BUSY)
     spec = _chat_model(conversation.model_key)
     try:
         with transaction.atomic():
-            return _reply(conversation=conversation, user=user, parent=message.parent, key=reply_key, spec=spec)
+            path = thread.path_to(message.parent_id)
+            return _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         return Message.objects.get(request_key=reply_key)
 

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import uuid
+from functools import wraps
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
@@ -11,14 +12,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect, push_url, trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from kiestudio.chat import services
+from kiestudio.chat import relay, services
 from kiestudio.chat.hub import KEEPALIVE_SECONDS, get_hub
 from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Conversation, Message
@@ -100,7 +101,7 @@ def _thread_response(request: HttpRequest, conversation: Conversation, *, status
 
 
 def _error(request: HttpRequest, error: ChatError, *, status: int = 400) -> HttpResponse:
-    if not request.htmx:
+    if not request.htmx and not _wants_stream(request):
         messages.error(request, str(error))
         return redirect(request.META.get("HTTP_REFERER") or reverse("chat"))
     response = render(request, "chat/chat.html#chat-error", {"error": str(error)}, status=status)
@@ -144,10 +145,43 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/chat.html#conversation-list", _list_context(request, conversation))
 
 
-@require_POST
+def _wants_stream(request: HttpRequest) -> bool:
+    return "text/event-stream" in request.headers.get("Accept", "")
+
+
+def _replying(handler):
+    """Views that buy a reply answer with the reply itself: one POST whose response is the event stream.
+
+    ``handler`` runs in the request's thread. It returns a response (an error, or a redirect for a plain form
+    post without JavaScript), or ``(reply, render)``: ``render()`` makes the HTML to put on the page, sent as
+    the stream's first event, before the reply's own events. Nothing waits for a second request to start, and
+    the page update is rendered only once the reply's upstream call is under way.
+    """
+
+    @wraps(handler)
+    async def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        result = await sync_to_async(handler)(request, *args, **kwargs)
+        if isinstance(result, HttpResponse):
+            return result
+        reply, first = result
+        return _event_stream(_sent_events(request, reply, first))
+
+    return view
+
+
+async def _sent_events(request: HttpRequest, reply: Message, render):
+    await relay.wait_requested(reply.pk, timeout=0.05)
+    yield _sse("thread", await _in_thread(render)())
+    async for chunk in _stream_events(request, reply, 0):
+        yield chunk
+
+
+@_replying
 @login_required
 @require_role("member")
-def conversation_start(request: HttpRequest) -> HttpResponse:
+def conversation_start(request: HttpRequest):
     """The first message of a new conversation (nothing is kept if it is refused)."""
     try:
         with transaction.atomic():
@@ -157,7 +191,7 @@ def conversation_start(request: HttpRequest) -> HttpResponse:
                 model_key=request.POST.get("model"),
                 thinking=_flag(request, "thinking"),
             )
-            services.message_send(
+            reply = services.message_send(
                 conversation=conversation,
                 user=request.user,
                 text=request.POST.get("text", ""),
@@ -167,19 +201,25 @@ def conversation_start(request: HttpRequest) -> HttpResponse:
     except ChatError as exc:
         return _error(request, exc)
     url = reverse("chat-conversation", args=[conversation.pk])
-    if not request.htmx:
+    if not _wants_stream(request):
         return redirect(url)
-    response = render(request, "chat/chat.html#start-update", _page_context(request, conversation))
-    return push_url(response, url)
+
+    def render() -> dict[str, object]:
+        context = _page_context(request, conversation)
+        html = render_to_string("chat/chat.html#chat-main", context, request=request)
+        listing = render_to_string("chat/chat.html#conversation-list", context, request=request)
+        return {"mode": "main", "html": html, "url": url, "list": listing}
+
+    return reply, render
 
 
-@require_POST
+@_replying
 @login_required
 @require_role("member")
-def conversation_send(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_send(request: HttpRequest, pk: int):
     conversation = _get_conversation(request, pk, write=True)
     try:
-        services.message_send(
+        reply = services.message_send(
             conversation=conversation,
             user=request.user,
             text=request.POST.get("text", ""),
@@ -190,9 +230,15 @@ def conversation_send(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ChatError as exc:
         return _error(request, exc)
-    if not request.htmx:
+    if not _wants_stream(request):
         return redirect("chat-conversation", pk=conversation.pk)
-    return trigger_client_event(_thread_response(request, conversation), "chat:sent")
+
+    def render() -> dict[str, object]:
+        items = [services.thread_item(message=reply.parent), services.thread_item(message=reply)]
+        context = {"items": items, "conversation": conversation, "can_write": True}
+        return {"mode": "append", "html": render_to_string("chat/chat.html#sent", context, request=request)}
+
+    return reply, render
 
 
 @require_POST
@@ -274,27 +320,38 @@ def message_stop(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@require_POST
+def _new_branch(request: HttpRequest, conversation: Conversation, reply: Message):
+    if not _wants_stream(request):
+        return redirect("chat-conversation", pk=conversation.pk)
+
+    def render() -> dict[str, object]:
+        html = render_to_string("chat/chat.html#thread", _thread_context(request, conversation), request=request)
+        return {"mode": "thread", "html": html}
+
+    return reply, render
+
+
+@_replying
 @login_required
 @require_role("member")
-def message_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+def message_regenerate(request: HttpRequest, pk: int):
     message = _get_message(request, pk, write=True)
     try:
-        services.message_regenerate(message=message, user=request.user, token=request.POST.get("token") or uuid.uuid4())
+        reply = services.message_regenerate(
+            message=message, user=request.user, token=request.POST.get("token") or uuid.uuid4()
+        )
     except ChatError as exc:
         return _error(request, exc)
-    if not request.htmx:
-        return redirect("chat-conversation", pk=message.conversation_id)
-    return _thread_response(request, message.conversation)
+    return _new_branch(request, message.conversation, reply)
 
 
-@require_POST
+@_replying
 @login_required
 @require_role("member")
-def message_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def message_edit(request: HttpRequest, pk: int):
     message = _get_message(request, pk, write=True)
     try:
-        services.message_edit(
+        reply = services.message_edit(
             message=message,
             user=request.user,
             text=request.POST.get("text", ""),
@@ -302,9 +359,7 @@ def message_edit(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ChatError as exc:
         return _error(request, exc)
-    if not request.htmx:
-        return redirect("chat-conversation", pk=message.conversation_id)
-    return _thread_response(request, message.conversation)
+    return _new_branch(request, message.conversation, reply)
 
 
 @require_POST
@@ -339,9 +394,13 @@ async def message_stream(request: HttpRequest, pk: int) -> HttpResponse:
     message = await _in_thread(_get_message)(request, pk)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
     after = int(raw) if raw.isdigit() else 0
-    response = StreamingHttpResponse(_stream_events(request, message, after), content_type="text/event-stream")
+    return _event_stream(_stream_events(request, message, after))
+
+
+def _event_stream(events) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
+    response["X-Accel-Buffering"] = "no"  # or nginx and friends buffer it
     return response
 
 

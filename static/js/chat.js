@@ -50,6 +50,8 @@
   }
 
   // --- Following a reply --------------------------------------------------------------------------------------
+  // One reply's events, wherever they come from: the response of the POST that asked for it, or an EventSource
+  // (a page opened while the reply is being written, or a reconnect, which resumes after the last event id).
   function setState(article, text) {
     var badge = article.querySelector("[data-connection]");
     if (!text) { if (badge) badge.remove(); return; }
@@ -63,56 +65,30 @@
     badge.textContent = text;
   }
 
-  function follow(article) {
-    if (article._source) return;
+  var ANNOUNCEMENTS = { complete: "Reply complete.", stopped: "Reply stopped.", failed: "The reply failed.", interrupted: "The reply was interrupted." };
+
+  // Applies one event to the reply's article. Returns true when the reply is done.
+  function apply(article, name, raw, id) {
+    if (id) article.setAttribute("data-seq", id);
+    if (name !== "delta" && name !== "block" && name !== "snapshot" && name !== "think" && name !== "done") return false;
+    var d = JSON.parse(raw);
+    var near = nearBottom();
     var rendered = article.querySelector("[data-rendered]");
     var tail = article.querySelector("[data-tail]");
     var thinking = article.querySelector("[data-thinking]");
-    var url = article.getAttribute("data-stream") + "?after=" + (article.getAttribute("data-seq") || "0");
-    var source = new EventSource(url);
-    article._source = source;
-    article.setAttribute("data-following", "");
-
-    function data(event) { return JSON.parse(event.data); }
-    function mark(event) { article.setAttribute("data-seq", event.lastEventId || article.getAttribute("data-seq")); }
-
-    source.addEventListener("open", function () { setState(article, ""); });
-    source.addEventListener("delta", function (event) {
-      var near = nearBottom();
-      var text = data(event).t;
-      tail.append(document.createTextNode(text));
+    if (name === "delta") {
+      tail.append(document.createTextNode(d.t));
       article.setAttribute("data-has-text", "");
-      mark(event);
-      queueAnnouncement(text);
-      keepDown(near);
-    });
-    source.addEventListener("block", function (event) {
-      var near = nearBottom();
-      var d = data(event);
+      queueAnnouncement(d.t);
+    } else if (name === "block" || name === "snapshot") {
       rendered.innerHTML = d.html; // sanitised on the server (markdown-it without raw HTML, then nh3)
       tail.textContent = d.tail;
       article.setAttribute("data-has-text", "");
-      mark(event);
-      queueAnnouncement(d.t || "");
-      keepDown(near);
-    });
-    source.addEventListener("snapshot", function (event) {
-      var d = data(event);
-      rendered.innerHTML = d.html; // sanitised on the server
-      tail.textContent = d.tail;
-      if (thinking) thinking.textContent = d.thinking || "";
-      article.setAttribute("data-has-text", "");
-      mark(event);
-    });
-    source.addEventListener("think", function (event) {
-      if (thinking) thinking.append(document.createTextNode(data(event).t));
-      mark(event);
-    });
-    source.addEventListener("done", function (event) {
-      source.close();
-      article._source = null;
-      var d = data(event);
-      var near = nearBottom();
+      if (name === "snapshot" && thinking) thinking.textContent = d.thinking || "";
+      if (d.t) queueAnnouncement(d.t);
+    } else if (name === "think") {
+      if (thinking) thinking.append(document.createTextNode(d.t));
+    } else {
       var holder = document.createElement("div");
       holder.innerHTML = d.html; // our own template, rendered for this user
       var fresh = holder.firstElementChild;
@@ -120,11 +96,26 @@
         article.replaceWith(fresh);
         if (window.htmx) window.htmx.process(fresh);
       }
-      var words = { complete: "Reply complete.", stopped: "Reply stopped.", failed: "The reply failed.", interrupted: "The reply was interrupted." };
-      flushAnnouncement(words[d.status] || "");
-      keepDown(near);
+      flushAnnouncement(ANNOUNCEMENTS[d.status] || "");
       document.body.dispatchEvent(new CustomEvent("chat:done", { detail: { status: d.status } }));
+      updateSend();
+    }
+    keepDown(near);
+    return name === "done";
+  }
+
+  function follow(article) {
+    if (article._source || article._fetching) return;
+    var url = article.getAttribute("data-stream") + "?after=" + (article.getAttribute("data-seq") || "0");
+    var source = new EventSource(url);
+    article._source = source;
+    article.setAttribute("data-following", "");
+    ["delta", "block", "snapshot", "think", "done"].forEach(function (name) {
+      source.addEventListener(name, function (event) {
+        if (apply(article, name, event.data, event.lastEventId)) { source.close(); article._source = null; }
+      });
     });
+    source.addEventListener("open", function () { setState(article, ""); });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {
         article._source = null;
@@ -139,6 +130,133 @@
     document.querySelectorAll("article[data-stream]").forEach(follow);
   }
 
+  // Server-sent events from a fetch() body (a POST can't use EventSource).
+  function readEvents(response, onEvent) {
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function dispatch(block) {
+      var name = "message", id = "", data = [];
+      block.split("\n").forEach(function (line) {
+        if (line.indexOf("event:") === 0) name = line.slice(6).trim();
+        else if (line.indexOf("id:") === 0) id = line.slice(3).trim();
+        else if (line.indexOf("data:") === 0) data.push(line.slice(5).replace(/^ /, ""));
+      });
+      if (data.length) onEvent(name, data.join("\n"), id);
+    }
+    function pump() {
+      return reader.read().then(function (part) {
+        if (part.done) return;
+        buffer += decoder.decode(part.value, { stream: true }).replace(/\r\n?/g, "\n");
+        var cut;
+        while ((cut = buffer.indexOf("\n\n")) !== -1) {
+          dispatch(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+        }
+        return pump();
+      });
+    }
+    return pump();
+  }
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 15) | 64; bytes[8] = (bytes[8] & 63) | 128;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  function showError(html, fallback) {
+    var box = document.getElementById("chat-error");
+    if (!box) { if (window.KieStudio) window.KieStudio.toast(fallback, "error"); return; }
+    var holder = document.createElement("div");
+    holder.innerHTML = html || "";
+    var fresh = holder.querySelector("#chat-error");
+    if (fresh) { box.replaceWith(fresh); } else { box.textContent = fallback; box.hidden = false; }
+  }
+
+  function clearError() {
+    var box = document.getElementById("chat-error");
+    if (box) { box.textContent = ""; box.hidden = true; }
+  }
+
+  // Puts the first event's HTML on the page; returns the reply's article.
+  function place(first) {
+    if (first.mode === "main") {
+      document.getElementById("chat-main").outerHTML = first.html;
+      if (first.list) document.getElementById("conversation-list").outerHTML = first.list;
+      history.pushState({}, "", first.url);
+      if (window.htmx) window.htmx.process(document.querySelector(".chat-layout"));
+    } else if (first.mode === "thread") {
+      document.getElementById("thread").outerHTML = first.html;
+      if (window.htmx) window.htmx.process(document.getElementById("thread"));
+    } else {
+      var thread = document.getElementById("thread");
+      thread.insertAdjacentHTML("beforeend", first.html);
+      if (window.htmx) window.htmx.process(thread);
+    }
+    var articles = document.querySelectorAll("article[data-stream]");
+    return articles[articles.length - 1];
+  }
+
+  // A form that buys a reply (send, first message, edit, regenerate): one POST, answered by the reply's stream.
+  function submitStreaming(form) {
+    if (form._busy) return;
+    form._busy = true;
+    var button = form.querySelector("button[type=submit]");
+    if (button) { button.disabled = true; button.classList.add("htmx-request"); }
+    var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");
+    var isComposer = form.id === "composer";
+    var article = null;
+    function release() {
+      form._busy = false;
+      if (button) { button.classList.remove("htmx-request"); button.disabled = false; }
+      updateSend();
+    }
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: { "Accept": "text/event-stream", "X-CSRFToken": csrf ? csrf.value : "" },
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (!response.ok || type.indexOf("text/event-stream") === -1) {
+        return response.text().then(function (html) {
+          var words = response.status === 403 ? "You don't have permission to do that here." : "That didn't work. Try again.";
+          showError(html, words);
+          release();
+        });
+      }
+      clearError();
+      return readEvents(response, function (name, data, id) {
+        if (name === "thread") {
+          article = place(JSON.parse(data));
+          if (isComposer) resetComposer();
+          release();
+          if (article) { article._fetching = true; article.setAttribute("data-following", ""); }
+          return;
+        }
+        if (article && apply(article, name, data, id)) article = null;
+      }).then(function () {
+        // The response ended before the reply did (a dropped connection): carry on over EventSource.
+        if (article && document.body.contains(article)) { article._fetching = false; follow(article); }
+      });
+    }).catch(function () {
+      if (article && document.body.contains(article)) { article._fetching = false; follow(article); return; }
+      showError("", "Couldn't reach the studio. Check your connection; your message is still here.");
+      release();
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-stream-form]") || !window.fetch || !window.ReadableStream) return;
+    event.preventDefault();
+    if (form.id === "composer" && form.querySelector("[data-send]").disabled) return;
+    submitStreaming(form);
+  });
+
   // --- The composer -------------------------------------------------------------------------------------------
   function composer() { return document.getElementById("composer"); }
 
@@ -148,7 +266,9 @@
     var input = form.querySelector("[data-composer-input]");
     var send = form.querySelector("[data-send]");
     var hasImages = form.querySelectorAll(".ref-item").length > 0;
-    send.disabled = !(input.value.trim() || hasImages);
+    var writing = document.querySelector("#thread article[data-stream]");
+    send.disabled = !(input.value.trim() || hasImages) || !!writing;
+    send.title = writing ? "Wait for the reply, or stop it, before sending another message." : "";
   }
 
   function syncThinking() {
@@ -190,17 +310,19 @@
     if (event.target.closest && event.target.closest("#composer")) updateSend();
   });
 
-  // A sent message: clear the composer (the server sent a fresh token with the new thread).
-  document.body.addEventListener("chat:sent", function () {
+  // A sent message: clear the composer for the next one (with a new token: a new message is a new purchase).
+  function resetComposer() {
     var form = composer();
     if (!form) return;
     var input = form.querySelector("[data-composer-input]");
     input.value = "";
     input.style.height = "";
     form.querySelectorAll(".ref-item").forEach(function (item) { item.remove(); });
+    var token = form.querySelector("input[name=token]");
+    if (token) token.value = uuid();
     updateSend();
     input.focus();
-  });
+  }
 
   // --- Clicks: suggestions, copy buttons, edit cancel ---------------------------------------------------------
   function copyText(text, button) {

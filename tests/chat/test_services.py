@@ -180,11 +180,17 @@ def test_a_reply_on_another_host_lives_while_its_heartbeat_is_fresh(alice, setti
 
 
 def test_a_reply_never_started_goes_stale(alice, settings):
-    reply = send(conversation_for(alice), "Hi")
-    assert relay.runner_alive(reply)  # just sent: about to start
-    Message.objects.filter(pk=reply.pk).update(
-        created_at=timezone.now() - timedelta(seconds=settings.CHAT_STALE_SECONDS + 1)
-    )
+    reply = send(conversation_for(alice), "Hi")  # no commit here, so its task never starts
+    assert reply.runner == relay.RUNNER_ID and relay.runner_alive(reply)  # claimed at creation: alive for now
+    long_ago = timezone.now() - timedelta(seconds=settings.CHAT_STALE_SECONDS + 1)
+    Message.objects.filter(pk=reply.pk).update(heartbeat_at=long_ago)
+    reply.refresh_from_db()
+    assert not relay.runner_alive(reply)
+    # A reply left for a runner to claim (one with images to upload) goes stale by its age.
+    Message.objects.filter(pk=reply.pk).update(runner="", heartbeat_at=None)
+    reply.refresh_from_db()
+    assert relay.runner_alive(reply)
+    Message.objects.filter(pk=reply.pk).update(created_at=long_ago)
     reply.refresh_from_db()
     assert not relay.runner_alive(reply)
 

@@ -157,3 +157,53 @@ def test_another_users_private_stream_is_404(chat_sim, alice, charlie, asgi_live
     with httpx.Client(base_url=asgi_live_server, cookies=session_cookies(client, charlie)) as other:
         assert other.get(stream_url(reply)).status_code == 404
     wait_for(lambda: wait_until_done(reply))
+
+
+def csrf_for(http: httpx.Client) -> dict[str, str]:
+    http.get("/chat/")
+    return {"X-CSRFToken": http.cookies["csrftoken"], "Accept": "text/event-stream"}
+
+
+def test_a_send_answers_with_the_page_update_then_the_reply(chat_sim, alice, http):
+    conversation = conversation_for(alice)
+    headers = csrf_for(http)
+    with http.stream(
+        "POST", f"/chat/{conversation.pk}/send/", data={"text": "Lighthouses [sim:words 30]"}, headers=headers
+    ) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        events = read_events(response)
+    first = json.loads(events[0][1].data)
+    assert events[0][1].event == "thread" and first["mode"] == "append"
+    reply = Message.objects.get(conversation=conversation, role="assistant")
+    assert f'id="msg-{reply.parent_id}"' in first["html"] and f'id="msg-{reply.pk}"' in first["html"]
+    assert 'data-stream="' in first["html"]
+    assert [m.event for _, m in events][-1] == "done"
+    assert text_of(events) == wait_until_done(reply).text
+
+
+def test_a_first_message_answers_with_the_new_conversation(chat_sim, alice, http):
+    headers = csrf_for(http)
+    with http.stream("POST", "/chat/new/", data={"text": "Hello [sim:words 10]"}, headers=headers) as response:
+        events = read_events(response)
+    conversation = alice.conversations.get()
+    first = json.loads(events[0][1].data)
+    assert first["mode"] == "main" and first["url"] == f"/chat/{conversation.pk}/"
+    assert 'id="chat-main"' in first["html"] and 'id="conversation-list"' in first["list"]
+    assert json.loads(events[-1][1].data)["status"] == "complete"
+
+
+def test_regenerate_and_edit_answer_with_the_new_branch(chat_sim, alice, http):
+    conversation = conversation_for(alice)
+    first = wait_until_done(send(conversation, "Question [sim:words 10]"))
+    headers = csrf_for(http)
+    with http.stream("POST", f"/chat/messages/{first.pk}/regenerate/", data={"token": "r1"}, headers=headers) as r:
+        events = read_events(r)
+    page = json.loads(events[0][1].data)
+    assert page["mode"] == "thread" and "2 / 2" in page["html"]
+    assert json.loads(events[-1][1].data)["status"] == "complete"
+    data = {"text": "Question, again [sim:words 10]", "token": "e1"}
+    with http.stream("POST", f"/chat/messages/{first.parent_id}/edit/", data=data, headers=headers) as r:
+        events = read_events(r)
+    page = json.loads(events[0][1].data)
+    assert page["mode"] == "thread" and "Question, again" in page["html"]
+    assert conversation.messages.filter(role="assistant").count() == 3

@@ -46,57 +46,58 @@ def test_chat_home_offers_models_and_a_composer(client, alice):
     assert reverse("chat-start") in html
 
 
-def test_first_message_starts_a_conversation(client, alice):
+STREAM = {"HTTP_ACCEPT": "text/event-stream"}
+
+
+def test_first_message_without_javascript_redirects_to_the_conversation(client, alice):
     login(client, alice)
-    response = client.post(
-        reverse("chat-start"), {"text": "Plan a shoot", "model": "claude-opus-4-6", "token": "t1"}, **HTMX
-    )
-    assert response.status_code == 200
+    response = client.post(reverse("chat-start"), {"text": "Plan a shoot", "model": "claude-opus-4-6", "token": "t1"})
     conversation = Conversation.objects.get(owner=alice)
-    assert response["HX-Push-Url"] == reverse("chat-conversation", args=[conversation.pk])
-    html = response.content.decode()
+    assert response.status_code == 302 and response["Location"] == reverse("chat-conversation", args=[conversation.pk])
     reply = conversation.messages.get(role="assistant")
-    assert f'data-stream="{reverse("chat-message-stream", args=[reply.pk])}"' in html
-    assert 'hx-swap-oob="outerHTML"' in html and "Plan a shoot" in html
-    assert conversation.model_key == reply.model_key == "claude-opus-4-6"
+    assert reply.status == "streaming" and conversation.model_key == reply.model_key == "claude-opus-4-6"
+    html = client.get(response["Location"]).content.decode()
+    assert f'data-stream="{reverse("chat-message-stream", args=[reply.pk])}"' in html and "Plan a shoot" in html
 
 
 def test_an_empty_first_message_creates_nothing(client, alice):
-    response = login(client, alice).post(reverse("chat-start"), {"text": "   ", "token": "t1"}, **HTMX)
+    response = login(client, alice).post(reverse("chat-start"), {"text": "   ", "token": "t1"}, **STREAM)
     assert response.status_code == 400
     assert "Type a message first" in response.content.decode()
-    assert response["HX-Retarget"] == "#chat-error"
+    assert 'id="chat-error"' in response.content.decode()
     assert not Conversation.objects.exists()
 
 
 def test_an_unknown_model_is_a_clear_error(client, alice):
-    response = login(client, alice).post(reverse("chat-start"), {"text": "Hi", "model": "gpt-99"}, **HTMX)
+    response = login(client, alice).post(reverse("chat-start"), {"text": "Hi", "model": "gpt-99"}, **STREAM)
     assert response.status_code == 400 and "no chat model called “gpt-99”" in response.content.decode()
     assert not Conversation.objects.exists()
 
 
-def test_send_returns_the_thread_and_a_fresh_token(client, alice):
+def test_send_without_javascript_redirects_and_one_token_buys_one_reply(client, alice):
     conversation = conversation_for(alice)
     complete(send(conversation, "First"))
-    response = login(client, alice).post(
-        reverse("chat-send", args=[conversation.pk]), {"text": "Second <b>bold</b>", "token": "t2"}, **HTMX
-    )
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert '<ol id="thread"' in html and "First" in html
-    assert "Second &lt;b&gt;bold&lt;/b&gt;" in html  # the question is shown as text
-    assert 'id="composer-token"' in html and 'hx-swap-oob="true"' in html
-    assert "chat:sent" in response["HX-Trigger"]
-    # The same token again buys nothing more.
-    client.post(reverse("chat-send", args=[conversation.pk]), {"text": "Second <b>bold</b>", "token": "t2"}, **HTMX)
+    url = reverse("chat-send", args=[conversation.pk])
+    response = login(client, alice).post(url, {"text": "Second <b>bold</b>", "token": "t2"})
+    assert response.status_code == 302
     assert conversation.messages.count() == 4
+    client.post(url, {"text": "Second <b>bold</b>", "token": "t2"})  # the same click, resent
+    assert conversation.messages.count() == 4
+    html = client.get(reverse("chat-conversation", args=[conversation.pk])).content.decode()
+    assert "Second &lt;b&gt;bold&lt;/b&gt;" in html  # the question is shown as text
 
 
 def test_sending_while_a_reply_streams_is_refused(client, alice):
     conversation = conversation_for(alice)
     send(conversation, "First")
-    response = login(client, alice).post(reverse("chat-send", args=[conversation.pk]), {"text": "More"}, **HTMX)
+    response = login(client, alice).post(reverse("chat-send", args=[conversation.pk]), {"text": "More"}, **STREAM)
     assert response.status_code == 400 and "still being written" in response.content.decode()
+    assert conversation.messages.count() == 2
+
+
+def test_a_send_is_post_only(client, alice):
+    conversation = conversation_for(alice)
+    assert login(client, alice).get(reverse("chat-send", args=[conversation.pk])).status_code == 405
 
 
 def test_a_viewer_cannot_chat_on_the_workspace_credits(client, alice, make_user):
@@ -104,7 +105,7 @@ def test_a_viewer_cannot_chat_on_the_workspace_credits(client, alice, make_user)
     Membership.objects.create(workspace=workspace_of(alice), user=viewer, role="viewer")
     login(client, viewer)
     assert "you can read shared conversations but not chat" in client.get(reverse("chat")).content.decode()
-    assert client.post(reverse("chat-start"), {"text": "Hi"}).status_code == 403
+    assert client.post(reverse("chat-start"), {"text": "Hi"}, **STREAM).status_code == 403
     assert not Conversation.objects.exists()
 
 
@@ -150,19 +151,20 @@ def test_search_filters_the_list(client, alice):
     assert "No conversation matches" in client.get(reverse("chat-list"), {"q": "zebra"}, **HTMX).content.decode()
 
 
-def test_regenerate_edit_and_versions_through_views(client, alice):
+def test_versions_through_views(client, alice):
     conversation = conversation_for(alice)
     first = complete(send(conversation, "Question"))
     login(client, alice)
-    html = client.post(reverse("chat-message-regenerate", args=[first.pk]), {"token": "r1"}, **HTMX).content.decode()
-    assert "2 / 2" in html and 'aria-label="Previous version"' in html
+    response = client.post(reverse("chat-message-regenerate", args=[first.pk]), {"token": "r1"})
+    assert response.status_code == 302
     second = conversation.messages.filter(role="assistant").exclude(pk=first.pk).get()
     complete(second)
+    html = client.get(reverse("chat-conversation", args=[conversation.pk])).content.decode()
+    assert "2 / 2" in html and 'aria-label="Previous version"' in html
     html = client.post(reverse("chat-message-show", args=[first.pk]), **HTMX).content.decode()
     assert f'id="msg-{first.pk}"' in html and f'id="msg-{second.pk}"' not in html
-    html = client.post(
-        reverse("chat-message-edit", args=[first.parent_id]), {"text": "Better question", "token": "e1"}, **HTMX
-    ).content.decode()
+    client.post(reverse("chat-message-edit", args=[first.parent_id]), {"text": "Better question", "token": "e1"})
+    html = client.get(reverse("chat-conversation", args=[conversation.pk])).content.decode()
     assert "Better question" in html and "2 / 2" in html
 
 
