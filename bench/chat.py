@@ -65,22 +65,34 @@ def threads(pid: int) -> int:
 
 
 class Studio:
-    """A signed-in browser session against the studio."""
+    """A signed-in browser session against the studio.
+
+    The studio runs with production settings, whose cookies are marked Secure; over plain HTTP on loopback an
+    HTTP client won't send those back by itself, so this one keeps its two cookies by hand.
+    """
 
     def __init__(self, base: str) -> None:
         limits = httpx.Limits(max_connections=STREAMS + 50, max_keepalive_connections=STREAMS + 50)
         self.http = httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(120, connect=30), limits=limits)
+        self.cookies: dict[str, str] = {}
+
+    def _keep(self, response: httpx.Response) -> None:
+        for name in ("sessionid", "csrftoken"):
+            if name in response.cookies:
+                self.cookies[name] = response.cookies[name]
+        self.http.headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
     async def sign_up(self) -> None:
-        await self.http.get("/accounts/signup/")
-        token = self.http.cookies["csrftoken"]
+        self._keep(await self.http.get("/accounts/signup/"))
         email = f"bench-{os.getpid()}@example.com"
-        data = {"email": email, "password1": PASSWORD, "password2": PASSWORD, "csrfmiddlewaretoken": token}
-        response = await self.http.post("/accounts/signup/", data=data, headers={"Referer": str(self.http.base_url)})
-        if "sessionid" not in self.http.cookies:
+        data = {"email": email, "password1": PASSWORD, "password2": PASSWORD}
+        data["csrfmiddlewaretoken"] = self.cookies["csrftoken"]
+        response = await self.http.post("/accounts/signup/", data=data)
+        self._keep(response)
+        if "sessionid" not in self.cookies:
             raise RuntimeError(f"sign-up failed ({response.status_code})")
-        await self.http.get("/chat/")
-        self.http.headers.update({"X-CSRFToken": self.http.cookies["csrftoken"], "Accept": "text/event-stream"})
+        self._keep(await self.http.get("/chat/"))
+        self.http.headers.update({"X-CSRFToken": self.cookies["csrftoken"], "Accept": "text/event-stream"})
 
     async def ask(self, path: str, text: str, on_first=None) -> tuple[dict, list[float], str, str]:
         """Ask as the browser does: one POST whose response is the reply's event stream.
@@ -237,21 +249,27 @@ def run() -> list[dict[str, object]]:
     tmp = Path(tempfile.mkdtemp(prefix="kiestudio-bench-chat-"))
     sim_port, web_port = free_port(), free_port()
     sim_base, web = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"
+    # The embedded default (SQLite, one web process, no Redis), in production mode, on plain HTTP over loopback.
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))},
-        "DEBUG": "true",
+        "DEBUG": "false",
         "KIESTUDIO_TESTING": "false",
+        "SECRET_KEY": os.urandom(32).hex(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "EMAIL_HOST": "127.0.0.1",
+        "ACCOUNT_EMAIL_VERIFICATION": "none",
         "KIESTUDIO_VAR_DIR": str(tmp),
+        "STATIC_ROOT": str(tmp / "static"),
         "DATABASE_URL": f"sqlite:///{tmp / 'bench-chat.sqlite3'}",
         "KIE_API_KEY": "bench-key",
         "KIE_BASE_URL": sim_base,
         "KIE_UPLOAD_BASE_URL": sim_base,
         "LOG_LEVEL": "WARNING",
-        "TEMPLATE_CACHE": "true",  # as in production (DEBUG alone would re-read every template)
-        "ACCOUNT_EMAIL_VERIFICATION": "none",
     }
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([py, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     sim_cmd = [py, "-m", "kiestudio.simulator", "--port", str(sim_port), "--time-scale", "0", "--chat-timings", "true"]
     sim_cmd += ["--balance", "100000000", "--api-key", "bench-key", "--log-level", "warning", "--seed", "1"]
     web_cmd = [py, "-m", "uvicorn", "kiestudio.asgi:application", "--port", str(web_port), "--log-level", "warning"]

@@ -129,7 +129,7 @@ if DATABASE_URL:
     except ValueError as exc:
         raise EnvError("DATABASE_URL", f"is not a database URL Django understands ({exc}).") from None
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        DATABASES["default"].update(CONN_MAX_AGE=0, OPTIONS=dict(SQLITE_OPTIONS))
+        DATABASES["default"].update(OPTIONS=dict(SQLITE_OPTIONS), CONN_HEALTH_CHECKS=False)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -137,12 +137,16 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
             "OPTIONS": dict(SQLITE_OPTIONS),
+            "CONN_MAX_AGE": 0 if TESTING else 60,
             # Tests use a real file in WAL mode, like production: the in-memory database's shared cache
             # refuses concurrent writers outright instead of waiting, which no real deployment does.
             "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+# Web requests run their sync code on a pool of this many long-lived threads (see kiestudio/asgi.py), which keep
+# their database connections between requests.
+WEB_THREADS = env_int("WEB_THREADS", 16, minimum=0)
 
 # --- Redis: cache, broker, rate limiter, stream fan-out ---------------------------------------------------
 
@@ -283,7 +287,7 @@ CHAT_STALE_SECONDS = env_int("CHAT_STALE_SECONDS", 15, minimum=2)
 # --- Static and media -------------------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG

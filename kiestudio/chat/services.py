@@ -153,59 +153,83 @@ def conversation_usage(*, conversation: Conversation) -> dict[str, object]:
 # --- The message tree ---------------------------------------------------------------------------------------
 
 
-def _tree(conversation: Conversation) -> tuple[dict[int, Message], dict[int | None, list[Message]]]:
-    messages = list(Message.objects.filter(conversation=conversation).order_by("created_at", "pk"))
-    by_id = {m.pk: m for m in messages}
-    children: dict[int | None, list[Message]] = {}
-    for message in messages:
-        children.setdefault(message.parent_id, []).append(message)
-    return by_id, children
+@dataclass(frozen=True)
+class _Node:
+    pk: int
+    parent_id: int | None
+    request_key: uuid.UUID
+    streaming: bool
 
 
-def _latest_leaf(message: Message, children: dict[int | None, list[Message]]) -> Message:
-    while children.get(message.pk):
-        message = children[message.pk][-1]
-    return message
+class Tree:
+    """A conversation's message tree, as a light skeleton (ids and links, one query). Full rows are loaded only
+    for the branch that is needed, so a long conversation costs little to send to or to open."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        rows = Message.objects.filter(conversation=conversation).order_by("created_at", "pk")
+        self.nodes: dict[int, _Node] = {}
+        self.children: dict[int | None, list[int]] = {}
+        for pk, parent_id, key, status in rows.values_list("pk", "parent_id", "request_key", "status"):
+            self.nodes[pk] = _Node(pk, parent_id, key, status == Message.Status.STREAMING)
+            self.children.setdefault(parent_id, []).append(pk)
+
+    def find(self, request_key: uuid.UUID) -> Message | None:
+        pk = next((n.pk for n in self.nodes.values() if n.request_key == request_key), None)
+        return Message.objects.get(pk=pk) if pk is not None else None
+
+    def busy(self) -> bool:
+        """A reply is still being written (one whose process is gone is marked interrupted first)."""
+        ids = [n.pk for n in self.nodes.values() if n.streaming]
+        live = [message_check_alive(message=m) for m in Message.objects.filter(pk__in=ids)] if ids else []
+        return any(m.is_streaming for m in live)
+
+    def latest_leaf(self, pk: int) -> int:
+        while self.children.get(pk):
+            pk = self.children[pk][-1]
+        return pk
+
+    def branch(self, pk: int | None) -> list[int]:
+        """Ids from the root down to ``pk`` (inclusive)."""
+        ids: list[int] = []
+        while pk is not None and pk in self.nodes:
+            ids.append(pk)
+            pk = self.nodes[pk].parent_id
+        return ids[::-1]
+
+    def messages(self, ids: list[int]) -> list[Message]:
+        found = Message.objects.select_related("created_by").in_bulk(ids)
+        return [found[pk] for pk in ids if pk in found]
+
+    def item(self, message: Message) -> ThreadItem:
+        siblings = self.children.get(message.parent_id, [message.pk])
+        index = siblings.index(message.pk)
+        return ThreadItem(
+            message=message,
+            version=index + 1,
+            versions=len(siblings),
+            previous_id=siblings[index - 1] if index > 0 else None,
+            next_id=siblings[index + 1] if index + 1 < len(siblings) else None,
+        )
 
 
 def thread_path(message: Message | None) -> list[Message]:
     """The messages from the root down to ``message`` (inclusive)."""
     if message is None:
         return []
-    by_id, _ = _tree(message.conversation)
-    path: list[Message] = []
-    current: Message | None = by_id.get(message.pk, message)
-    while current is not None:
-        path.append(current)
-        current = by_id.get(current.parent_id) if current.parent_id else None
-    return path[::-1]
+    tree = Tree(message.conversation)
+    return tree.messages(tree.branch(message.pk))
 
 
 def thread_for(*, conversation: Conversation) -> list[ThreadItem]:
     """The branch on screen, each message with its versions (siblings made by regenerate or edit)."""
-    by_id, children = _tree(conversation)
-    if not by_id:
+    tree = Tree(conversation)
+    if not tree.nodes:
         return []
-    leaf = by_id.get(conversation.current_leaf_id or 0) or _latest_leaf(children[None][-1], children)
-    path: list[Message] = []
-    current: Message | None = leaf
-    while current is not None:
-        path.append(current)
-        current = by_id.get(current.parent_id) if current.parent_id else None
-    items = []
-    for message in reversed(path):
-        siblings = children[message.parent_id]
-        index = next(i for i, m in enumerate(siblings) if m.pk == message.pk)
-        items.append(
-            ThreadItem(
-                message=message,
-                version=index + 1,
-                versions=len(siblings),
-                previous_id=siblings[index - 1].pk if index > 0 else None,
-                next_id=siblings[index + 1].pk if index + 1 < len(siblings) else None,
-            )
-        )
-    return items
+    leaf = conversation.current_leaf_id
+    if leaf not in tree.nodes:
+        leaf = tree.latest_leaf(tree.children[None][-1])
+    return [tree.item(message) for message in tree.messages(tree.branch(leaf))]
 
 
 def thread_item(*, message: Message) -> ThreadItem:
@@ -227,8 +251,7 @@ def thread_item(*, message: Message) -> ThreadItem:
 
 def message_switch(*, conversation: Conversation, message: Message) -> None:
     """Show another version: the branch through ``message``, down to its most recent reply."""
-    _, children = _tree(conversation)
-    conversation.current_leaf = _latest_leaf(message, children)
+    conversation.current_leaf_id = Tree(conversation).latest_leaf(message.pk)
     conversation.save(update_fields=["current_leaf"])
 
 
@@ -255,29 +278,6 @@ def _attachments(workspace_id: int, ids: list[int], spec: ChatModelSpec) -> list
     ]
 
 
-class _Thread:
-    """Every message of a conversation, read once: what a send needs to check and build (one query, not five)."""
-
-    def __init__(self, conversation: Conversation) -> None:
-        self.by_id, self.children = _tree(conversation)
-
-    def find(self, request_key: uuid.UUID) -> Message | None:
-        return next((m for m in self.by_id.values() if m.request_key == request_key), None)
-
-    def busy(self) -> bool:
-        """A reply is still being written (one whose process is gone is marked interrupted first)."""
-        live = [message_check_alive(message=m) for m in self.by_id.values() if m.is_streaming]
-        return any(m.is_streaming for m in live)
-
-    def path_to(self, message_id: int | None) -> list[Message]:
-        path: list[Message] = []
-        current = self.by_id.get(message_id or 0)
-        while current is not None:
-            path.append(current)
-            current = self.by_id.get(current.parent_id or 0)
-        return path[::-1]
-
-
 def _reply(*, conversation: Conversation, user, path: list[Message], key: uuid.UUID, spec: ChatModelSpec) -> Message:
     """The reply to the last message of ``path``; it starts upstream once the transaction commits."""
     thinking = conversation.thinking and spec.supports_thinking
@@ -298,10 +298,16 @@ def _reply(*, conversation: Conversation, user, path: list[Message], key: uuid.U
         heartbeat_at=now if plan else None,
         started_at=now if plan else None,
     )
-    conversation.current_leaf = reply
-    conversation.updated_at = now
-    conversation.save(update_fields=["current_leaf", "updated_at", "title"])
     transaction.on_commit(lambda: relay.reply_start(message_id=reply.pk, plan=plan))
+    return reply
+
+
+def _show(conversation: Conversation, reply: Message) -> Message:
+    """Put the new reply's branch on screen. Done after the purchase commits, so the reply starts upstream
+    without waiting for it (were it lost, the reply is still there, one version arrow away)."""
+    conversation.current_leaf = reply
+    conversation.updated_at = reply.created_at
+    conversation.save(update_fields=["current_leaf", "updated_at", "title"])
     return reply
 
 
@@ -325,8 +331,8 @@ def message_send(
     sibling of it (the old branch is kept as a version).
     """
     user_key, reply_key = _keys(token)
-    thread = _Thread(conversation)
-    if (existing := thread.find(reply_key)) is not None:
+    tree = Tree(conversation)
+    if (existing := tree.find(reply_key)) is not None:
         return existing
     text = (text or "").strip()
     if len(text) > MAX_MESSAGE_CHARS:
@@ -339,7 +345,7 @@ def message_send(
     images = _attachments(conversation.workspace_id, attachments or [], spec)
     if not text and not images:
         raise ChatError("Type a message first.")
-    if thread.busy():
+    if tree.busy():
         raise ChatError(BUSY)
     parent_id = replace.parent_id if replace is not None else conversation.current_leaf_id
     if not conversation.title:
@@ -356,11 +362,12 @@ def message_send(
                 content=[*images, *([{"type": "text", "text": text}] if text else [])],
                 model_key=spec.key,
             )
-            path = [*thread.path_to(parent_id), question]
-            return _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
+            path = [*tree.messages(tree.branch(parent_id)), question]
+            reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         # The same composer token raced in twice: the first one's reply is the answer.
         return Message.objects.get(request_key=reply_key)
+    return _show(conversation, reply)
 
 
 def message_edit(*, message: Message, user, text: str, token: uuid.UUID | str) -> Message:
@@ -383,18 +390,19 @@ def message_regenerate(*, message: Message, user, token: uuid.UUID | str) -> Mes
         raise ChatError("Only a reply can be regenerated.")
     conversation = message.conversation
     _, reply_key = _keys(token)
-    thread = _Thread(conversation)
-    if (existing := thread.find(reply_key)) is not None:
+    tree = Tree(conversation)
+    if (existing := tree.find(reply_key)) is not None:
         return existing
-    if thread.busy():
+    if tree.busy():
         raise ChatError(BUSY)
     spec = _chat_model(conversation.model_key)
     try:
         with transaction.atomic():
-            path = thread.path_to(message.parent_id)
-            return _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
+            path = tree.messages(tree.branch(message.parent_id))
+            reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         return Message.objects.get(request_key=reply_key)
+    return _show(conversation, reply)
 
 
 def message_stop(*, message: Message) -> bool:
