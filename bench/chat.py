@@ -170,7 +170,13 @@ async def latency(studio: Studio, sim: httpx.AsyncClient, sim_base: str) -> dict
         for arrivals, sends, out in ((r_arrivals, r_sent, gap_error), (d_arrivals, d_sent, direct_gap_error)):
             steps = zip(arrivals, arrivals[1:], sends, sends[1:], strict=False)
             out += [abs((a2 - a1) - (s2 - s1)) for a1, a2, s1, s2 in steps]
+    direct_ttft = [d for d, _, _, _ in pairs]
+    studio_ttft = [r for _, _, r, _ in pairs]
     return {
+        "direct_p50": statistics.median(direct_ttft) * 1000,
+        "direct_p95": percentile(direct_ttft, 0.95) * 1000,
+        "studio_p50": statistics.median(studio_ttft) * 1000,
+        "studio_p95": percentile(studio_ttft, 0.95) * 1000,
         "ttft_p50": statistics.median(added_ttft) * 1000,
         "ttft_p95": percentile(added_ttft, 0.95) * 1000,
         "chunk_p50": statistics.median(added_chunk) * 1000,
@@ -291,6 +297,10 @@ def run() -> list[dict[str, object]]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"chat: time to first token direct p50 {lat['direct_p50']:.1f} / p95 {lat['direct_p95']:.1f} ms, through the "
+        f"studio p50 {lat['studio_p50']:.1f} / p95 {lat['studio_p95']:.1f} ms"
+    )
     print(
         f"chat: {SAMPLES} pairs, {lat['chunks']} chunks; added TTFT p50 {lat['ttft_p50']:.1f} ms, "
         f"p95 {lat['ttft_p95']:.1f} ms; added per-chunk p50 {lat['chunk_p50']:.2f} ms, p95 {lat['chunk_p95']:.2f} ms; "

@@ -8,7 +8,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import SyncToAsync, ThreadSensitiveContext
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
@@ -21,7 +21,7 @@ _lent: contextvars.ContextVar[list[ThreadPoolExecutor] | None] = contextvars.Con
 
 
 class StudioASGIHandler(ASGIHandler):
-    """Django's ASGI handler, with the sync part of each request run on a thread from a pool.
+    """Django's ASGI handler, with each request's sync part run in one go on a thread from a pool.
 
     Stock Django starts a new thread for every request (and another to join it), and its database connection
     dies with it. Here a request borrows one of ``WEB_THREADS`` long-lived threads (each runs one request's sync
@@ -35,6 +35,15 @@ class StudioASGIHandler(ASGIHandler):
     def __init__(self, threads: int) -> None:
         super().__init__()
         self._free = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="request") for _ in range(threads)]
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # The sync chain, as under WSGI: middleware and sync views run in one go on the request's thread, instead
+        # of hopping between that thread and the event loop at every middleware boundary. Async views (the chat
+        # stream) still run on the event loop, and so do all streamed responses.
+        super().load_middleware(is_async=False)
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self._free:

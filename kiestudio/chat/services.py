@@ -153,6 +153,10 @@ def conversation_usage(*, conversation: Conversation) -> dict[str, object]:
 # --- The message tree ---------------------------------------------------------------------------------------
 
 
+# What building an upstream request reads of each earlier message.
+UPSTREAM_FIELDS = ("pk", "workspace_id", "conversation_id", "parent_id", "role", "content", "status")
+
+
 @dataclass(frozen=True)
 class _Node:
     pk: int
@@ -197,8 +201,10 @@ class Tree:
             pk = self.nodes[pk].parent_id
         return ids[::-1]
 
-    def messages(self, ids: list[int]) -> list[Message]:
-        found = Message.objects.select_related("created_by").in_bulk(ids)
+    def messages(self, ids: list[int], *, for_display: bool = True) -> list[Message]:
+        """Full rows of ``ids``, in that order (for a send, only what the upstream request needs)."""
+        rows = Message.objects.select_related("created_by") if for_display else Message.objects.only(*UPSTREAM_FIELDS)
+        found = rows.in_bulk(ids)
         return [found[pk] for pk in ids if pk in found]
 
     def item(self, message: Message) -> ThreadItem:
@@ -362,7 +368,7 @@ def message_send(
                 content=[*images, *([{"type": "text", "text": text}] if text else [])],
                 model_key=spec.key,
             )
-            path = [*tree.messages(tree.branch(parent_id)), question]
+            path = [*tree.messages(tree.branch(parent_id), for_display=False), question]
             reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         # The same composer token raced in twice: the first one's reply is the answer.
@@ -398,7 +404,7 @@ def message_regenerate(*, message: Message, user, token: uuid.UUID | str) -> Mes
     spec = _chat_model(conversation.model_key)
     try:
         with transaction.atomic():
-            path = tree.messages(tree.branch(message.parent_id))
+            path = tree.messages(tree.branch(message.parent_id), for_display=False)
             reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         return Message.objects.get(request_key=reply_key)

@@ -159,10 +159,10 @@ def _replying(handler):
     """
 
     @wraps(handler)
-    async def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        result = await sync_to_async(handler)(request, *args, **kwargs)
+        result = handler(request, *args, **kwargs)
         if isinstance(result, HttpResponse):
             return result
         reply, first = result
