@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from kiestudio.chat import relay
 from kiestudio.chat.models import Conversation, Message
@@ -355,7 +356,7 @@ def message_send(
         raise ChatError(BUSY)
     parent_id = replace.parent_id if replace is not None else conversation.current_leaf_id
     if not conversation.title:
-        conversation.title = (" ".join(text.split()) or "Image question")[:TITLE_CHARS]
+        conversation.title = Truncator(" ".join(text.split()) or "Image question").chars(TITLE_CHARS)
     try:
         with transaction.atomic():
             question = Message.objects.create(

@@ -190,6 +190,7 @@ def conversation_start(request: HttpRequest):
                 user=request.user,
                 model_key=request.POST.get("model"),
                 thinking=_flag(request, "thinking"),
+                system_prompt=request.POST.get("system_prompt", ""),
             )
             reply = services.message_send(
                 conversation=conversation,

@@ -187,6 +187,8 @@
       document.getElementById("chat-main").outerHTML = first.html;
       if (first.list) document.getElementById("conversation-list").outerHTML = first.list;
       history.pushState({}, "", first.url);
+      var sidebar = document.querySelector("[data-chat-sidebar]");
+      if (sidebar) sidebar.classList.add("has-conversation");
       if (window.htmx) window.htmx.process(document.querySelector(".chat-layout"));
     } else if (first.mode === "thread") {
       document.getElementById("thread").outerHTML = first.html;
@@ -366,6 +368,14 @@
     var copyMessage = event.target.closest("[data-copy-message]");
     if (copyMessage) {
       copyText(copyMessage.closest("article").querySelector("[data-rendered]").innerText.trim(), copyMessage);
+      return;
+    }
+    var toggle = event.target.closest("[data-conv-toggle]");
+    if (toggle) {
+      var sidebar = toggle.closest("[data-chat-sidebar]");
+      var open = sidebar.classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.textContent = open ? "Hide" : "Show all";
       return;
     }
     var cancel = event.target.closest("[data-edit-cancel]");

@@ -189,3 +189,50 @@ def test_a_reply_full_of_markup_renders_inert(signed_in_page: Page, asgi_live_se
     assert "pwned" not in page.title() and not dialogs
     # The code block's copy button works (the text lands in the page, not the browser's clipboard here).
     expect(thread.get_by_role("button", name="Copy code")).to_be_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attachments_are_checked_before_upload_then_sent_with_the_question(
+    signed_in_page: Page, asgi_live_server, kie_sim, alice
+):
+    from tests.chat.helpers import png_bytes
+
+    page = signed_in_page
+    uploads = []
+    page.on("request", lambda request: uploads.append(request.url) if "/references/upload/" in request.url else None)
+    page.goto(f"{asgi_live_server}/chat/")
+    picker = page.locator("#composer-file")
+    errors = page.locator("#composer [data-ref-error]")
+
+    picker.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    expect(errors).to_have_text("notes.txt is not a JPEG, PNG or WebP image.")
+    picker.set_input_files(
+        files=[{"name": "huge.png", "mimeType": "image/png", "buffer": b"\0" * (10 * 1024 * 1024 + 1)}]
+    )
+    expect(errors).to_have_text("huge.png is larger than 10 MB.")
+    assert uploads == []  # refused in the browser, before anything was sent
+
+    picker.set_input_files(files=[{"name": "fox.png", "mimeType": "image/png", "buffer": png_bytes()}])
+    expect(page.locator("#composer .ref-item img")).to_have_count(1)
+    assert len(uploads) == 1
+    ask(page, "What is in this picture? [sim:words 12]")
+    question = page.locator("article.msg-user").last
+    expect(question.locator(".msg-images img")).to_have_count(1)
+    expect(page.locator("article.msg-assistant.status-complete")).to_have_count(1, timeout=20000)
+    expect(page.locator("#composer .ref-item")).to_have_count(0)  # the composer is ready for the next message
+    reply = Message.objects.get(role="assistant")
+    assert reply.parent.image_ids and [e for e in kie_sim.sim.log.entries if e.kind == "upload"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kie_error_shows_in_the_thread_with_a_retry(signed_in_page: Page, asgi_live_server, kie_sim, alice):
+    page = signed_in_page
+    page.goto(f"{asgi_live_server}/chat/")
+    ask(page, "Hello [sim:error 402]")
+    failed = page.locator("article.msg-assistant.status-failed")
+    expect(failed).to_have_count(1, timeout=20000)
+    expect(failed.get_by_role("alert")).to_contain_text("Out of Kie credits")
+    expect(failed.get_by_role("button", name="Retry")).to_be_visible()
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()  # empty composer, nothing streaming
+    page.get_by_label("Message", exact=True).fill("Another go [sim:words 6]")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()

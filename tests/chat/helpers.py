@@ -57,3 +57,23 @@ def read_events(response, *, until: str = "done", limit: int | None = None):
         if message.event == until or (limit is not None and len(events) >= limit):
             break
     return events
+
+
+def png_bytes(width: int = 64, height: int = 48, color: str = "purple") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def reference_for(user, width: int = 64):
+    """An uploaded reference image in the user's first workspace (checked by content, like any upload)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from kiestudio.studio.uploads import reference_create
+
+    upload = SimpleUploadedFile("x.png", png_bytes(width), content_type="image/png")
+    return reference_create(workspace=workspace_of(user), user=user, upload=upload)

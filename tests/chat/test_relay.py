@@ -11,7 +11,7 @@ import pytest
 from kiestudio.chat import relay, services
 from kiestudio.chat.models import Message
 
-from .helpers import conversation_for, send, wait_for, wait_until_done
+from .helpers import conversation_for, reference_for, send, wait_for, wait_until_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,3 +165,32 @@ def test_block_events_carry_sanitised_markdown(chat_sim, alice):
     # The deltas and blocks rebuild exactly the saved text.
     text = "".join(json.loads(e.data)["t"] for e in events if e.name in ("delta", "block"))
     assert text == reply.text
+
+
+@pytest.mark.parametrize(
+    ("model", "image_part"),
+    [
+        ("claude-sonnet-4-6", lambda url: {"type": "image", "source": {"type": "url", "url": url}}),
+        ("gemini-3-flash", lambda url: {"type": "image_url", "image_url": {"url": url}}),
+    ],
+)
+def test_attached_images_go_to_kie_as_vision_content(
+    chat_sim, alice, monkeypatch, settings, tmp_path, model, image_part
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    plans = []
+    original = relay._stream
+    monkeypatch.setattr(relay, "_stream", lambda plan: (plans.append(plan), original(plan))[1])
+    reference = reference_for(alice)
+    conversation = conversation_for(alice, model_key=model)
+    reply = wait_until_done(send(conversation, "What is in this picture? [sim:words 10]", attachments=[reference.pk]))
+    assert reply.status == Message.Status.COMPLETE
+    # The image went through Kie's file upload, and the question carries Kie's copy of it.
+    [upload] = [e for e in chat_sim.sim.log.entries if e.kind == "upload"]
+    reference.refresh_from_db()
+    assert reference.kie_url.startswith(chat_sim.base_url)
+    [question] = plans[-1].messages
+    assert question["content"] == [
+        image_part(reference.kie_url),
+        {"type": "text", "text": question["content"][1]["text"]},
+    ]

@@ -10,10 +10,9 @@ from django.utils import timezone
 from kiestudio.chat import relay, services
 from kiestudio.chat.models import Message
 from kiestudio.chat.services import ChatError
-from kiestudio.studio.models import ReferenceImage
 from tests.studio.helpers import workspace_of
 
-from .helpers import conversation_for, send
+from .helpers import conversation_for, reference_for, send
 
 pytestmark = pytest.mark.django_db
 
@@ -68,23 +67,9 @@ def test_one_reply_at_a_time(alice):
         send(conversation, "Second")
 
 
-def _reference(user, width=64) -> ReferenceImage:
-    import io
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from PIL import Image
-
-    from kiestudio.studio.uploads import reference_create
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, 48), "purple").save(buffer, "PNG")
-    upload = SimpleUploadedFile("x.png", buffer.getvalue(), content_type="image/png")
-    return reference_create(workspace=workspace_of(user), user=user, upload=upload)
-
-
 def test_attachments_are_checked_against_the_workspace(alice, charlie, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    mine, theirs = _reference(alice), _reference(charlie)
+    mine, theirs = reference_for(alice), reference_for(charlie)
     conversation = conversation_for(alice)
     with pytest.raises(ChatError, match="no longer available"):
         send(conversation, "What is this?", attachments=[theirs.pk])
@@ -96,7 +81,7 @@ def test_attachments_are_checked_against_the_workspace(alice, charlie, settings,
 
 def test_too_many_attachments(alice, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    refs = [_reference(alice).pk for _ in range(services.MAX_ATTACHMENTS + 1)]
+    refs = [reference_for(alice).pk for _ in range(services.MAX_ATTACHMENTS + 1)]
     with pytest.raises(ChatError, match="at most"):
         send(conversation_for(alice), "Look", attachments=refs)
 
