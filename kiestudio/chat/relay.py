@@ -1,9 +1,12 @@
 """Live replies: each one runs as an asyncio task in a web process, detached from any browser.
 
-1. ``reply_start`` (after the send commits) opens the reply's hub channel and schedules a :class:`Runner` on the
-   web process's event loop (or on a background loop thread where there is none: tests, management commands).
-2. The runner claims the reply with a conditional UPDATE, builds the upstream request from the thread, streams
-   it from Kie and publishes numbered events to the hub, where any number of readers follow it.
+1. The send builds the upstream request while it holds the thread in memory (``prepare``) and creates the reply
+   already claimed by this process. After commit, ``reply_start`` registers a :class:`Runner` and schedules it
+   on the web process's event loop (or on a background loop thread where there is none: tests, commands). A
+   reply with images to upload is left unclaimed: its runner claims it with a conditional UPDATE and builds
+   the request in a thread of its own.
+2. The runner streams the reply from Kie and publishes numbered events to the hub, where any number of
+   readers follow it.
 3. One flusher per process saves every live reply's text, stream position and heartbeat once a second, in one
    transaction, and picks up stop requests flagged in the database by other processes.
 4. At the end the runner saves the final state, then publishes ``done``.
@@ -55,7 +58,7 @@ Status = Message.Status
 RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 RUNNERS: dict[int, Runner] = {}
 
-# What a creator reads for each error class of the Kie client (and two of the studio's own).
+# What a creator reads for each error class of the Kie client (and the studio's own).
 ERROR_MESSAGES = {
     "auth_failed": "Kie rejected the API key. Check the key in your workspace settings, then retry.",
     "insufficient_credits": "Your Kie account is out of credits. Top up at kie.ai, then retry.",
