@@ -261,6 +261,7 @@ def run() -> list[dict[str, object]]:
         "DEBUG": "false",
         "KIESTUDIO_TESTING": "false",
         "SECRET_KEY": os.urandom(32).hex(),
+        "FIELD_ENCRYPTION_KEY": os.urandom(32).hex(),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "EMAIL_HOST": "127.0.0.1",

@@ -35,6 +35,13 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise EnvError("ALLOWED_HOSTS", "is required in production (a comma-separated list of host names).")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
+# Kie keys are stored encrypted with this key (any string; Fernet's key is derived from it). Older keys in
+# FIELD_ENCRYPTION_KEY_FALLBACKS still decrypt, so the key can be rotated.
+FIELD_ENCRYPTION_KEY = env_secret(
+    "FIELD_ENCRYPTION_KEY", None if PRODUCTION else f"dev-field-key:{SECRET_KEY}", required=PRODUCTION
+)
+FIELD_ENCRYPTION_KEY_FALLBACKS = env_list("FIELD_ENCRYPTION_KEY_FALLBACKS")
+
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}")
 
 INSTALLED_APPS = [

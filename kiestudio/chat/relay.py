@@ -49,6 +49,8 @@ from kiestudio.kie import AsyncKieClient, image_block, openai_image_part
 from kiestudio.kie import errors as kie_errors
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
 from kiestudio.kie.types import ChatEventKind
+from kiestudio.workspaces.models import UsageEntry
+from kiestudio.workspaces.services import usage_record, workspace_kie_key
 
 log = logging.getLogger("kiestudio.chat")
 
@@ -247,7 +249,7 @@ def prepare(*, conversation, path: list[Message], spec: ChatModelSpec, thinking:
         return None
     return UpstreamPlan(
         spec=spec,
-        api_key=settings.KIE_API_KEY or "",
+        api_key=workspace_kie_key(conversation.workspace),
         messages=_upstream_messages(path, spec),
         system=conversation.system_prompt,
         thinking=thinking,
@@ -268,7 +270,7 @@ def _claim(message_id: int) -> UpstreamPlan | None:
     spec = get_chat_model(message.model_key or conversation.model_key)
     return UpstreamPlan(
         spec=spec,
-        api_key=settings.KIE_API_KEY or "",
+        api_key=workspace_kie_key(conversation.workspace_id),
         messages=_upstream_messages(thread_path(message.parent), spec),
         system=conversation.system_prompt,
         thinking=message.thinking_requested,
@@ -320,11 +322,32 @@ def _flush(snapshots: list[Snapshot], live_ids: list[int]) -> list[int]:
 
 
 def _save_final(message_id: int, fields: dict[str, Any]) -> bool:
-    return bool(
-        Message.objects.filter(pk=message_id, status=Status.STREAMING, runner=RUNNER_ID).update(
+    with transaction.atomic():
+        saved = Message.objects.filter(pk=message_id, status=Status.STREAMING, runner=RUNNER_ID).update(
             completed_at=timezone.now(), heartbeat_at=None, **fields
         )
+        if saved:
+            _charge(message_id)
+    return bool(saved)
+
+
+def _charge(message_id: int) -> None:
+    """The reply's cost goes into the workspace's ledger (once, whatever the outcome: Kie charged the tokens)."""
+    row = (
+        Message.objects.filter(pk=message_id)
+        .values("workspace_id", "created_by_id", "model_key", "credits", "credits_estimated")
+        .first()
     )
+    if row and row["credits"] is not None:
+        usage_record(
+            workspace_id=row["workspace_id"],
+            user_id=row["created_by_id"],
+            kind=UsageEntry.Kind.CHAT,
+            model_key=row["model_key"],
+            credits=row["credits"],
+            source=f"message:{message_id}",
+            estimated=row["credits_estimated"],
+        )
 
 
 def finish_orphan(*, message_id: int, status: str) -> bool:

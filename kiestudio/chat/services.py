@@ -22,13 +22,15 @@ from kiestudio.chat.models import Conversation, Message
 from kiestudio.kie.catalog import UnknownModel
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
 from kiestudio.studio.models import ReferenceImage
-from kiestudio.workspaces.models import Workspace
+from kiestudio.workspaces.models import Membership, Workspace
+from kiestudio.workspaces.services import BudgetExceeded, budget_check
 
 REQUEST_NAMESPACE = uuid.UUID("0b7f3c52-6a55-4f4e-9a43-5d1c3f2a7e10")
 MAX_MESSAGE_CHARS = 50_000
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 MAX_ATTACHMENTS = 6
 TITLE_CHARS = 60
+TYPICAL_REPLY_TOKENS = 800
 
 
 class ChatError(Exception):
@@ -331,6 +333,7 @@ def message_send(
     model_key: str | None = None,
     thinking: bool | None = None,
     replace: Message | None = None,
+    membership: Membership | None = None,
 ) -> Message:
     """Ask a question; returns the reply, which streams from now on. Idempotent per composer token.
 
@@ -338,6 +341,8 @@ def message_send(
     sibling of it (the old branch is kept as a version).
     """
     user_key, reply_key = _keys(token)
+    if membership is not None and membership.workspace_id == conversation.workspace_id:
+        conversation.workspace = membership.workspace  # the same row, already loaded with the request
     tree = Tree(conversation)
     if (existing := tree.find(reply_key)) is not None:
         return existing
@@ -355,6 +360,8 @@ def message_send(
     if tree.busy():
         raise ChatError(BUSY)
     parent_id = replace.parent_id if replace is not None else conversation.current_leaf_id
+    branch = tree.messages(tree.branch(parent_id), for_display=False)
+    _check_budget(conversation, membership, spec, [*branch], text, len(images))
     if not conversation.title:
         conversation.title = Truncator(" ".join(text.split()) or "Image question").chars(TITLE_CHARS)
     try:
@@ -369,7 +376,7 @@ def message_send(
                 content=[*images, *([{"type": "text", "text": text}] if text else [])],
                 model_key=spec.key,
             )
-            path = [*tree.messages(tree.branch(parent_id), for_display=False), question]
+            path = [*branch, question]
             reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         # The same composer token raced in twice: the first one's reply is the answer.
@@ -377,7 +384,36 @@ def message_send(
     return _show(conversation, reply)
 
 
-def message_edit(*, message: Message, user, text: str, token: uuid.UUID | str) -> Message:
+def _check_budget(
+    conversation: Conversation,
+    membership: Membership | None,
+    spec: ChatModelSpec,
+    history: list[Message],
+    text: str = "",
+    images: int = 0,
+) -> None:
+    """Refuse a reply the workspace's budget or the member's cap can't cover. A reply's cost is only known at
+    its end, so the check uses the model's price for the thread so far plus a typical answer."""
+    if membership is None:
+        return
+    workspace = conversation.workspace
+    if workspace.monthly_budget is None and membership.monthly_cap is None:
+        return
+    chars = len(conversation.system_prompt) + len(text) + sum(len(m.text) for m in history)
+    input_tokens = chars // 4 + 1000 * (images + sum(len(m.image_ids) for m in history))
+    try:
+        budget_check(
+            workspace=workspace,
+            membership=membership,
+            cost=spec.estimate_credits(input_tokens, TYPICAL_REPLY_TOKENS),
+        )
+    except BudgetExceeded as exc:
+        raise ChatError(str(exc)) from None
+
+
+def message_edit(
+    *, message: Message, user, text: str, token: uuid.UUID | str, membership: Membership | None = None
+) -> Message:
     """Resend an edited question. The original and its replies stay, as the previous version."""
     if message.role != Message.Role.USER:
         raise ChatError("Only your own messages can be edited.")
@@ -388,14 +424,19 @@ def message_edit(*, message: Message, user, text: str, token: uuid.UUID | str) -
         token=token,
         attachments=message.image_ids,
         replace=message,
+        membership=membership,
     )
 
 
-def message_regenerate(*, message: Message, user, token: uuid.UUID | str) -> Message:
+def message_regenerate(
+    *, message: Message, user, token: uuid.UUID | str, membership: Membership | None = None
+) -> Message:
     """A new reply to the same question, as another version beside this one (a new Kie call)."""
     if message.role != Message.Role.ASSISTANT or message.parent_id is None:
         raise ChatError("Only a reply can be regenerated.")
     conversation = message.conversation
+    if membership is not None and membership.workspace_id == conversation.workspace_id:
+        conversation.workspace = membership.workspace  # the same row, already loaded with the request
     _, reply_key = _keys(token)
     tree = Tree(conversation)
     if (existing := tree.find(reply_key)) is not None:
@@ -403,9 +444,10 @@ def message_regenerate(*, message: Message, user, token: uuid.UUID | str) -> Mes
     if tree.busy():
         raise ChatError(BUSY)
     spec = _chat_model(conversation.model_key)
+    path = tree.messages(tree.branch(message.parent_id), for_display=False)
+    _check_budget(conversation, membership, spec, path)
     try:
         with transaction.atomic():
-            path = tree.messages(tree.branch(message.parent_id), for_display=False)
             reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
         return Message.objects.get(request_key=reply_key)

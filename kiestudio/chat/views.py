@@ -26,7 +26,7 @@ from kiestudio.chat.models import Conversation, Message
 from kiestudio.chat.services import ChatError
 from kiestudio.core.db import outside_request
 from kiestudio.kie.catalog.chat import get_chat_model, load_chat_models
-from kiestudio.workspaces.access import current_workspace, get_for_workspace, require_role
+from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
 
 log = logging.getLogger("kiestudio.chat")
 
@@ -61,12 +61,10 @@ def _get_message(request: HttpRequest, pk: object, *, write: bool = False) -> Me
 # --- Context ---------------------------------------------------------------------------------------------------
 
 
-def _models_context(conversation: Conversation | None) -> dict[str, object]:
+def _models_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
     models, default = load_chat_models()
-    return {
-        "chat_models": list(models.values()),
-        "selected_model": get_chat_model(conversation.model_key if conversation else default),
-    }
+    key = conversation.model_key if conversation else current_workspace(request).default_chat_model or default
+    return {"chat_models": list(models.values()), "selected_model": get_chat_model(key if key in models else default)}
 
 
 def _list_context(request: HttpRequest, conversation: Conversation | None = None) -> dict[str, object]:
@@ -89,7 +87,7 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
 
 
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
-    context = {**_list_context(request, conversation), **_models_context(conversation), "token": uuid.uuid4()}
+    context = {**_list_context(request, conversation), **_models_context(request, conversation), "token": uuid.uuid4()}
     if conversation is not None:
         context.update(_thread_context(request, conversation))
     return context
@@ -198,6 +196,7 @@ def conversation_start(request: HttpRequest):
                 text=request.POST.get("text", ""),
                 token=request.POST.get("token") or uuid.uuid4(),
                 attachments=_attachment_ids(request),
+                membership=current_membership(request),
             )
     except ChatError as exc:
         return _error(request, exc)
@@ -228,6 +227,7 @@ def conversation_send(request: HttpRequest, pk: int):
             attachments=_attachment_ids(request),
             model_key=request.POST.get("model") or None,
             thinking=_flag(request, "thinking"),
+            membership=current_membership(request),
         )
     except ChatError as exc:
         return _error(request, exc)
@@ -339,7 +339,10 @@ def message_regenerate(request: HttpRequest, pk: int):
     message = _get_message(request, pk, write=True)
     try:
         reply = services.message_regenerate(
-            message=message, user=request.user, token=request.POST.get("token") or uuid.uuid4()
+            message=message,
+            user=request.user,
+            token=request.POST.get("token") or uuid.uuid4(),
+            membership=current_membership(request),
         )
     except ChatError as exc:
         return _error(request, exc)
@@ -357,6 +360,7 @@ def message_edit(request: HttpRequest, pk: int):
             user=request.user,
             text=request.POST.get("text", ""),
             token=request.POST.get("token") or uuid.uuid4(),
+            membership=current_membership(request),
         )
     except ChatError as exc:
         return _error(request, exc)

@@ -17,7 +17,7 @@ def _shared_http(timeout: float) -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
 
 
-def kie_client(*, api_key: str | None = None) -> KieClient:
+def kie_client(*, api_key: str | None = None, retries: int | None = None) -> KieClient:
     """A cheap client over the process's shared pool; per-call settings (limiter, key) stay per client."""
     return KieClient(
         api_key or settings.KIE_API_KEY or "",
@@ -31,4 +31,5 @@ def kie_client(*, api_key: str | None = None) -> KieClient:
         read_window=settings.KIE_READ_WINDOW,
         timeout=settings.KIE_TIMEOUT,
         rate_margin=settings.KIE_RATE_MARGIN,
+        retries=retries,
     )

@@ -29,6 +29,7 @@ from kiestudio.core.kie import kie_client
 from kiestudio.core.ratelimit import shared_limiter
 from kiestudio.kie import errors as kie_errors
 from kiestudio.kie.catalog import InputValidationError, ModelSpec, estimate_credits, get_model, validate_inputs
+from kiestudio.kie.http import account_id
 from kiestudio.kie.types import TaskState, TaskStatus
 from kiestudio.studio import media
 from kiestudio.studio.models import (
@@ -42,7 +43,8 @@ from kiestudio.studio.models import (
     ReferenceImage,
     Status,
 )
-from kiestudio.workspaces.models import Workspace
+from kiestudio.workspaces.models import Membership, UsageEntry, Workspace
+from kiestudio.workspaces.services import budget_check, usage_record, workspace_kie_key
 
 log = logging.getLogger("kiestudio.studio")
 
@@ -132,9 +134,14 @@ def generation_create(
     form_token: uuid.UUID,
     references: dict[str, list[int]] | None = None,
     retry_of: Generation | None = None,
+    membership: Membership | None = None,
 ) -> list[Generation]:
     """Create one generation per variation. Idempotent: the same form token returns the same rows, so a double
-    click or a resent POST never buys a second task."""
+    click or a resent POST never buys a second task.
+
+    With the ``membership`` of who asks, the workspace's monthly budget and their own cap are checked first
+    (BudgetExceeded, before anything is spent); the check and the new rows share one transaction, with the
+    workspace row locked, so two clicks at once can't both squeeze under a limit."""
     spec = plan.spec
     prompt_text = str(plan.inputs.get(spec.prompt_field, "")) if spec.prompt_field else ""
     keys = [uuid.uuid5(REQUEST_NAMESPACE, f"{form_token}:{i}") for i in range(plan.variations)]
@@ -143,6 +150,9 @@ def generation_create(
         return existing
     created: list[Generation] = []
     with transaction.atomic():
+        if membership is not None and (workspace.monthly_budget is not None or membership.monthly_cap is not None):
+            Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+            budget_check(workspace=workspace, membership=membership, cost=plan.credits_total)
         prompt = prompt_record(workspace=workspace, user=user, text=prompt_text) if prompt_text else None
         now = timezone.now()
         for index, key in enumerate(keys):
@@ -177,7 +187,7 @@ def generation_create(
     return created
 
 
-def generation_retry(*, generation: Generation, user) -> Generation:
+def generation_retry(*, generation: Generation, user, membership: Membership | None = None) -> Generation:
     """A failed, canceled or unknown generation is retried as a new, explicit task (a new Kie charge)."""
     if generation.is_pending:
         raise GenerationError("This generation is still running.")
@@ -190,6 +200,7 @@ def generation_retry(*, generation: Generation, user) -> Generation:
         form_token=uuid.uuid4(),
         references=generation.references,
         retry_of=generation,
+        membership=membership,
     )
     return retry
 
@@ -312,23 +323,36 @@ def dispatch_due(*, limit: int = 50) -> int:
         for pk in due.exclude(status=Status.QUEUED).values_list("pk", flat=True)[:limit]
         if generation_nudge(generation_id=pk)
     )
-    # Jobs already handed out but not yet sent will take slots too.
-    in_flight = Generation.objects.filter(status__in=(Status.QUEUED, Status.SUBMITTING), lease_until__gt=now).count()
-    free = _free_create_slots() - in_flight
-    if free > 0:
-        queued = due.filter(status=Status.QUEUED).values_list("pk", flat=True)[: min(free, limit)]
-        handed += sum(1 for pk in queued if generation_nudge(generation_id=pk))
-    return handed
+
+    # Jobs already handed out but not yet sent will take slots too. Each Kie account (a workspace's own key, or
+    # the studio's) has its own slots.
+    def account(workspace_id: int) -> str:
+        return account_id(workspace_kie_key(workspace_id))
+
+    in_flight: dict[str, int] = {}
+    busy = Generation.objects.filter(status__in=(Status.QUEUED, Status.SUBMITTING), lease_until__gt=now)
+    for workspace_id in busy.values_list("workspace_id", flat=True):
+        in_flight[account(workspace_id)] = in_flight.get(account(workspace_id), 0) + 1
+    free: dict[str, int] = {}
+    submits = 0
+    for pk, workspace_id in due.filter(status=Status.QUEUED).values_list("pk", "workspace_id")[: limit * 4]:
+        name = account(workspace_id)
+        if name not in free:
+            free[name] = _free_create_slots(workspace_kie_key(workspace_id)) - in_flight.get(name, 0)
+        if free[name] > 0 and submits < limit and generation_nudge(generation_id=pk):
+            free[name] -= 1
+            submits += 1
+    return handed + submits
 
 
-def _create_bucket() -> tuple[str, int, float]:
+def _create_bucket(api_key: str) -> tuple[str, int, float]:
     """The shared limiter bucket, limit and window every create of this Kie account goes through."""
-    with kie_client() as probe:
+    with kie_client(api_key=api_key) as probe:
         return probe.create_bucket()
 
 
-def _free_create_slots() -> int:
-    bucket, limit, window = _create_bucket()
+def _free_create_slots(api_key: str) -> int:
+    bucket, limit, window = _create_bucket(api_key)
     return shared_limiter().available(bucket, limit=limit, window=window)
 
 
@@ -475,9 +499,10 @@ class _SubmitLimiter:
 
 def _submit(generation: Generation, lease: uuid.UUID) -> str:
     spec = get_model(generation.model_key)
+    api_key = workspace_kie_key(generation.workspace_id)
     # Take a create slot before anything else; without one the job waits in the queue, not in a worker.
     limiter = shared_limiter()
-    bucket, limit, window = _create_bucket()
+    bucket, limit, window = _create_bucket(api_key)
     give_up = time.monotonic() + MAX_SLOT_WAIT
     while (wait := limiter.try_acquire(bucket, limit=limit, window=window)) > 0:
         if time.monotonic() + wait > give_up:
@@ -495,7 +520,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     callback, callbacks_on = callback_url_for(spec)
     unknown_fields = _unknown_fields()
     try:
-        with kie_client() as client:
+        with kie_client(api_key=api_key) as client:
             payload = _payload_with_references(generation, client)
             client.limiter = _SubmitLimiter(limiter, generation)
             client.limiter.prepaid = True
@@ -577,6 +602,8 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             "lease_until": None,
         },
     )
+    # Kie charges when it accepts a create: the ledger has it from now (the estimate, until Kie says what it cost).
+    _charge(generation, generation.credits_estimated, estimated=True)
     # Kie may have called back before we recorded the task id (fast tasks, instant failures).
     sent_at = Generation.objects.filter(pk=generation.pk).values_list("create_sent_at", flat=True).first() or now
     if CallbackReceipt.objects.filter(task_id=task_id, received_at__gte=sent_at - timedelta(seconds=5)).exists():
@@ -587,6 +614,18 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
 
 class _ReferenceError(Exception):
     pass
+
+
+def _charge(generation: Generation, credits: Decimal, *, estimated: bool) -> None:
+    usage_record(
+        workspace_id=generation.workspace_id,
+        user_id=generation.created_by_id,
+        kind=UsageEntry.Kind.GENERATION,
+        model_key=generation.model_key,
+        credits=credits,
+        source=f"generation:{generation.pk}",
+        estimated=estimated,
+    )
 
 
 def _payload_with_references(generation: Generation, client) -> dict[str, Any]:
@@ -629,7 +668,7 @@ def _poll(generation: Generation, lease: uuid.UUID) -> str:
         )
         return "timed-out"
     try:
-        with kie_client() as client:
+        with kie_client(api_key=workspace_kie_key(generation.workspace_id)) as client:
             status = client.get_task(generation.family, generation.kie_task_id)
     except (
         kie_errors.KieRateLimited,
@@ -659,6 +698,8 @@ def _apply_status(generation: Generation, lease: uuid.UUID, status: TaskStatus) 
             _fail(generation, None, message="Kie reported success but returned no files.", token=lease)
             return "failed"
         charged = Decimal(str(status.credits_consumed)) if status.credits_consumed is not None else None
+        if charged is not None:
+            _charge(generation, charged, estimated=False)
         transition(
             generation,
             Status.STORING,

@@ -30,7 +30,14 @@ from kiestudio.studio import services
 from kiestudio.studio.forms import GenerateForm
 from kiestudio.studio.models import PENDING, Asset, Generation, Prompt, ReferenceImage
 from kiestudio.studio.uploads import UploadRejected, reference_create
-from kiestudio.workspaces.access import current_workspace, get_for_workspace, require_role, scoped
+from kiestudio.workspaces.access import (
+    current_membership,
+    current_workspace,
+    get_for_workspace,
+    require_role,
+    scoped,
+)
+from kiestudio.workspaces.services import BudgetExceeded, workspace_webhook_key
 
 log = logging.getLogger("kiestudio.studio")
 
@@ -67,6 +74,7 @@ def _recent_context(request: HttpRequest) -> dict[str, object]:
 
 
 def _pick_spec(request: HttpRequest, key: str | None):
+    key = key or current_workspace(request).default_generate_model
     if not key:
         return load_catalog().by_kind("text_to_image")[0]
     try:
@@ -139,13 +147,18 @@ def generate_submit(request: HttpRequest) -> HttpResponse:
     if not form.is_valid() or form.plan is None:
         response = render(request, "studio/generate.html#model-form", _form_context(request, form), status=422)
         return response
-    created = services.generation_create(
-        workspace=workspace,
-        user=request.user,
-        plan=form.plan,
-        form_token=form.cleaned_data["form_token"],
-        references=form.references,
-    )
+    try:
+        created = services.generation_create(
+            workspace=workspace,
+            user=request.user,
+            plan=form.plan,
+            form_token=form.cleaned_data["form_token"],
+            references=form.references,
+            membership=current_membership(request),
+        )
+    except BudgetExceeded as exc:
+        form.add_error(None, str(exc))
+        return render(request, "studio/generate.html#model-form", _form_context(request, form), status=422)
     count = len(created)
     if not request.htmx:
         messages.success(request, f"Started {count} generation{'s' if count != 1 else ''}.")
@@ -202,8 +215,8 @@ def generation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def generation_retry(request: HttpRequest, pk: int) -> HttpResponse:
     generation = get_for_workspace(request, Generation, pk=pk)
     try:
-        services.generation_retry(generation=generation, user=request.user)
-    except services.GenerationError as exc:
+        services.generation_retry(generation=generation, user=request.user, membership=current_membership(request))
+    except (services.GenerationError, BudgetExceeded) as exc:
         messages.warning(request, str(exc))
     else:
         messages.success(request, "Retrying as a new Kie task.")
@@ -383,9 +396,12 @@ def kie_callback(request: HttpRequest, token: str) -> HttpResponse:
     task_id = callback_task_id(body) if isinstance(body, dict) else None
     if not task_id:
         return HttpResponseBadRequest("No task id")
-    if settings.KIE_WEBHOOK_HMAC_KEY:
+    # The workspace's own webhook key when it has one (its jobs run on its own Kie account), else the studio's.
+    owner = Generation.objects.filter(kie_task_id=task_id).select_related("workspace").order_by("-pk").first()
+    hmac_key = workspace_webhook_key(owner.workspace) if owner else (settings.KIE_WEBHOOK_HMAC_KEY or "")
+    if hmac_key:
         signed = verify_signature(
-            settings.KIE_WEBHOOK_HMAC_KEY,
+            hmac_key,
             task_id,
             request.headers.get("X-Webhook-Timestamp", ""),
             request.headers.get("X-Webhook-Signature", ""),

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -23,6 +28,17 @@ class Workspace(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The team's Kie key and webhook key, encrypted at rest (kiestudio.core.crypto); only the key's last four
+    # characters are ever shown again. Empty: the studio's own KIE_API_KEY (or the simulator).
+    kie_key_encrypted = models.TextField(blank=True)
+    kie_key_last4 = models.CharField(max_length=4, blank=True)
+    kie_key_changed_at = models.DateTimeField(null=True, blank=True)
+    webhook_key_encrypted = models.TextField(blank=True)
+    default_generate_model = models.CharField(max_length=120, blank=True)
+    default_chat_model = models.CharField(max_length=60, blank=True)
+    # Credits a calendar month may spend, generations and chat together; empty means no limit.
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces")
 
     class Meta:
@@ -31,12 +47,18 @@ class Workspace(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def has_own_key(self) -> bool:
+        return bool(self.kie_key_encrypted)
+
 
 class Membership(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Credits this member may spend in a calendar month; empty means no cap of their own.
+    monthly_cap = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique_user")]
@@ -47,3 +69,123 @@ class Membership(models.Model):
 
     def has_role(self, minimum: str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
+
+
+INVITATION_DAYS = 7
+
+
+def invitation_expiry():
+    return timezone.now() + timedelta(days=INVITATION_DAYS)
+
+
+class Invitation(models.Model):
+    """An invitation to join a workspace with a role: sent by email, or a link to share. Works once, for 7 days.
+
+    Only a hash of the token is stored; the link itself is shown once, when the invitation is made."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True)  # empty: a link invitation, for whoever opens it first
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="invitation_recent")]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.workspace} as {self.role}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"
+
+
+class UsageEntry(models.Model):
+    """The ledger: one row per charge, generations and chat alike. Budgets and the usage dashboard read it."""
+
+    class Kind(models.TextChoices):
+        GENERATION = "generation", "Generation"
+        CHAT = "chat", "Chat"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="usage")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    model_key = models.CharField(max_length=120)
+    credits = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
+    # What was charged: "generation:12" or "message:34" (one entry each: the key is unique).
+    source = models.CharField(max_length=40, unique=True)
+    estimated = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["workspace", "created_at"], name="usage_by_time"),
+            models.Index(fields=["workspace", "user", "created_at"], name="usage_by_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credits} credits for {self.source}"
+
+
+class AuditEvent(models.Model):
+    """Who did what to the team: members, roles, keys, budgets and deletions. Admins read it."""
+
+    class Action(models.TextChoices):
+        WORKSPACE_CREATED = "workspace.created", "Created the workspace"
+        WORKSPACE_RENAMED = "workspace.renamed", "Renamed the workspace"
+        WORKSPACE_DELETED = "workspace.deleted", "Deleted the workspace"
+        OWNERSHIP_TRANSFERRED = "workspace.transferred", "Transferred ownership"
+        MEMBER_INVITED = "member.invited", "Invited someone"
+        INVITATION_REVOKED = "member.invitation_revoked", "Revoked an invitation"
+        MEMBER_JOINED = "member.joined", "Joined"
+        MEMBER_LEFT = "member.left", "Left"
+        MEMBER_REMOVED = "member.removed", "Removed a member"
+        ROLE_CHANGED = "member.role_changed", "Changed a role"
+        CAP_CHANGED = "member.cap_changed", "Changed a member's monthly cap"
+        KEY_CHANGED = "settings.key_changed", "Changed the Kie API key"
+        WEBHOOK_KEY_CHANGED = "settings.webhook_key_changed", "Changed the webhook key"
+        DEFAULTS_CHANGED = "settings.defaults_changed", "Changed the default models"
+        BUDGET_CHANGED = "settings.budget_changed", "Changed the monthly budget"
+        GENERATION_DELETED = "content.generation_deleted", "Deleted a generation"
+        GENERATION_PURGED = "content.generation_purged", "Emptied from the trash"
+        CONVERSATION_DELETED = "content.conversation_deleted", "Deleted a conversation"
+        COLLECTION_DELETED = "content.collection_deleted", "Deleted a collection"
+
+    # Kept (with the name) when the workspace itself is deleted.
+    workspace = models.ForeignKey(Workspace, null=True, on_delete=models.SET_NULL, related_name="audit_events")
+    workspace_name = models.CharField(max_length=80)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_email = models.EmailField(blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    target = models.CharField(max_length=200, blank=True)  # whom or what it was done to, in words
+    details = models.JSONField(default=dict, blank=True)  # e.g. {"from": "member", "to": "admin"}; never secrets
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="audit_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_email or 'someone'}: {self.get_action_display()} {self.target}".strip()

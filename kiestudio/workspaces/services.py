@@ -1,16 +1,88 @@
+"""Team workspaces: members and roles, invitations, the Kie key, budgets, the usage ledger and the audit log.
+
+Every change that matters to a team is recorded as an AuditEvent by the function that makes it. Permission
+checks that depend on who is acting (an admin can't touch an owner; the last owner can't leave) live here, so
+every view gets them; the coarse "needs at least this role" check is the view's ``require_role``.
+"""
+
 from __future__ import annotations
 
-from django.db import transaction
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
-from kiestudio.workspaces.models import Membership, Role, Workspace
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from kiestudio.core import crypto
+from kiestudio.workspaces.models import (
+    ROLE_RANK,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Role,
+    UsageEntry,
+    Workspace,
+)
+
+A = AuditEvent.Action
+MAX_CREDITS = Decimal("1000000000")
+BALANCE_CACHE_SECONDS = 300
+
+
+class WorkspaceError(Exception):
+    """A team change that can't be made; the message is safe to show."""
+
+
+class NotAllowed(WorkspaceError):
+    """The change needs a role the person doesn't have here (views answer 403)."""
+
+
+# --- Audit log ------------------------------------------------------------------------------------------------
+
+
+def audit_record(*, workspace: Workspace, actor, action: str, target: str = "", **details: object) -> AuditEvent:
+    return AuditEvent.objects.create(
+        workspace=workspace,
+        workspace_name=workspace.name,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_email=getattr(actor, "email", "") or "",
+        action=action,
+        target=target[:200],
+        details=details,
+    )
+
+
+def _who(user) -> str:
+    return f"{user.display_name} <{user.email}>" if user else "someone"
+
+
+# --- Workspaces -----------------------------------------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise WorkspaceError("Give the workspace a name.")
+    if len(name) > 80:
+        raise WorkspaceError("A workspace name can be at most 80 characters.")
+    return name
 
 
 @transaction.atomic
 def workspace_create(*, name: str, owner, is_personal: bool = False) -> Workspace:
-    workspace = Workspace(name=name.strip(), is_personal=is_personal, created_by=owner)
+    workspace = Workspace(name=_clean_name(name), is_personal=is_personal, created_by=owner)
     workspace.full_clean()
     workspace.save()
     Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
+    if not is_personal:
+        audit_record(workspace=workspace, actor=owner, action=A.WORKSPACE_CREATED, target=workspace.name)
     return workspace
 
 
@@ -25,3 +97,509 @@ def workspace_ensure_for_user(*, user) -> Membership:
         workspace = workspace_create_personal(user=user)
         membership = Membership.objects.select_related("workspace").get(workspace=workspace, user=user)
     return membership
+
+
+def workspace_rename(*, workspace: Workspace, actor, name: str) -> Workspace:
+    name = _clean_name(name)
+    if name != workspace.name:
+        old = workspace.name
+        workspace.name = name
+        workspace.save(update_fields=["name"])
+        audit_record(workspace=workspace, actor=actor, action=A.WORKSPACE_RENAMED, target=name, previous=old)
+    return workspace
+
+
+def workspace_delete(*, workspace: Workspace, actor, confirm: str) -> None:
+    """Delete the workspace and everything in it, files included. The owner types the name to confirm."""
+    if confirm.strip() != workspace.name:
+        raise WorkspaceError(f"Type the workspace's name, “{workspace.name}”, exactly, to delete it.")
+    from kiestudio.gallery.services import _file_names
+    from kiestudio.studio.models import Asset, ReferenceImage
+
+    names = sorted(
+        _file_names(Asset.objects.filter(workspace=workspace))
+        | {n for n in ReferenceImage.objects.filter(workspace=workspace).values_list("file", flat=True) if n}
+    )
+    with transaction.atomic():
+        audit_record(workspace=workspace, actor=actor, action=A.WORKSPACE_DELETED, target=workspace.name)
+        workspace.delete()
+    transaction.on_commit(lambda: _delete_files_later(names))
+
+
+def _delete_files_later(names: list[str]) -> None:
+    from django_q.tasks import async_task
+
+    for start in range(0, len(names), 500):
+        async_task("kiestudio.workspaces.tasks.files_delete_task", names[start : start + 500], group="cleanup")
+
+
+def ownership_transfer(*, workspace: Workspace, actor_membership: Membership, to: Membership) -> None:
+    """The owner hands the workspace to another member, and stays on as an admin."""
+    if actor_membership.role != Role.OWNER:
+        raise NotAllowed("Only an owner can transfer ownership.")
+    if to.workspace_id != workspace.pk or to.pk == actor_membership.pk:
+        raise WorkspaceError("Pick another member of this workspace.")
+    with transaction.atomic():
+        Membership.objects.filter(pk=to.pk).update(role=Role.OWNER)
+        Membership.objects.filter(pk=actor_membership.pk).update(role=Role.ADMIN)
+        audit_record(
+            workspace=workspace,
+            actor=actor_membership.user,
+            action=A.OWNERSHIP_TRANSFERRED,
+            target=_who(to.user),
+        )
+
+
+# --- Members --------------------------------------------------------------------------------------------------
+
+
+def _owners(workspace_id: int) -> int:
+    return Membership.objects.filter(workspace_id=workspace_id, role=Role.OWNER).count()
+
+
+def member_change_role(*, membership: Membership, actor_membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise WorkspaceError("Pick one of the roles: owner, admin, member or viewer.")
+    if not actor_membership.has_role(Role.ADMIN):
+        raise NotAllowed("Only admins and owners can change roles.")
+    if actor_membership.role != Role.OWNER and Role.OWNER in (membership.role, role):
+        raise NotAllowed("Only an owner can make someone an owner, or change an owner's role.")
+    if membership.role == Role.OWNER and role != Role.OWNER and _owners(membership.workspace_id) <= 1:
+        raise WorkspaceError("A workspace needs an owner: make someone else owner first.")
+    if role != membership.role:
+        old = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            workspace=membership.workspace,
+            actor=actor_membership.user,
+            action=A.ROLE_CHANGED,
+            target=_who(membership.user),
+            previous=old,
+            role=role,
+        )
+    return membership
+
+
+def member_remove(*, membership: Membership, actor_membership: Membership) -> None:
+    if membership.pk == actor_membership.pk:
+        member_leave(membership=membership)
+        return
+    if not actor_membership.has_role(Role.ADMIN):
+        raise NotAllowed("Only admins and owners can remove members.")
+    if membership.role == Role.OWNER and actor_membership.role != Role.OWNER:
+        raise NotAllowed("Only an owner can remove an owner.")
+    if membership.role == Role.OWNER and _owners(membership.workspace_id) <= 1:
+        raise WorkspaceError("A workspace needs an owner.")
+    workspace = membership.workspace
+    membership.delete()
+    audit_record(
+        workspace=workspace, actor=actor_membership.user, action=A.MEMBER_REMOVED, target=_who(membership.user)
+    )
+
+
+def member_leave(*, membership: Membership) -> None:
+    if membership.role == Role.OWNER and _owners(membership.workspace_id) <= 1:
+        raise WorkspaceError(
+            "You're the last owner, so you can't leave: make someone else owner first, or delete the workspace."
+        )
+    workspace = membership.workspace
+    membership.delete()
+    audit_record(workspace=workspace, actor=membership.user, action=A.MEMBER_LEFT, target=_who(membership.user))
+
+
+def parse_credits(raw: str | None, what: str) -> Decimal | None:
+    """A credit amount from a form: blank means no limit; negative or not a number is refused."""
+    raw = (raw or "").strip().replace(",", "")
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise WorkspaceError(f"The {what} must be a number of credits, like 500.") from None
+    if not value.is_finite():
+        raise WorkspaceError(f"The {what} must be a number of credits, like 500.")
+    if value < 0:
+        raise WorkspaceError(f"The {what} can't be negative.")
+    if value > MAX_CREDITS:
+        raise WorkspaceError(f"The {what} is too large.")
+    return value.quantize(Decimal("0.01"))
+
+
+def member_set_cap(*, membership: Membership, actor_membership: Membership, cap: Decimal | None) -> Membership:
+    if not actor_membership.has_role(Role.ADMIN):
+        raise NotAllowed("Only admins and owners can set members' caps.")
+    if cap != membership.monthly_cap:
+        old = membership.monthly_cap
+        membership.monthly_cap = cap
+        membership.save(update_fields=["monthly_cap"])
+        audit_record(
+            workspace=membership.workspace,
+            actor=actor_membership.user,
+            action=A.CAP_CHANGED,
+            target=_who(membership.user),
+            previous=str(old) if old is not None else None,
+            cap=str(cap) if cap is not None else None,
+        )
+    return membership
+
+
+# --- Invitations ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: Invitation
+    token: str  # shown once, in the link; only its hash is stored
+    emailed: bool
+
+
+def invitation_create(
+    *, workspace: Workspace, actor_membership: Membership, role: str, email: str = "", link_base: str = ""
+) -> NewInvitation:
+    if not actor_membership.has_role(Role.ADMIN):
+        raise NotAllowed("Only admins and owners can invite people.")
+    if role not in Role.values:
+        raise WorkspaceError("Pick a role for the invitation.")
+    if ROLE_RANK[Role(role)] > ROLE_RANK[Role(actor_membership.role)]:
+        raise NotAllowed("You can't invite someone with a higher role than your own.")
+    email = (email or "").strip().lower()
+    if email and workspace.memberships.filter(user__email__iexact=email).exists():
+        raise WorkspaceError(f"{email} is already a member of {workspace.name}.")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=role,
+        token_hash=Invitation.hash_token(token),
+        created_by=actor_membership.user,
+    )
+    audit_record(
+        workspace=workspace,
+        actor=actor_membership.user,
+        action=A.MEMBER_INVITED,
+        target=email or "anyone with the link",
+        role=role,
+    )
+    emailed = bool(email) and _send_invitation(invitation, f"{link_base}{token}/", actor_membership.user)
+    return NewInvitation(invitation, token, emailed)
+
+
+def _send_invitation(invitation: Invitation, link: str, inviter) -> bool:
+    context = {"invitation": invitation, "link": link, "inviter": inviter}
+    try:
+        send_mail(
+            subject=f"{inviter.display_name} invited you to {invitation.workspace.name} on Kie Studio",
+            message=render_to_string("workspaces/email/invitation.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[invitation.email],
+            html_message=render_to_string("workspaces/email/invitation.html", context),
+        )
+    except Exception:  # the link is shown to the inviter anyway; they can share it by hand
+        return False
+    return True
+
+
+def invitation_find(token: str) -> Invitation | None:
+    if not token or len(token) > 100:
+        return None
+    return (
+        Invitation.objects.select_related("workspace", "created_by")
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
+    )
+
+
+def invitation_revoke(*, invitation: Invitation, actor_membership: Membership) -> None:
+    if not actor_membership.has_role(Role.ADMIN):
+        raise NotAllowed("Only admins and owners can revoke invitations.")
+    if invitation.state != "open":
+        raise WorkspaceError(f"That invitation is already {invitation.state}.")
+    invitation.revoked_at = timezone.now()
+    invitation.revoked_by = actor_membership.user
+    invitation.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(
+        workspace=invitation.workspace,
+        actor=actor_membership.user,
+        action=A.INVITATION_REVOKED,
+        target=invitation.email or "a link invitation",
+    )
+
+
+class InvitationUnusable(WorkspaceError):
+    def __init__(self, state: str, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+def invitation_check(invitation: Invitation | None, user=None) -> None:
+    """Raise InvitationUnusable with a page-ready message if the invitation can't be accepted (by ``user``)."""
+    if invitation is None:
+        raise InvitationUnusable("unknown", "This invitation link isn't valid. Check that you copied all of it.")
+    workspace = invitation.workspace.name
+    if invitation.state == "accepted":
+        raise InvitationUnusable("accepted", f"This invitation to {workspace} has already been used.")
+    if invitation.state == "revoked":
+        raise InvitationUnusable("revoked", f"This invitation to {workspace} was withdrawn by an admin.")
+    if invitation.state == "expired":
+        raise InvitationUnusable(
+            "expired", f"This invitation to {workspace} expired on {invitation.expires_at:%d %B %Y}. Ask for a new one."
+        )
+    if user is not None and invitation.email and user.email.lower() != invitation.email.lower():
+        raise InvitationUnusable(
+            "other-email",
+            f"This invitation was sent to {invitation.email}. Sign in with that address to accept it.",
+        )
+
+
+def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    """Join the workspace. Works once; a member who opens it again is simply taken to the workspace."""
+    existing = Membership.objects.filter(workspace=invitation.workspace, user=user).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        used = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).update(accepted_at=timezone.now(), accepted_by=user)
+        if not used:
+            invitation.refresh_from_db()
+            invitation_check(invitation, user)
+        try:
+            membership = Membership.objects.create(workspace=invitation.workspace, user=user, role=invitation.role)
+        except IntegrityError:
+            return Membership.objects.get(workspace=invitation.workspace, user=user)
+        audit_record(
+            workspace=invitation.workspace, actor=user, action=A.MEMBER_JOINED, target=_who(user), role=invitation.role
+        )
+    return membership
+
+
+# --- The Kie key ----------------------------------------------------------------------------------------------
+
+
+def workspace_kie_key(workspace: Workspace | int) -> str:
+    """The Kie key jobs of this workspace use: its own, else the studio's KIE_API_KEY (or the simulator's).
+    Pass the Workspace when it is at hand (no query); an id costs one small query."""
+    if isinstance(workspace, Workspace):
+        encrypted = workspace.kie_key_encrypted
+    else:
+        encrypted = Workspace.objects.filter(pk=workspace).values_list("kie_key_encrypted", flat=True).first()
+    return crypto.decrypt(encrypted) if encrypted else (settings.KIE_API_KEY or "")
+
+
+def kie_key_check(key: str) -> Decimal:
+    """Read the credit balance with ``key``: Kie's own reason if it is refused."""
+    from kiestudio.core.kie import kie_client
+    from kiestudio.kie.errors import KieError
+
+    try:
+        with kie_client(api_key=key, retries=0) as client:
+            return Decimal(str(client.get_credits()))
+    except KieError as exc:
+        reason = exc.kie_message or exc.user_message
+        raise WorkspaceError(f"Kie refused the key: {reason}") from exc
+
+
+def workspace_set_key(*, workspace: Workspace, actor, key: str) -> Decimal:
+    """Check the key with Kie (reading the balance), then store it encrypted. Returns the balance."""
+    key = (key or "").strip()
+    if not key:
+        raise WorkspaceError("Paste the Kie API key from kie.ai (API keys page).")
+    if len(key) > 200 or any(c.isspace() for c in key):
+        raise WorkspaceError("That doesn't look like a Kie API key: it has spaces or is far too long.")
+    balance = kie_key_check(key)
+    workspace.kie_key_encrypted = crypto.encrypt(key)
+    workspace.kie_key_last4 = key[-4:]
+    workspace.kie_key_changed_at = timezone.now()
+    workspace.save(update_fields=["kie_key_encrypted", "kie_key_last4", "kie_key_changed_at"])
+    cache.set(_balance_key(workspace.pk), (str(balance), timezone.now().isoformat()), BALANCE_CACHE_SECONDS)
+    audit_record(workspace=workspace, actor=actor, action=A.KEY_CHANGED, target=f"key ending {key[-4:]}")
+    return balance
+
+
+def workspace_clear_key(*, workspace: Workspace, actor) -> None:
+    if not workspace.kie_key_encrypted:
+        return
+    workspace.kie_key_encrypted = ""
+    workspace.kie_key_last4 = ""
+    workspace.kie_key_changed_at = timezone.now()
+    workspace.save(update_fields=["kie_key_encrypted", "kie_key_last4", "kie_key_changed_at"])
+    cache.delete(_balance_key(workspace.pk))
+    audit_record(workspace=workspace, actor=actor, action=A.KEY_CHANGED, target="removed; the studio's key is used")
+
+
+def workspace_webhook_key(workspace: Workspace) -> str:
+    if workspace.webhook_key_encrypted:
+        return crypto.decrypt(workspace.webhook_key_encrypted)
+    return settings.KIE_WEBHOOK_HMAC_KEY or ""
+
+
+def workspace_set_webhook_key(*, workspace: Workspace, actor, key: str) -> None:
+    key = (key or "").strip()
+    if len(key) > 200:
+        raise WorkspaceError("That webhook key is too long.")
+    workspace.webhook_key_encrypted = crypto.encrypt(key) if key else ""
+    workspace.save(update_fields=["webhook_key_encrypted"])
+    audit_record(workspace=workspace, actor=actor, action=A.WEBHOOK_KEY_CHANGED, target="set" if key else "removed")
+
+
+def workspace_set_defaults(*, workspace: Workspace, actor, generate_model: str, chat_model: str) -> None:
+    from kiestudio.kie.catalog import UnknownModel, get_model
+    from kiestudio.kie.catalog.chat import get_chat_model
+
+    try:
+        if generate_model:
+            get_model(generate_model)
+        if chat_model:
+            get_chat_model(chat_model)
+    except UnknownModel as exc:
+        raise WorkspaceError(f"There is no model called “{exc.args[0]}”.") from None
+    if (generate_model, chat_model) != (workspace.default_generate_model, workspace.default_chat_model):
+        workspace.default_generate_model = generate_model
+        workspace.default_chat_model = chat_model
+        workspace.save(update_fields=["default_generate_model", "default_chat_model"])
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=A.DEFAULTS_CHANGED,
+            target=", ".join(m for m in (generate_model, chat_model) if m) or "studio defaults",
+        )
+
+
+def workspace_set_budget(*, workspace: Workspace, actor, budget: Decimal | None) -> None:
+    if budget != workspace.monthly_budget:
+        old = workspace.monthly_budget
+        workspace.monthly_budget = budget
+        workspace.save(update_fields=["monthly_budget"])
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=A.BUDGET_CHANGED,
+            target=f"{budget} credits a month" if budget is not None else "no budget",
+            previous=str(old) if old is not None else None,
+        )
+
+
+def _balance_key(workspace_id: int) -> str:
+    return f"kiestudio:balance:{workspace_id}"
+
+
+def workspace_balance(*, workspace: Workspace, refresh: bool = False) -> tuple[Decimal | None, str]:
+    """The Kie credit balance (cached for a few minutes) and when it was read; None if Kie can't tell us."""
+    hit = None if refresh else cache.get(_balance_key(workspace.pk))
+    if hit:
+        return Decimal(hit[0]), hit[1]
+    try:
+        balance = kie_key_check(workspace_kie_key(workspace))
+    except (WorkspaceError, crypto.SecretUnreadable):
+        return None, ""
+    read_at = timezone.now().isoformat()
+    cache.set(_balance_key(workspace.pk), (str(balance), read_at), BALANCE_CACHE_SECONDS)
+    return balance, read_at
+
+
+# --- Budgets and the ledger -----------------------------------------------------------------------------------
+
+
+class BudgetExceeded(WorkspaceError):
+    pass
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    local = timezone.localtime(now or timezone.now())
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def spent_this_month(*, workspace: Workspace, user=None) -> Decimal:
+    """Credits charged this calendar month, plus what jobs already bought but not yet charged will cost."""
+    from kiestudio.studio.models import Generation, Status
+
+    since = month_start()
+    ledger = UsageEntry.objects.filter(workspace=workspace, created_at__gte=since)
+    pending = Generation.objects.filter(
+        workspace=workspace, status__in=(Status.QUEUED, Status.SUBMITTING), created_at__gte=since
+    )
+    if user is not None:
+        ledger = ledger.filter(user=user)
+        pending = pending.filter(created_by=user)
+    charged = ledger.aggregate(total=Sum("credits"))["total"] or Decimal(0)
+    reserved = pending.aggregate(total=Sum("credits_estimated"))["total"] or Decimal(0)
+    return charged + reserved
+
+
+def _fmt(value: Decimal) -> str:
+    value = value.quantize(Decimal("0.01"))
+    return f"{value:,.0f}" if value == value.to_integral() else f"{value:,.2f}"
+
+
+def budget_check(*, workspace: Workspace, membership: Membership, cost: Decimal) -> None:
+    """Refuse, before anything is spent, what would take the workspace or the member over their monthly limit."""
+    if workspace.monthly_budget is not None:
+        left = workspace.monthly_budget - spent_this_month(workspace=workspace)
+        if cost > left:
+            raise BudgetExceeded(
+                f"This would go over {workspace.name}'s monthly budget: it costs about {_fmt(cost)} credits and "
+                f"{_fmt(max(left, Decimal(0)))} of {_fmt(workspace.monthly_budget)} are left this month. "
+                "An admin can raise the budget in workspace settings."
+            )
+    if membership.monthly_cap is not None:
+        left = membership.monthly_cap - spent_this_month(workspace=workspace, user=membership.user)
+        if cost > left:
+            raise BudgetExceeded(
+                f"This would go over your monthly cap in {workspace.name}: it costs about {_fmt(cost)} credits and "
+                f"{_fmt(max(left, Decimal(0)))} of your {_fmt(membership.monthly_cap)} are left this month. "
+                "Ask an admin to raise it."
+            )
+
+
+def usage_record(
+    *, workspace_id: int, user_id: int | None, kind: str, model_key: str, credits: Decimal, source: str, estimated: bool
+) -> None:
+    """One ledger entry per charge; recording the same charge again updates it."""
+    UsageEntry.objects.update_or_create(
+        source=source,
+        defaults={
+            "workspace_id": workspace_id,
+            "user_id": user_id,
+            "kind": kind,
+            "model_key": model_key,
+            "credits": credits,
+            "estimated": estimated,
+        },
+    )
+
+
+# --- Usage dashboard ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    start: datetime
+    end: datetime  # exclusive
+    total: Decimal
+    days: list[tuple[datetime, Decimal]]
+    by_member: list[dict[str, object]]
+    by_model: list[dict[str, object]]
+
+
+def usage_report(*, workspace: Workspace, start: datetime, end: datetime) -> UsageReport:
+    entries = UsageEntry.objects.filter(workspace=workspace, created_at__gte=start, created_at__lt=end)
+    totals: dict[str, Decimal] = {}
+    for created_at, credits in entries.values_list("created_at", "credits"):
+        day = timezone.localtime(created_at).date().isoformat()
+        totals[day] = totals.get(day, Decimal(0)) + credits
+    days = []
+    cursor = timezone.localtime(start)
+    while cursor < end:
+        days.append((cursor, totals.get(cursor.date().isoformat(), Decimal(0))))
+        cursor += timedelta(days=1)
+    by_member = list(
+        entries.values("user__email", "user__name")
+        .annotate(credits=Sum("credits"), count=Count("pk"))
+        .order_by("-credits", "user__email")
+    )
+    by_model = list(
+        entries.values("model_key", "kind").annotate(credits=Sum("credits"), count=Count("pk")).order_by("-credits")
+    )
+    total = entries.aggregate(total=Sum("credits"))["total"] or Decimal(0)
+    return UsageReport(start, end, total, days, by_member, by_model)

@@ -16,6 +16,7 @@ GOOD = {
     "SECRET_KEY": "x" * 20 + "-production-secret-key-for-tests-0123456789",
     "ALLOWED_HOSTS": "studio.example.com",
     "EMAIL_HOST": "smtp.example.com",
+    "FIELD_ENCRYPTION_KEY": "a-long-random-key-for-encrypting-kie-keys-at-rest",
     "DATABASE_URL": "sqlite:////tmp/kiestudio-prod-test.sqlite3",
 }
 
@@ -45,6 +46,7 @@ def test_complete_production_environment_starts():
         ("SECRET_KEY", "Configuration error: SECRET_KEY is required but not set."),
         ("ALLOWED_HOSTS", "Configuration error: ALLOWED_HOSTS is required in production"),
         ("EMAIL_HOST", "Configuration error: EMAIL_HOST is required in production"),
+        ("FIELD_ENCRYPTION_KEY", "Configuration error: FIELD_ENCRYPTION_KEY is required but not set."),
     ],
 )
 def test_missing_setting_stops_startup_with_one_line(missing, expected):

@@ -68,7 +68,7 @@ def test_keyset_pages_cover_everything_once(client, alice, made, monkeypatch):
     client.force_login(alice)
     first = client.get("/gallery/").content.decode()
     assert first.count('class="gallery-tile') == 2 and 'hx-trigger="intersect once"' in first
-    next_url = first.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    next_url = first.split('class="grid-sentinel" hx-get="')[1].split('"')[0].replace("&amp;", "&")
     second = client.get(next_url, headers={"HX-Request": "true"}).content.decode()
     assert second.count('class="gallery-tile') == 1 and "intersect once" not in second
     ids = [g.pk for g in made]
