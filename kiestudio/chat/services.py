@@ -23,7 +23,7 @@ from kiestudio.kie.catalog import UnknownModel
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
 from kiestudio.studio.models import ReferenceImage
 from kiestudio.workspaces.models import Membership, Workspace
-from kiestudio.workspaces.services import BudgetExceeded, budget_check
+from kiestudio.workspaces.services import A, BudgetExceeded, audit_record, budget_check
 
 REQUEST_NAMESPACE = uuid.UUID("0b7f3c52-6a55-4f4e-9a43-5d1c3f2a7e10")
 MAX_MESSAGE_CHARS = 50_000
@@ -120,11 +120,14 @@ def conversation_set_pinned(*, conversation: Conversation, pinned: bool) -> Conv
     return conversation
 
 
-def conversation_delete(*, conversation: Conversation) -> None:
+def conversation_delete(*, conversation: Conversation, user=None) -> None:
     """Delete it and its messages; a reply still being written is stopped first (its upstream call closes)."""
     live = list(conversation.messages.filter(status=Message.Status.STREAMING).values_list("pk", flat=True))
     Message.objects.filter(pk__in=live).update(stop_requested=True)
     conversation.delete()
+    audit_record(
+        workspace=conversation.workspace, actor=user, action=A.CONVERSATION_DELETED, target=conversation.display_title
+    )
     for message_id in live:
         relay.reply_stop(message_id=message_id)
 

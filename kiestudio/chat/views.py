@@ -277,7 +277,7 @@ def conversation_pin(request: HttpRequest, pk: int) -> HttpResponse:
 def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation(request, pk, write=True)
     title = conversation.display_title
-    services.conversation_delete(conversation=conversation)
+    services.conversation_delete(conversation=conversation, user=request.user)
     messages.success(request, f"Deleted “{title}”.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("chat"))

@@ -52,9 +52,12 @@ def collection_rename(*, collection: Collection, name: str) -> Collection:
     return collection
 
 
-def collection_delete(*, collection: Collection) -> None:
+def collection_delete(*, collection: Collection, user=None) -> None:
     """Deleting a board keeps its items in the gallery."""
+    from kiestudio.workspaces.services import A, audit_record
+
     collection.delete()
+    audit_record(workspace=collection.workspace, actor=user, action=A.COLLECTION_DELETED, target=collection.name)
 
 
 def collection_add(*, collection: Collection, generations: Iterable[Generation], user) -> int:
@@ -76,10 +79,16 @@ def collection_remove(*, collection: Collection, generations: Iterable[Generatio
 
 def generations_trash(*, generations: Iterable[Generation], user) -> int:
     """Move finished items to the trash (restorable for 30 days). Running jobs are left alone."""
-    ids = [g.pk for g in generations if not g.is_pending]
-    return Generation.objects.filter(pk__in=ids, deleted_at__isnull=True).update(
+    from kiestudio.workspaces.services import A, audit_record
+
+    chosen = [g for g in generations if not g.is_pending]
+    moved = Generation.objects.filter(pk__in=[g.pk for g in chosen], deleted_at__isnull=True).update(
         deleted_at=timezone.now(), deleted_by=user
     )
+    if moved:
+        words = chosen[0].prompt_text[:80] if moved == 1 else f"{moved} items"
+        audit_record(workspace=chosen[0].workspace, actor=user, action=A.GENERATION_DELETED, target=words, count=moved)
+    return moved
 
 
 def generations_restore(*, generations: Iterable[Generation]) -> int:
@@ -89,16 +98,32 @@ def generations_restore(*, generations: Iterable[Generation]) -> int:
 
 def trash_purge(*, older_than_days: int = TRASH_DAYS, batch: int = 500) -> int:
     """Delete trashed items older than the limit, files included. Returns how many were purged."""
+    from kiestudio.workspaces.services import A, audit_record
+
     cutoff = timezone.now() - timedelta(days=older_than_days)
     purged = 0
+    per_workspace: dict[int, int] = {}
     while True:
-        ids = list(Generation.objects.filter(deleted_at__lt=cutoff).values_list("pk", flat=True)[:batch])
-        if not ids:
-            return purged
+        rows = list(Generation.objects.filter(deleted_at__lt=cutoff).values_list("pk", "workspace_id")[:batch])
+        if not rows:
+            break
+        ids = [pk for pk, _ in rows]
+        for _, workspace_id in rows:
+            per_workspace[workspace_id] = per_workspace.get(workspace_id, 0) + 1
         names = _file_names(Asset.objects.filter(generation_id__in=ids))
         Generation.objects.filter(pk__in=ids).delete()
         _delete_unshared(names)
         purged += len(ids)
+    for workspace in Workspace.objects.filter(pk__in=per_workspace):
+        count = per_workspace[workspace.pk]
+        audit_record(
+            workspace=workspace,
+            actor=None,
+            action=A.GENERATION_PURGED,
+            target=f"{count} items older than {older_than_days} days",
+            count=count,
+        )
+    return purged
 
 
 def _file_names(assets) -> set[str]:

@@ -238,6 +238,6 @@ def collection_rename(request: HttpRequest, collection_id: int) -> HttpResponse:
 def collection_delete(request: HttpRequest, collection_id: int) -> HttpResponse:
     collection = get_for_workspace(request, Collection, pk=collection_id)
     name = collection.name
-    services.collection_delete(collection=collection)
+    services.collection_delete(collection=collection, user=request.user)
     messages.success(request, f"Deleted the collection “{name}”. Its items are still in the gallery.")
     return redirect("collections")

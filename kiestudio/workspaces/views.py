@@ -408,7 +408,10 @@ def _chart(days) -> dict[str, object]:
                 "label_x": round(CHART_LEFT + i * width + width / 2, 2),
             }
         )
-    ticks = [{"y": round(CHART_H - CHART_BOTTOM - plot_h * f, 2), "value": peak * f} for f in (0, 0.5, 1)]
+    ticks = [
+        {"y": round(CHART_H - CHART_BOTTOM - plot_h * f, 2), "value": f"{peak * f:.3g}" if f else "0"}
+        for f in (0, 0.5, 1)
+    ]
     return {
         "bars": bars,
         "ticks": ticks,

@@ -40,6 +40,25 @@
     }
   });
 
+  // Copy buttons (data-copy-target="id of an input") and inputs that select themselves when focused.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!input) return;
+    input.select();
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(input.value).then(done);
+    else { document.execCommand("copy"); done(); }
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { wireToasts(document); });
   document.addEventListener("htmx:afterSwap", function () { wireToasts(document); });
 
