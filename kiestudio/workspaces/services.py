@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -584,10 +585,11 @@ class UsageReport:
 
 def usage_report(*, workspace: Workspace, start: datetime, end: datetime) -> UsageReport:
     entries = UsageEntry.objects.filter(workspace=workspace, created_at__gte=start, created_at__lt=end)
-    totals: dict[str, Decimal] = {}
-    for created_at, credits in entries.values_list("created_at", "credits"):
-        day = timezone.localtime(created_at).date().isoformat()
-        totals[day] = totals.get(day, Decimal(0)) + credits
+    per_day = entries.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+    totals = {
+        day.isoformat(): credits
+        for day, credits in per_day.order_by().values("day").annotate(c=Sum("credits")).values_list("day", "c")
+    }
     days = []
     cursor = timezone.localtime(start)
     while cursor < end:

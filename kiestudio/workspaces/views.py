@@ -19,7 +19,7 @@ from kiestudio.kie.catalog.chat import load_chat_models
 from kiestudio.workspaces import services
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
 from kiestudio.workspaces.middleware import SESSION_KEY
-from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role
+from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role, UsageEntry
 from kiestudio.workspaces.services import NotAllowed, WorkspaceError
 
 AUDIT_PAGE = 50
@@ -437,13 +437,18 @@ class _Echo:
         return value
 
 
+def _cell(value: object) -> object:
+    """Keep a spreadsheet from reading a cell as a formula (CSV injection): such text gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 @require_GET
 @login_required
 @require_role(Role.ADMIN)
 def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
     start, end, first, last = _range(request)
-    from kiestudio.workspaces.models import UsageEntry
-
     entries = (
         UsageEntry.objects.filter(workspace=current_workspace(request), created_at__gte=start, created_at__lt=end)
         .select_related("user")
@@ -455,17 +460,8 @@ def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
         yield writer.writerow(["time", "member", "kind", "model", "credits", "estimated", "source"])
         for entry in entries.iterator(chunk_size=2000):
             who = entry.user.email if entry.user else ""
-            yield writer.writerow(
-                [
-                    entry.created_at.isoformat(),
-                    who,
-                    entry.kind,
-                    entry.model_key,
-                    entry.credits,
-                    entry.estimated,
-                    entry.source,
-                ]
-            )
+            row = [entry.created_at.isoformat(), who, entry.kind, entry.model_key, entry.credits, entry.estimated]
+            yield writer.writerow([_cell(value) for value in [*row, entry.source]])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="kiestudio-usage-{first}-{last}.csv"'

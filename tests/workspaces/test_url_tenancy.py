@@ -1,0 +1,173 @@
+"""Every URL that names an object by id answers 404 to a member of another workspace.
+
+The table below is checked against the project's URL configuration: adding a URL pattern that takes an
+argument without listing it here (or in ``NOT_OBJECT_IDS`` with the reason) fails
+``test_every_url_with_an_argument_is_covered``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from kiestudio.chat.models import Conversation, Message
+from kiestudio.gallery.models import Collection
+from kiestudio.studio.models import Asset, Generation, ReferenceImage
+from kiestudio.workspaces.models import Membership, Role
+from kiestudio.workspaces.services import invitation_create
+from tests.chat.helpers import conversation_for
+from tests.studio.helpers import create, drain, workspace_of
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+# url name -> (which object's id goes in the URL, the method the page is used with)
+ID_URLS: dict[str, tuple[str, str]] = {
+    # team
+    "member-role": ("membership", "post"),
+    "member-cap": ("membership", "post"),
+    "member-remove": ("membership", "post"),
+    "invitation-revoke": ("invitation", "post"),
+    # generate
+    "generation-card": ("generation", "get"),
+    "generation-cancel": ("generation", "post"),
+    "generation-retry": ("generation", "post"),
+    "generation-delete": ("generation", "post"),
+    "asset-file": ("asset", "get"),
+    "asset-thumb": ("asset", "get"),
+    "reference-file": ("reference", "get"),
+    "reference-from-asset": ("asset", "post"),
+    "prompt-detail": ("prompt", "get"),
+    "prompt-save": ("prompt", "post"),
+    # gallery
+    "gallery-detail": ("generation", "get"),
+    "gallery-favorite": ("generation", "post"),
+    "gallery-tile": ("generation", "get"),
+    "collection": ("collection", "get"),
+    "collection-rename": ("collection", "post"),
+    "collection-delete": ("collection", "post"),
+    "collection-remove": ("collection", "post"),
+    # chat
+    "chat-conversation": ("conversation", "get"),
+    "chat-send": ("conversation", "post"),
+    "chat-settings": ("conversation", "post"),
+    "chat-pin": ("conversation", "post"),
+    "chat-delete": ("conversation", "post"),
+    "chat-usage": ("conversation", "get"),
+    "chat-message": ("message", "get"),
+    "chat-message-stream": ("message", "get"),
+    "chat-message-stop": ("message", "post"),
+    "chat-message-regenerate": ("message", "post"),
+    "chat-message-edit": ("question", "post"),
+    "chat-message-show": ("question", "post"),
+}
+
+NOT_OBJECT_IDS = {
+    "invitation": "a secret token; expired, revoked and reused tokens are tested in test_invitations",
+    "kie-callback": "a signed callback token from Kie, not a user's URL; tested in tests/studio",
+    "account_confirm_email": "django-allauth's email confirmation key",
+    "account_reset_password_from_key": "django-allauth's password reset key",
+}
+
+
+def _patterns(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _patterns(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern
+
+
+def test_every_url_with_an_argument_is_covered():
+    with_arguments = {
+        pattern.name
+        for route, pattern in _patterns(get_resolver().url_patterns)
+        if pattern.pattern.regex.groups or "<" in route
+    }
+    uncovered = with_arguments - ID_URLS.keys() - NOT_OBJECT_IDS.keys()
+    assert not uncovered, f"URL patterns with an id missing from the tenancy table: {sorted(uncovered)}"
+    assert not (ID_URLS.keys() - with_arguments), "the tenancy table names URLs that no longer exist"
+
+
+@pytest.fixture
+def objects(alice, kie_sim):
+    return make_objects(alice)
+
+
+def make_objects(alice) -> dict[str, object]:
+    """One of everything in Alice's workspace, made the way the product makes it (needs the simulator)."""
+    workspace = workspace_of(alice)
+    [generation] = create(alice, prompt="A lighthouse at dusk")
+    drain()
+    generation.refresh_from_db()
+    asset = Asset.objects.get(generation=generation)
+    reference = ReferenceImage(workspace=workspace, created_by=alice, mime_type="image/png", size=3, width=1, height=1)
+    reference.file.save("ref.png", ContentFile(b"png"), save=True)
+    collection = Collection.objects.create(workspace=workspace, name="Moodboard")
+    conversation = conversation_for(alice)
+    question = Message.objects.create(
+        workspace=workspace, conversation=conversation, role="user", content=[{"type": "text", "text": "Hi"}]
+    )
+    reply = Message.objects.create(
+        workspace=workspace,
+        conversation=conversation,
+        role="assistant",
+        parent=question,
+        status="done",
+        content=[{"type": "text", "text": "Hello"}],
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(current_leaf=reply, is_shared=True)
+    owner = Membership.objects.get(workspace=workspace, user=alice)
+    invitation = invitation_create(workspace=workspace, actor_membership=owner, role=Role.MEMBER).invitation
+    return {
+        "membership": owner,
+        "invitation": invitation,
+        "generation": generation,
+        "asset": asset,
+        "reference": reference,
+        "prompt": generation.prompt,
+        "collection": collection,
+        "conversation": conversation,
+        "message": reply,
+        "question": question,
+    }
+
+
+def _request(client, name, objects):
+    which, method = ID_URLS[name]
+    url = reverse(name, args=[objects[which].pk])
+    data = {"text": "x", "name": "x", "role": "member", "cap": "5", "ids": [objects["generation"].pk]}
+    if method == "get":
+        return client.get(url, **HTMX)
+    return client.post(url, data, **HTMX)
+
+
+def _params():
+    # The stream view reads in a thread of its own, which sees only committed rows: without a real commit,
+    # its 404 would prove nothing.
+    for name in ID_URLS:
+        marks = pytest.mark.django_db(transaction=name == "chat-message-stream")
+        yield pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_a_member_of_another_workspace_gets_404(client, charlie, objects, name):
+    # Charlie owns his own workspace, so no role check can answer first: only tenancy is tested.
+    client.force_login(charlie)
+    response = _request(client, name, objects)
+    assert response.status_code == 404, response.content[:300]
+    # ...and nothing of Alice's changed.
+    generation = Generation.objects.get(pk=objects["generation"].pk)
+    assert generation.deleted_at is None and not generation.favorites.exists()
+    assert Membership.objects.filter(pk=objects["membership"].pk, role=Role.OWNER, monthly_cap=None).exists()
+    assert Collection.objects.filter(pk=objects["collection"].pk, name="Moodboard").exists()
+    assert Conversation.objects.filter(pk=objects["conversation"].pk, pinned_at=None).exists()
+    assert Message.objects.filter(conversation=objects["conversation"]).count() == 2
+
+
+@pytest.mark.parametrize("name", list(_params()))
+def test_the_same_request_from_the_owner_finds_the_object(client, alice, objects, name):
+    # Proves each 404 above is tenancy and not a URL that never finds anything.
+    client.force_login(alice)
+    response = _request(client, name, objects)
+    assert response.status_code not in (404, 405) and response.status_code < 500, response.content[:300]
