@@ -23,6 +23,7 @@ from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role
 from kiestudio.workspaces.services import NotAllowed, WorkspaceError
 
 AUDIT_PAGE = 50
+NEW_LINK_KEY = "kiestudio.new_invitation"
 
 
 def _done(request: HttpRequest, to: str, error: WorkspaceError | None = None, success: str = "") -> HttpResponse:
@@ -99,7 +100,13 @@ def _team_context(request: HttpRequest, **extra: object) -> dict[str, object]:
 @require_GET
 @login_required
 def team(request: HttpRequest) -> HttpResponse:
-    return render(request, "workspaces/team.html", _team_context(request))
+    fresh = request.session.pop(NEW_LINK_KEY, None)
+    new = Invitation.objects.filter(pk=fresh["id"], workspace=current_workspace(request)).first() if fresh else None
+    if new is None:
+        return render(request, "workspaces/team.html", _team_context(request))
+    response = render(request, "workspaces/team.html", _team_context(request, new_link=fresh["link"], new=new))
+    response["Cache-Control"] = "no-store"  # the link is in this page: keep it out of caches and history
+    return response
 
 
 def _get_membership(request: HttpRequest, pk: object) -> Membership:
@@ -177,15 +184,16 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
         )
     except WorkspaceError as exc:
         return _done(request, "team", exc)
-    link = request.build_absolute_uri(reverse("invitation", args=[made.token]))
     if made.invitation.email:
         sent = "Sent to" if made.emailed else "The email to"
         note = "" if made.emailed else " couldn't be sent, so share this link yourself"
         messages.success(request, f"{sent} {made.invitation.email}{note}.")
-    # The link is shown this once (only its hash is kept), never put in a message or a log.
-    response = render(request, "workspaces/team.html", _team_context(request, new_link=link, new=made.invitation))
-    response["Cache-Control"] = "no-store"
-    return response
+    # The link is shown once, on the page this redirects to (only its hash is kept); never in a message or a log.
+    request.session[NEW_LINK_KEY] = {
+        "link": request.build_absolute_uri(reverse("invitation", args=[made.token])),
+        "id": made.invitation.pk,
+    }
+    return redirect("team")
 
 
 @require_POST
@@ -217,8 +225,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, f"Welcome to {membership.workspace.name}!")
         return redirect("home")
     response = render(request, "workspaces/invitation.html", {"invitation": found, "next": request.path})
+    # The token is in this page's address: no caching. (The site-wide Referrer-Policy, same-origin, already
+    # keeps it from other sites; "no-referrer" would make the browser send "Origin: null" and fail CSRF.)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token is in this page's address
     return response
 
 

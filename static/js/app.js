@@ -61,6 +61,20 @@
 
   document.addEventListener("DOMContentLoaded", function () { wireToasts(document); });
   document.addEventListener("htmx:afterSwap", function () { wireToasts(document); });
+  // An htmx request that failed without a fragment to show: say so rather than do nothing.
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var words = {
+      403: "That needs a different role in this workspace.",
+      404: "That item is gone, or belongs to another workspace.",
+      413: "That upload is too large.",
+      429: "Too many requests at once: wait a moment and try again."
+    }[status] || "Something went wrong (" + status + "). Nothing was lost: try again.";
+    window.KieStudio.toast(words, "error");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    window.KieStudio.toast("The studio can't be reached: check your connection and try again.", "error");
+  });
 
   window.KieStudio = { toast: function (text, level) {
     var box = document.getElementById("toasts");

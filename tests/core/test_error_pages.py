@@ -38,3 +38,14 @@ def test_server_error_gets_styled_500_that_leaks_nothing(settings):
     assert "Something went wrong on our side" in html
     assert "sk-should-not-leak" not in html
     assert "RuntimeError" not in html and "Traceback" not in html
+
+
+@pytest.mark.django_db
+def test_a_stale_form_gets_a_friendly_page_and_changes_nothing(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post("/settings/workspace/name/", {"name": "Hijacked"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "That form had expired" in html and "Nothing was changed" in html
+    assert "Hijacked" not in str(alice.memberships.get().workspace.name)
