@@ -140,15 +140,21 @@ def kie_sim(kie_sim_server, settings, tmp_path):
     import dataclasses
 
     kie_sim_server.reset()
+    # Start each test with the account's rate-limit slots free, as a fresh Kie account would be, and with no
+    # balance cached from an earlier test's simulator. (The database's rate-limit rows roll back with a test;
+    # Redis and the cache outlive it. Redis keys of the cache carry Django's prefix.)
     if settings.REDIS_URL:
-        # The Redis rate-limit window outlives a test (the database one rolls back with it): start each test
-        # with the account's slots free, as a fresh Kie account would be.
         import redis
 
         client = redis.Redis.from_url(settings.REDIS_URL)
-        for key in client.scan_iter("kiestudio:rl:*"):
-            client.delete(key)
+        for pattern in ("kiestudio:rl:*", "*kiestudio:balance:*"):
+            for key in client.scan_iter(pattern):
+                client.delete(key)
         client.close()
+    else:
+        from django.core.cache import cache
+
+        cache.clear()
     original = dataclasses.replace(kie_sim_server.sim.config)
     host = kie_sim_server.base_url.removeprefix("http://")
     settings.KIE_BASE_URL = kie_sim_server.base_url

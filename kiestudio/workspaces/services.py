@@ -7,6 +7,7 @@ every view gets them; the coarse "needs at least this role" check is the view's 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -413,7 +414,7 @@ def workspace_set_key(*, workspace: Workspace, actor, key: str) -> Decimal:
     workspace.kie_key_last4 = key[-4:]
     workspace.kie_key_changed_at = timezone.now()
     workspace.save(update_fields=["kie_key_encrypted", "kie_key_last4", "kie_key_changed_at"])
-    cache.set(_balance_key(workspace.pk), (str(balance), timezone.now().isoformat()), BALANCE_CACHE_SECONDS)
+    cache.set(_balance_key(key), (str(balance), timezone.now().isoformat()), BALANCE_CACHE_SECONDS)
     audit_record(workspace=workspace, actor=actor, action=A.KEY_CHANGED, target=f"key ending {key[-4:]}")
     return balance
 
@@ -425,7 +426,6 @@ def workspace_clear_key(*, workspace: Workspace, actor) -> None:
     workspace.kie_key_last4 = ""
     workspace.kie_key_changed_at = timezone.now()
     workspace.save(update_fields=["kie_key_encrypted", "kie_key_last4", "kie_key_changed_at"])
-    cache.delete(_balance_key(workspace.pk))
     audit_record(workspace=workspace, actor=actor, action=A.KEY_CHANGED, target="removed; the studio's key is used")
 
 
@@ -481,21 +481,27 @@ def workspace_set_budget(*, workspace: Workspace, actor, budget: Decimal | None)
         )
 
 
-def _balance_key(workspace_id: int) -> str:
-    return f"kiestudio:balance:{workspace_id}"
+def _balance_key(kie_key: str) -> str:
+    # The balance belongs to the Kie account, so it is cached per key (a fingerprint, never the key itself):
+    # workspaces on the same key share it, and a new key starts fresh.
+    return "kiestudio:balance:" + hashlib.sha256(f"balance:{kie_key}".encode()).hexdigest()[:32]
 
 
 def workspace_balance(*, workspace: Workspace, refresh: bool = False) -> tuple[Decimal | None, str]:
     """The Kie credit balance (cached for a few minutes) and when it was read; None if Kie can't tell us."""
-    hit = None if refresh else cache.get(_balance_key(workspace.pk))
+    try:
+        key = workspace_kie_key(workspace)
+    except crypto.SecretUnreadable:
+        return None, ""
+    hit = None if refresh else cache.get(_balance_key(key))
     if hit:
         return Decimal(hit[0]), hit[1]
     try:
-        balance = kie_key_check(workspace_kie_key(workspace))
-    except (WorkspaceError, crypto.SecretUnreadable):
+        balance = kie_key_check(key)
+    except WorkspaceError:
         return None, ""
     read_at = timezone.now().isoformat()
-    cache.set(_balance_key(workspace.pk), (str(balance), read_at), BALANCE_CACHE_SECONDS)
+    cache.set(_balance_key(key), (str(balance), read_at), BALANCE_CACHE_SECONDS)
     return balance, read_at
 
 
@@ -528,7 +534,7 @@ def spent_this_month(*, workspace: Workspace, user=None) -> Decimal:
     return charged + reserved
 
 
-def _fmt(value: Decimal) -> str:
+def format_credits(value: Decimal) -> str:
     value = value.quantize(Decimal("0.01"))
     return f"{value:,.0f}" if value == value.to_integral() else f"{value:,.2f}"
 
@@ -539,16 +545,16 @@ def budget_check(*, workspace: Workspace, membership: Membership, cost: Decimal)
         left = workspace.monthly_budget - spent_this_month(workspace=workspace)
         if cost > left:
             raise BudgetExceeded(
-                f"This would go over {workspace.name}'s monthly budget: it costs about {_fmt(cost)} credits and "
-                f"{_fmt(max(left, Decimal(0)))} of {_fmt(workspace.monthly_budget)} are left this month. "
+                f"This would go over {workspace.name}'s monthly budget: it costs about {format_credits(cost)} credits and "
+                f"{format_credits(max(left, Decimal(0)))} of {format_credits(workspace.monthly_budget)} are left this month. "
                 "An admin can raise the budget in workspace settings."
             )
     if membership.monthly_cap is not None:
         left = membership.monthly_cap - spent_this_month(workspace=workspace, user=membership.user)
         if cost > left:
             raise BudgetExceeded(
-                f"This would go over your monthly cap in {workspace.name}: it costs about {_fmt(cost)} credits and "
-                f"{_fmt(max(left, Decimal(0)))} of your {_fmt(membership.monthly_cap)} are left this month. "
+                f"This would go over your monthly cap in {workspace.name}: it costs about {format_credits(cost)} credits and "
+                f"{format_credits(max(left, Decimal(0)))} of your {format_credits(membership.monthly_cap)} are left this month. "
                 "Ask an admin to raise it."
             )
 

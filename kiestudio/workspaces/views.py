@@ -277,7 +277,9 @@ def settings_key(request: HttpRequest) -> HttpResponse:
         balance = services.workspace_set_key(workspace=workspace, actor=request.user, key=request.POST.get("key", ""))
     except WorkspaceError as exc:
         return _done(request, "settings", exc)
-    return _done(request, "settings", success=f"Key saved. Kie says the account has {balance:,} credits.")
+    return _done(
+        request, "settings", success=f"Key saved. Kie says the account has {services.format_credits(balance)} credits."
+    )
 
 
 @require_POST
@@ -290,7 +292,11 @@ def settings_key_test(request: HttpRequest) -> HttpResponse:
     except WorkspaceError as exc:
         return _done(request, "settings", exc)
     services.workspace_balance(workspace=workspace, refresh=True)
-    return _done(request, "settings", success=f"The key works: Kie says the account has {balance:,} credits.")
+    return _done(
+        request,
+        "settings",
+        success=f"The key works: Kie says the account has {services.format_credits(balance)} credits.",
+    )
 
 
 @require_POST
@@ -368,7 +374,8 @@ def settings_delete(request: HttpRequest) -> HttpResponse:
 def balance(request: HttpRequest) -> HttpResponse:
     """The header's credit balance (loaded after the page; cached for a few minutes)."""
     credits, read_at = services.workspace_balance(workspace=current_workspace(request))
-    return render(request, "workspaces/_balance.html", {"credits": credits, "read_at": read_at})
+    read = datetime.fromisoformat(read_at) if read_at else None
+    return render(request, "workspaces/_balance.html", {"credits": credits, "read_at": read})
 
 
 # --- Usage and audit ------------------------------------------------------------------------------------------
