@@ -428,8 +428,10 @@ def _chart(days) -> dict[str, object]:
         {"y": round(CHART_H - CHART_BOTTOM - plot_h * f, 2), "value": f"{peak * f:.3g}" if f else "0"}
         for f in (0, 0.5, 1)
     ]
+    busiest = max(bars, key=lambda bar: bar["value"], default=None)
     return {
         "bars": bars,
+        "busiest": busiest if busiest and busiest["value"] > 0 else None,
         "ticks": ticks,
         "w": CHART_W,
         "h": CHART_H,

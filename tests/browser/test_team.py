@@ -113,3 +113,11 @@ def test_a_team_shares_a_gallery_roles_hold_and_a_cap_refuses(
     assert len(kie_sim.log.of_kind("create")) == 2  # Alice's and Bob's first: the refused one cost nothing
     expect(bob.get_by_label("Prompt")).to_have_value(re.compile("Bob's second boat"))  # nothing typed is lost
     bob_context.close()
+
+    # On a phone the team, usage and audit pages fit the screen (wide tables and the chart scroll inside).
+    owner.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/team/", "/usage/", "/audit/", "/settings/"):
+        owner.goto(f"{server}{path}")
+        assert owner.evaluate("document.documentElement.scrollWidth") <= 390, path
+    owner.goto(f"{server}/team/")
+    owner.screenshot(path=str(tmp_path / "team-phone.png"), full_page=True)

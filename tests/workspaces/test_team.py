@@ -9,10 +9,11 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from kiestudio.chat.models import Conversation, Message
-from kiestudio.studio.models import Generation
+from kiestudio.studio.models import Asset, Generation
 from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role, UsageEntry, Workspace
 from kiestudio.workspaces.services import invitation_create
 from tests.chat.helpers import wait_until_done
@@ -169,16 +170,20 @@ def test_ownership_transfer_keeps_the_old_owner_as_admin(client, team):
     assert AuditEvent.objects.filter(action=Action.OWNERSHIP_TRANSFERRED, target="member <member@example.com>").exists()
 
 
-def test_deleting_needs_the_exact_name_and_takes_everything(client, kie_sim, team):
+def test_deleting_needs_the_exact_name_and_takes_everything(client, kie_sim, team, django_capture_on_commit_callbacks):
     as_user(client, team["member"])
     generate(client)
     drain()
+    files = [name for asset in Asset.objects.all() for name in (asset.file.name, asset.thumbnail.name) if name]
+    assert files and all(default_storage.exists(name) for name in files)
     workspace = workspace_of(team["owner"])
     as_user(client, team["owner"])
     response = client.post("/settings/workspace/delete/", {"confirm": "nope"}, follow=True)
     assert "exactly, to delete it" in text(response) and Workspace.objects.filter(pk=workspace.pk).exists()
-    response = client.post("/settings/workspace/delete/", {"confirm": workspace.name}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/settings/workspace/delete/", {"confirm": workspace.name}, follow=True)
     assert f"Deleted {workspace.name}" in text(response)
+    assert not any(default_storage.exists(name) for name in files)  # the files went too
     assert not Workspace.objects.filter(pk=workspace.pk).exists() and not Generation.objects.exists()
     event = AuditEvent.objects.get(action=Action.WORKSPACE_DELETED)
     assert event.workspace is None and event.workspace_name == workspace.name and event.actor == team["owner"]
