@@ -32,7 +32,21 @@ STATUSES = {
     "unknown": "Unknown",
     "canceled": "Canceled",
 }
-FILTER_KEYS = ("q", "kind", "model", "status", "member", "from", "to", "favorites", "collection", "trash")
+ORIGINS = {"originals": "Originals only", "derived": "Follow-ups only"}
+FILTER_KEYS = (
+    "q",
+    "kind",
+    "model",
+    "status",
+    "member",
+    "from",
+    "to",
+    "favorites",
+    "collection",
+    "origin",
+    "lineage",
+    "trash",
+)
 
 
 @dataclass
@@ -46,6 +60,8 @@ class GalleryFilters:
     date_to: date | None = None
     favorites: bool = False
     collection: Collection | None = None
+    origin: str = ""  # "originals" or "derived"
+    derived_from: Generation | None = None  # everything made from this item, at any depth
     trash: bool = False
     notices: list[str] = field(default_factory=list)
 
@@ -61,6 +77,8 @@ class GalleryFilters:
             or self.date_to
             or self.favorites
             or self.collection
+            or self.origin
+            or self.derived_from
         )
 
     def query_params(self) -> dict[str, str]:
@@ -75,6 +93,8 @@ class GalleryFilters:
             "to": self.date_to.isoformat() if self.date_to else "",
             "favorites": "1" if self.favorites else "",
             "collection": str(self.collection.pk) if self.collection else "",
+            "origin": self.origin,
+            "lineage": str(self.derived_from.pk) if self.derived_from else "",
             "trash": "1" if self.trash else "",
         }
         return {k: v for k, v in params.items() if v}
@@ -130,6 +150,17 @@ def parse_filters(params: Any, *, workspace: Workspace, member_ids: set[int]) ->
         if found is None:
             notices.append("Ignored the collection filter: no such collection in this workspace.")
         f.collection = found
+    origin = params.get("origin", "")
+    if origin in ORIGINS:
+        f.origin = origin
+    elif origin:
+        notices.append(f"Ignored the unknown origin “{origin[:30]}”.")
+    lineage = params.get("lineage", "")
+    if lineage:
+        found = Generation.objects.filter(workspace=workspace, pk=lineage).first() if lineage.isdigit() else None
+        if found is None:
+            notices.append("Ignored the “made from” filter: no such item in this workspace.")
+        f.derived_from = found
     return f
 
 
@@ -190,11 +221,27 @@ def gallery_queryset(*, workspace: Workspace, user, filters: GalleryFilters) -> 
         qs = qs.filter(id__in=Favorite.objects.filter(user=user, workspace=workspace).values("generation_id"))
     if filters.collection:
         qs = qs.filter(collection_memberships__collection=filters.collection)
+    if filters.origin == "originals":
+        qs = qs.filter(lineage="")
+    elif filters.origin == "derived":
+        qs = qs.exclude(lineage="")
+    if filters.derived_from is not None:
+        qs = qs.filter(descendants_of(filters.derived_from))
     if filters.q:
         condition = search_filter(filters.q)
         if condition is not None:
             qs = qs.filter(condition)
     return qs
+
+
+def descendants_of(generation: Generation) -> Q:
+    """Everything made from ``generation``, at any depth: a prefix search on ``lineage`` (see the model)."""
+    prefix = generation.descendant_prefix
+    if connection.vendor == "postgresql":
+        return Q(lineage__startswith=prefix)  # LIKE 'prefix%' on the varchar_pattern_ops index
+    # SQLite compares bytes: every string starting with "12/" sorts in ["12/", "120"), and nothing else does
+    # ("/" is the byte just before "0"). A range uses the index; SQLite's LIKE is case-insensitive and wouldn't.
+    return Q(lineage__gte=prefix, lineage__lt=prefix[:-1] + "0")
 
 
 def encode_cursor(generation: Generation) -> str:
@@ -282,6 +329,27 @@ def neighbours(
     return newer, older
 
 
+@dataclass
+class Lineage:
+    ancestors: list[Generation]  # from the original down to the parent (purged ones are skipped)
+    children: list[Generation]  # made directly from this one, newest first (a few)
+    descendant_count: int  # made from this one at any depth
+
+
+LINEAGE_CHILDREN = 8
+
+
+def lineage_of(generation: Generation) -> Lineage:
+    """The family tree around one item, for its detail view: three small queries."""
+    ids = generation.ancestor_ids
+    found = {g.pk: g for g in with_media(Generation.objects.filter(workspace_id=generation.workspace_id, pk__in=ids))}
+    ancestors = [found[pk] for pk in ids if pk in found]
+    derived = Generation.objects.filter(workspace_id=generation.workspace_id, deleted_at__isnull=True)
+    children = list(with_media(derived.filter(parent=generation)).order_by("-created_at", "-id")[:LINEAGE_CHILDREN])
+    count = derived.filter(descendants_of(generation)).count() if children else 0
+    return Lineage(ancestors, children, count)
+
+
 def status_group(generation: Generation) -> str:
     return "pending" if generation.status in PENDING else generation.status
 
@@ -289,15 +357,20 @@ def status_group(generation: Generation) -> str:
 __all__ = [
     "FILTER_KEYS",
     "KINDS",
+    "LINEAGE_CHILDREN",
+    "ORIGINS",
+    "Lineage",
     "PAGE_SIZE",
     "STATUSES",
     "GalleryFilters",
     "GalleryPage",
     "Status",
     "decode_cursor",
+    "descendants_of",
     "encode_cursor",
     "gallery_page",
     "gallery_queryset",
+    "lineage_of",
     "neighbours",
     "parse_filters",
     "search_filter",

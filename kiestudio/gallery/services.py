@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from kiestudio.gallery.models import Collection, CollectionItem, Favorite
 from kiestudio.kie.catalog import UnknownModel, get_model
@@ -167,9 +168,19 @@ def _metadata(generation: Generation) -> dict[str, object]:
             generation.credits_charged if generation.credits_charged is not None else generation.credits_estimated
         ),
         "kie_task_id": generation.kie_task_id,
+        "made_from": (
+            {
+                "id": generation.parent_id,
+                "file": generation.parent_asset.index + 1 if generation.parent_asset else None,
+                "action": generation.action,
+            }
+            if generation.action
+            else None
+        ),
         "files": [
             {
                 "name": _zip_name(generation, asset),
+                "label": _asset_label(asset),
                 "kind": asset.kind,
                 "mime_type": asset.mime_type,
                 "size": asset.size,
@@ -183,9 +194,17 @@ def _metadata(generation: Generation) -> dict[str, object]:
     }
 
 
+def _asset_label(asset: Asset) -> str:
+    """A stem's or track's own name ("Vocals", a song title), when Kie gave one."""
+    metadata = asset.metadata or {}
+    return str(metadata.get("name") or metadata.get("title") or "")
+
+
 def _zip_name(generation: Generation, asset: Asset) -> str:
+    """Every file of one generation in one folder, numbered, with its stem or track name when it has one."""
     ext = asset.file.name.rsplit(".", 1)[-1] if "." in asset.file.name else "bin"
-    return f"{generation.pk}/{generation.pk}-{asset.index + 1}.{ext}"
+    label = slugify(_asset_label(asset))[:40]
+    return f"{generation.pk}/{generation.pk}-{asset.index + 1}{'-' + label if label else ''}.{ext}"
 
 
 class _Sink:

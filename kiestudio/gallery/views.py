@@ -79,6 +79,7 @@ def gallery(request: HttpRequest, collection_id: int | None = None) -> HttpRespo
         {
             "kinds": selectors.KINDS,
             "statuses": selectors.STATUSES,
+            "origins": selectors.ORIGINS,
             "members": _members(request),
             "models": load_catalog().models,
             "collections": Collection.objects.filter(workspace=workspace),
@@ -106,6 +107,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "collections": Collection.objects.filter(workspace=current_workspace(request)),
         "in_collections": set(generation.collection_memberships.values_list("collection_id", flat=True)),
         "events": generation.events.all(),
+        "lineage": selectors.lineage_of(generation),
         "trash_days": services.TRASH_DAYS,
     }
     template = "gallery/_detail.html" if request.htmx else "gallery/detail.html"

@@ -49,6 +49,10 @@ CREATE_PATHS = {
     "flux_kontext": "/api/v1/flux/kontext/generate",
     "runway": "/api/v1/runway/generate",
     "aleph": "/api/v1/aleph/generate",
+    "suno_wav": "/api/v1/wav/generate",
+    "suno_vocal_removal": "/api/v1/vocal-removal/generate",
+    "suno_midi": "/api/v1/midi/generate",
+    "suno_mp4": "/api/v1/mp4/generate",
 }
 
 RECORD_PATHS = {

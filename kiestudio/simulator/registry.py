@@ -49,7 +49,8 @@ def _catalog():
 
 
 def all_specs() -> tuple[ModelSpec, ...]:
-    return tuple(_catalog())
+    """Models a create endpoint validates against (follow-up-only entries describe our side of a follow-up)."""
+    return tuple(spec for spec in _catalog() if not spec.followup_only)
 
 
 def market_specs(model: str) -> list[ModelSpec]:

@@ -1,5 +1,5 @@
 """The generate form, built from a catalog entry: the right widget for each field, with the catalog as the one
-validator (browser hints come from the same data)."""
+validator (browser hints come from the same data). The follow-up form is the same form, started from a result."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from typing import Any
 from django import forms
 
 from kiestudio.kie.catalog import FieldSpec, ModelSpec
-from kiestudio.studio.models import ReferenceImage
-from kiestudio.studio.services import MAX_VARIATIONS, GenerationError, PlannedGeneration, generation_plan
+from kiestudio.kie.catalog.actions import Action
+from kiestudio.studio.models import Asset, Generation, ReferenceImage
+from kiestudio.studio.services import (
+    MAX_VARIATIONS,
+    GenerationError,
+    PlannedGeneration,
+    followup_plan,
+    generation_plan,
+)
 
 MEDIA_TYPES = {"image_url", "image_urls"}
 
@@ -105,15 +112,15 @@ class GenerateForm(forms.Form):
 
     @property
     def basic_fields(self):
-        return [self[f.name] for f in self.spec.fields if not f.advanced]
+        return [self[f.name] for f in self.spec.fields if not f.advanced and f.name in self.fields]
 
     @property
     def advanced_fields(self):
-        return [self[f.name] for f in self.spec.fields if f.advanced]
+        return [self[f.name] for f in self.spec.fields if f.advanced and f.name in self.fields]
 
     def _attach_references(self) -> None:
         for spec_field in self.spec.fields:
-            if spec_field.type not in MEDIA_TYPES:
+            if spec_field.type not in MEDIA_TYPES or spec_field.name not in self.fields:
                 continue
             widget = self.fields[spec_field.name].widget
             raw = self.data.getlist(spec_field.name) if self.is_bound else self.initial.get(spec_field.name) or []
@@ -128,6 +135,8 @@ class GenerateForm(forms.Form):
             return cleaned
         raw: dict[str, Any] = {}
         for spec_field in self.spec.fields:
+            if spec_field.name not in self.fields:
+                continue  # filled in by the server (a follow-up's source file)
             value = cleaned.get(spec_field.name)
             if spec_field.type in MEDIA_TYPES:
                 refs = self.fields[spec_field.name].widget.references
@@ -149,7 +158,7 @@ class GenerateForm(forms.Form):
                 continue
             raw[spec_field.name] = value
         try:
-            self.plan = generation_plan(spec=self.spec, raw_inputs=raw, variations=cleaned.get("variations", 1))
+            self.plan = self.make_plan(raw, cleaned.get("variations") or 1)
         except GenerationError as exc:
             for name, messages in exc.errors.items():
                 target = name if name in self.fields else None
@@ -158,3 +167,52 @@ class GenerateForm(forms.Form):
             if not exc.errors:
                 self.add_error(None, str(exc))
         return cleaned
+
+    def make_plan(self, raw: dict[str, Any], variations: int) -> PlannedGeneration:
+        return generation_plan(spec=self.spec, raw_inputs=raw, variations=variations)
+
+
+class FollowupForm(GenerateForm):
+    """A follow-up: the model's own fields, minus the input that takes the source file (the server fills it in),
+    prefilled from the source and the action; always one task."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        data=None,
+        *,
+        generation: Generation,
+        asset: Asset,
+        action: Action,
+        workspace=None,
+    ) -> None:
+        self.parent, self.asset, self.action = generation, asset, action
+        initial = None if data is not None else self.prefill(spec, generation, asset, action)
+        super().__init__(spec, data, initial=initial, workspace=workspace)
+        self.media_input = action.media_input(spec, asset.kind)
+        self.fields.pop(self.media_input or "", None)
+        self.fields.pop("variations")
+
+    @staticmethod
+    def prefill(spec: ModelSpec, generation: Generation, asset: Asset, action: Action) -> dict[str, Any]:
+        """Start from what made the source: its prompt and any settings the model shares, then the action's own
+        suggestions, then the source track's title."""
+        values: dict[str, Any] = {}
+        for spec_field in spec.fields:
+            if spec_field.type in MEDIA_TYPES or spec_field.type in {"video_url", "audio_url"}:
+                continue
+            if spec_field.name in generation.inputs and spec_field.name not in spec.from_parent:
+                value = generation.inputs[spec_field.name]
+                values[spec_field.name] = json.dumps(value) if spec_field.type == "json" else value
+        if spec.prompt_field and generation.prompt_text and spec.prompt_field not in action.prefill:
+            values[spec.prompt_field] = generation.prompt_text
+        title = (asset.metadata or {}).get("title")
+        if title and spec.has_field("title"):
+            values["title"] = title
+        values.update({k: v for k, v in action.prefill.items() if spec.has_field(k)})
+        return values
+
+    def make_plan(self, raw: dict[str, Any], variations: int) -> PlannedGeneration:
+        return followup_plan(
+            generation=self.parent, asset=self.asset, action=self.action, spec=self.spec, raw_inputs=raw
+        )

@@ -25,7 +25,7 @@ class MediaError(Exception):
 
 @dataclass(frozen=True)
 class Probe:
-    kind: str  # image | video | audio
+    kind: str  # image | video | audio | file (MIDI)
     mime_type: str
     extension: str
     width: int | None = None
@@ -134,3 +134,81 @@ def video_poster(fh: IO[bytes]) -> bytes | None:
     except (av.error.FFmpegError, OSError, ValueError):
         return None
     return None
+
+
+# General MIDI programs for the instrument names Kie's MIDI conversion uses (anything else is a piano).
+GM_PROGRAMS = {
+    "acoustic grand piano": 0,
+    "electric piano": 4,
+    "acoustic guitar": 24,
+    "electric guitar": 27,
+    "electric bass (finger)": 33,
+    "electric bass (pick)": 34,
+    "synth bass": 38,
+    "strings": 48,
+    "string ensemble": 48,
+    "choir": 52,
+    "trumpet": 56,
+    "saxophone": 65,
+    "flute": 73,
+    "synth lead": 80,
+    "synth pad": 88,
+}
+MIDI_TICKS_PER_BEAT = 480
+MIDI_TEMPO = 500_000  # µs per beat: 120 bpm, so one second is 960 ticks
+
+
+def midi_file(instruments: list[dict]) -> bytes:
+    """A Standard MIDI File (type 1) from Kie's notes: one track per instrument, times in seconds, velocity as
+    0–1 (or 0–127). Drums go on channel 10, as General MIDI expects."""
+    import mido
+
+    ticks_per_second = MIDI_TICKS_PER_BEAT * 1_000_000 / MIDI_TEMPO
+    song = mido.MidiFile(type=1, ticks_per_beat=MIDI_TICKS_PER_BEAT)
+    song.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=MIDI_TEMPO, time=0)]))
+    melodic = iter(ch for ch in range(16) if ch != 9)
+    for instrument in instruments:
+        name = str(instrument.get("name") or "Instrument")[:60]
+        drums = "drum" in name.lower() or bool(instrument.get("is_drum"))
+        channel = 9 if drums else next(melodic, 0)
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+        if not drums:
+            program = GM_PROGRAMS.get(name.lower(), 0)
+            track.append(mido.Message("program_change", channel=channel, program=program, time=0))
+        events: list[tuple[int, int, str, int, int]] = []  # (tick, order, type, pitch, velocity); offs sort first
+        for note in instrument.get("notes") or ():
+            try:
+                pitch = int(note["pitch"])
+                start, end = float(note["start"]), float(note["end"])
+                velocity = float(note.get("velocity", 1))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if not 0 <= pitch <= 127 or end <= start or start < 0:
+                continue
+            velocity = round(velocity * 127) if velocity <= 1 else round(velocity)
+            velocity = max(1, min(127, velocity))
+            events.append((round(start * ticks_per_second), 1, "note_on", pitch, velocity))
+            events.append((round(end * ticks_per_second), 0, "note_off", pitch, 0))
+        events.sort()
+        now = 0
+        for tick, _order, kind, pitch, velocity in events:
+            track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=tick - now))
+            now = tick
+        track.append(mido.MetaMessage("end_of_track", time=0))
+        song.tracks.append(track)
+    out = io.BytesIO()
+    song.save(file=out)
+    return out.getvalue()
+
+
+def midi_summary(data: bytes) -> dict:
+    """What a MIDI file holds, for its card: tracks with their note counts, and its length in seconds."""
+    import mido
+
+    song = mido.MidiFile(file=io.BytesIO(data))
+    tracks = []
+    for track in song.tracks:
+        notes = sum(1 for msg in track if msg.type == "note_on" and msg.velocity > 0)
+        if notes:
+            tracks.append({"name": track.name or "Track", "notes": notes})
+    return {"tracks": tracks, "seconds": round(song.length, 2)}

@@ -92,6 +92,15 @@ class Generation(models.Model):
     prompt_text = models.TextField(blank=True)
     variation = models.PositiveSmallIntegerField(default=1)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # Lineage: a follow-up (upscale, extend, stems, …) records the generation and the file it was made from.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent_asset = models.ForeignKey("Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived")
+    action = models.CharField(max_length=40, blank=True)  # the follow-up that made it ("upscale", "extend", …)
+    # The input that carries the parent's file (uploaded to Kie when the job is sent), if the follow-up takes it.
+    parent_media_field = models.CharField(max_length=80, blank=True)
+    # Ancestor ids from the original down, each followed by "/" ("" for an original). Everything derived from X
+    # shares the prefix "<X.lineage><X.pk>/": one index range, at any depth, even after a parent is purged.
+    lineage = models.CharField(max_length=600, blank=True, default="")
     # Fields whose values are our uploaded reference images: {"image_urls": [12, 13]}. At submit time the worker
     # sends Kie's copies of them (uploaded then, because Kie deletes uploads after 3 days).
     references = models.JSONField(default=dict, blank=True)
@@ -140,6 +149,14 @@ class Generation(models.Model):
             models.Index(fields=["workspace", "deleted_at"], name="generation_trash"),
             models.Index(fields=["next_check_at"], name="generation_due"),
             models.Index(fields=["kie_task_id"], name="generation_task"),
+            # "Everything derived from X" is a prefix search on lineage: a LIKE 'prefix%' on PostgreSQL (the
+            # pattern opclass makes it an index range whatever the collation), a range on SQLite (bytewise).
+            models.Index(fields=["lineage"], opclasses=["varchar_pattern_ops"], name="generation_lineage"),
+            models.Index(
+                fields=["workspace", "-created_at", "-id"],
+                condition=models.Q(lineage=""),
+                name="generation_originals",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -148,6 +165,15 @@ class Generation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in PENDING
+
+    @property
+    def descendant_prefix(self) -> str:
+        """The ``lineage`` prefix every generation derived from this one starts with."""
+        return f"{self.lineage}{self.pk}/"
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(part) for part in self.lineage.split("/") if part.isdigit()]
 
     @property
     def is_terminal(self) -> bool:
@@ -178,6 +204,7 @@ class Asset(models.Model):
         IMAGE = "image", "Image"
         VIDEO = "video", "Video"
         AUDIO = "audio", "Audio"
+        FILE = "file", "File"  # e.g. a MIDI file: downloaded, not played
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="assets")
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="assets")
@@ -193,6 +220,9 @@ class Asset(models.Model):
     source_url = models.TextField()
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Our copy uploaded to Kie for a follow-up that takes the file (Kie keeps uploads 3 days; reused meanwhile).
+    kie_url = models.TextField(blank=True)
+    kie_uploaded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["generation", "index"]

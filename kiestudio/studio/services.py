@@ -28,7 +28,15 @@ from kiestudio.core.fetch import FetchError, fetch_to_file
 from kiestudio.core.kie import kie_client
 from kiestudio.core.ratelimit import shared_limiter
 from kiestudio.kie import errors as kie_errors
-from kiestudio.kie.catalog import InputValidationError, ModelSpec, estimate_credits, get_model, validate_inputs
+from kiestudio.kie.catalog import (
+    InputValidationError,
+    ModelSpec,
+    estimate_credits,
+    get_model,
+    load_catalog,
+    validate_inputs,
+)
+from kiestudio.kie.catalog.actions import Action, Parent, actions_for
 from kiestudio.kie.http import account_id
 from kiestudio.kie.types import TaskState, TaskStatus
 from kiestudio.studio import media
@@ -55,6 +63,10 @@ MAX_STORE_ATTEMPTS = 5
 MAX_RESULT_BYTES = 512 * 1024 * 1024
 REFERENCE_MAX_BYTES = 10 * 1024 * 1024
 REFERENCE_KIE_TTL = timedelta(hours=60)  # Kie keeps uploads 3 days; re-upload before that runs out
+# Kie deletes a task's record and files after 14 days; a follow-up that names the task must be sent before that
+# (with an hour to spare for the queue).
+KIE_TASK_RETENTION = timedelta(days=14) - timedelta(hours=1)
+MEDIA_PLACEHOLDER = "https://studio.local/files/assets/{pk}/"  # validated in place of the Kie upload made at submit
 
 
 class GenerationError(Exception):
@@ -135,6 +147,10 @@ def generation_create(
     references: dict[str, list[int]] | None = None,
     retry_of: Generation | None = None,
     membership: Membership | None = None,
+    parent: Generation | None = None,
+    parent_asset: Asset | None = None,
+    action: str = "",
+    parent_media_field: str = "",
 ) -> list[Generation]:
     """Create one generation per variation. Idempotent: the same form token returns the same rows, so a double
     click or a resent POST never buys a second task.
@@ -149,6 +165,8 @@ def generation_create(
     if existing:
         return existing
     created: list[Generation] = []
+    # A retry keeps its place in the family tree even if its parent has since been purged.
+    lineage = parent.descendant_prefix if parent is not None else (retry_of.lineage if retry_of else "")
     with transaction.atomic():
         if membership is not None and (workspace.monthly_budget is not None or membership.monthly_cap is not None):
             Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
@@ -170,6 +188,11 @@ def generation_create(
                 prompt_text=prompt_text,
                 variation=index + 1,
                 retry_of=retry_of,
+                parent=parent,
+                parent_asset=parent_asset,
+                action=action,
+                parent_media_field=parent_media_field,
+                lineage=lineage,
                 credits_estimated=plan.credits_each,
                 next_check_at=now,
                 created_at=now,
@@ -201,8 +224,165 @@ def generation_retry(*, generation: Generation, user, membership: Membership | N
         references=generation.references,
         retry_of=generation,
         membership=membership,
+        parent=generation.parent,
+        parent_asset=generation.parent_asset,
+        action=generation.action,
+        parent_media_field=generation.parent_media_field,
     )
     return retry
+
+
+# --- Follow-ups -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowupChoice:
+    action: Action
+    unavailable: str = ""  # why it can't be used now ("" when it can)
+
+
+def _task_expired(generation: Generation) -> bool:
+    finished = generation.completed_at or generation.submitted_at or generation.created_at
+    return timezone.now() - finished > KIE_TASK_RETENTION
+
+
+def followup_parent(*, generation: Generation, asset: Asset) -> Parent:
+    return Parent(
+        output=generation.output,
+        family=generation.family,
+        kind=generation.kind,
+        has_task=bool(generation.kie_task_id) and generation.status == Status.SUCCEEDED,
+        media_kind=asset.kind,
+        is_track=bool((asset.metadata or {}).get("audio_id")),
+    )
+
+
+def followup_choices(*, generation: Generation, asset: Asset) -> list[FollowupChoice]:
+    """The actions offered for one file of a finished generation. Those that name its Kie task are listed but
+    unavailable once Kie has deleted the task (after 14 days), with the reason."""
+    if generation.status != Status.SUCCEEDED or generation.deleted_at is not None:
+        return []
+    expired = _task_expired(generation)
+    choices = []
+    for action in actions_for(followup_parent(generation=generation, asset=asset)):
+        reason = ""
+        if action.needs_task and expired:
+            made = timezone.localtime(generation.completed_at or generation.created_at)
+            reason = (
+                f"Kie keeps a task for 14 days and this one is from {made.day} {made:%B}, so {action.label.lower()} "
+                "is no longer possible. Download the file and start from it instead."
+            )
+        choices.append(FollowupChoice(action, reason))
+    return choices
+
+
+def followup_check(*, generation: Generation, asset: Asset, action: Action, spec: ModelSpec) -> None:
+    """Refuse, before anything is spent, a follow-up that can't work (GenerationError with the reason)."""
+    choice = next((c for c in followup_choices(generation=generation, asset=asset) if c.action.key == action.key), None)
+    if choice is None:
+        raise GenerationError(f"“{action.label}” isn't available for this item.")
+    if choice.unavailable:
+        raise GenerationError(choice.unavailable)
+    parent = followup_parent(generation=generation, asset=asset)
+    if spec.key not in {s.key for s in action.models(parent)}:
+        raise GenerationError(f"{spec.name} can't {action.label.lower()} this item.")
+    if spec.operation == "veo_4k" and not callback_url_for(spec)[1]:
+        raise GenerationError(
+            "Kie sends 4K videos only by callback, and callbacks are off here (KIE_CALLBACKS or PUBLIC_BASE_URL)."
+        )
+
+
+def followup_media_placeholder(asset: Asset, *, as_list: bool) -> str | list[str]:
+    url = MEDIA_PLACEHOLDER.format(pk=asset.pk)
+    return [url] if as_list else url
+
+
+def followup_plan(
+    *, generation: Generation, asset: Asset, action: Action, spec: ModelSpec, raw_inputs: dict[str, Any]
+) -> PlannedGeneration:
+    """Validate and price a follow-up: the user's inputs, the parent's file (a placeholder until the job is sent)
+    and what the model takes from the parent's Kie task."""
+    followup_check(generation=generation, asset=asset, action=action, spec=spec)
+    media_input = action.media_input(spec, asset.kind)
+    raw = dict(raw_inputs)
+    if media_input and spec.has_field(media_input):
+        raw[media_input] = followup_media_placeholder(asset, as_list=spec.field(media_input).is_list)
+    plan = generation_plan(spec=spec, raw_inputs=raw, variations=1)
+    taken = {}
+    for wire, source in spec.from_parent.items():
+        value = _parent_value(generation, asset, source)
+        if value in (None, ""):
+            raise GenerationError(f"This item has no {source.replace('_', ' ')} for Kie, so it can't be used here.")
+        taken[wire] = value
+    return PlannedGeneration(spec, {**plan.inputs, **taken}, plan.credits_each, 1)
+
+
+def _parent_value(generation: Generation, asset: Asset, source: str) -> Any:
+    if source == "task_id":
+        return generation.kie_task_id
+    if source == "audio_id":
+        return (asset.metadata or {}).get("audio_id")
+    if source == "result_index":
+        return int((asset.metadata or {}).get("index", asset.index))
+    if source == "model":
+        return generation.inputs.get("model") or get_model(generation.model_key).model
+    raise ValueError(source)
+
+
+def followup_create(
+    *,
+    generation: Generation,
+    asset: Asset,
+    action: Action,
+    plan: PlannedGeneration,
+    user,
+    form_token: uuid.UUID,
+    membership: Membership | None = None,
+) -> Generation:
+    """Buy the follow-up: an ordinary generation (same ledger, limiter, sweeper, storage and budgets) that
+    records what it was made from."""
+    [child] = generation_create(
+        workspace=generation.workspace,
+        user=user,
+        plan=plan,
+        form_token=form_token,
+        membership=membership,
+        parent=generation,
+        parent_asset=asset,
+        action=action.key,
+        parent_media_field=action.media_input(plan.spec, asset.kind) or "",
+    )
+    return child
+
+
+def asset_timestamped_lyrics(*, asset: Asset) -> list[dict[str, Any]]:
+    """Each sung word of a Suno track with its start and end, asked of Kie once and kept on the asset (shown
+    karaoke-style under the player). Free on Kie's side, but only while Kie keeps the task (14 days)."""
+    cached = (asset.metadata or {}).get("lyrics")
+    if isinstance(cached, list):
+        return cached
+    generation = asset.generation
+    audio_id = (asset.metadata or {}).get("audio_id")
+    if not audio_id or not generation.kie_task_id or generation.family != "suno":
+        raise GenerationError("Timestamped lyrics exist only for a Suno track.")
+    if _task_expired(generation):
+        raise GenerationError("Kie keeps a track's lyrics timing for 14 days, and this track is older than that.")
+    try:
+        with kie_client(api_key=workspace_kie_key(generation.workspace_id)) as client:
+            aligned = client.suno_timestamped_lyrics(generation.kie_task_id, str(audio_id))
+    except kie_errors.KieError as exc:
+        raise GenerationError(f"Kie couldn't give the lyrics timing: {exc.user_message}") from exc
+    words = [
+        {"word": w.word, "start": w.start, "end": w.end}
+        for w in aligned.words
+        if w.word.strip() and w.start is not None and w.end is not None
+    ]
+    if not words:
+        raise GenerationError("Kie found no sung words in this track (is it instrumental?).")
+    metadata = {**(asset.metadata or {}), "lyrics": words}
+    Asset.objects.filter(pk=asset.pk).update(metadata=metadata)
+    asset.metadata = metadata
+    return words
 
 
 def generation_cancel(*, generation: Generation) -> bool:
@@ -438,7 +618,8 @@ def callback_url_for(spec: ModelSpec) -> tuple[str | None, bool]:
     from kiestudio.kie.catalog import FAMILIES
 
     enabled = bool(getattr(settings, "KIE_CALLBACKS", True) and settings.PUBLIC_BASE_URL)
-    required = bool(FAMILIES[spec.family].get("callback_required"))
+    # Veo's 4K result comes only by callback (there is nothing to poll).
+    required = bool(FAMILIES[spec.family].get("callback_required")) or spec.operation == "veo_4k"
     if not (enabled or required):
         return None, False
     url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("kie-callback", args=[settings.KIE_CALLBACK_TOKEN])
@@ -499,6 +680,8 @@ class _SubmitLimiter:
 
 def _submit(generation: Generation, lease: uuid.UUID) -> str:
     spec = get_model(generation.model_key)
+    if spec.operation == "veo_1080p":
+        return _submit_1080p(generation, lease, spec)
     api_key = workspace_kie_key(generation.workspace_id)
     # Take a create slot before anything else; without one the job waits in the queue, not in a worker.
     limiter = shared_limiter()
@@ -524,7 +707,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             payload = _payload_with_references(generation, client)
             client.limiter = _SubmitLimiter(limiter, generation)
             client.limiter.prepaid = True
-            task_id = client.create_task(spec, payload, callback_url=callback)
+            task_id = _send_create(client, spec, payload, callback)
     except (kie_errors.KieUnknownOutcome, kie_errors.KieTimeout) as exc:
         transition(
             generation,
@@ -598,7 +781,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             "submitted_at": now,
             "failure_class": "",
             "deadline_at": now + timedelta(seconds=spec.deadline_seconds),
-            "next_check_at": now + timedelta(seconds=first_poll_delay(spec, callbacks=callbacks_on)),
+            "next_check_at": now + timedelta(seconds=_first_check(spec, callbacks=callbacks_on)),
             "lease_until": None,
         },
     )
@@ -609,6 +792,45 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     if CallbackReceipt.objects.filter(task_id=task_id, received_at__gte=sent_at - timedelta(seconds=5)).exists():
         Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(next_check_at=timezone.now())
         generation_nudge(generation_id=generation.pk)
+    return "submitted"
+
+
+def _send_create(client, spec: ModelSpec, payload: dict[str, Any], callback: str | None) -> str:
+    """The one call that buys the Kie task. Veo's 4K answers to the source task's id (its callback names it)."""
+    if spec.operation == "veo_4k":
+        client.veo_4k(str(payload["taskId"]), index=int(payload.get("index") or 0), callback_url=callback)
+        return str(payload["taskId"])
+    return client.create_task(spec, payload, callback_url=callback)
+
+
+def _first_check(spec: ModelSpec, *, callbacks: bool) -> float:
+    if spec.operation == "veo_4k":
+        return float(spec.deadline_seconds)  # nothing to poll: wake only to give up if the callback never comes
+    return first_poll_delay(spec, callbacks=callbacks)
+
+
+def _submit_1080p(generation: Generation, lease: uuid.UUID, spec: ModelSpec) -> str:
+    """Veo's 1080p is a free read of the source task: there is no create to send, so no slot to take. The job
+    goes straight to following the source task, whose 1080p Kie makes on request."""
+    if not transition(generation, Status.SUBMITTING, note="Asking Kie for 1080p", lease_token=lease):
+        return "lost-race"
+    now = timezone.now()
+    transition(
+        generation,
+        Status.SUBMITTED,
+        note=f"Kie task {generation.inputs.get('taskId')} in 1080p",
+        lease_token=lease,
+        fields={
+            "kie_task_id": str(generation.inputs.get("taskId") or ""),
+            "kie_state": TaskState.WAITING.value,
+            "submitted_at": now,
+            "deadline_at": now + timedelta(seconds=spec.deadline_seconds),
+            "next_check_at": now,
+            "lease_until": None,
+        },
+    )
+    _charge(generation, generation.credits_estimated, estimated=True)
+    generation_nudge(generation_id=generation.pk)
     return "submitted"
 
 
@@ -629,28 +851,45 @@ def _charge(generation: Generation, credits: Decimal, *, estimated: bool) -> Non
 
 
 def _payload_with_references(generation: Generation, client) -> dict[str, Any]:
-    """The inputs to send, with our reference images swapped for fresh Kie uploads."""
+    """The inputs to send, with our reference images (and a follow-up's parent file) swapped for fresh Kie
+    uploads."""
     payload = dict(generation.inputs)
     for field_name, ids in (generation.references or {}).items():
         urls = [reference_kie_url(reference_id=rid, workspace_id=generation.workspace_id, client=client) for rid in ids]
         payload[field_name] = urls if isinstance(payload.get(field_name), list) else urls[0]
+    if generation.parent_media_field:
+        url = asset_kie_url(asset_id=generation.parent_asset_id, workspace_id=generation.workspace_id, client=client)
+        field_name = generation.parent_media_field
+        payload[field_name] = [url] if isinstance(payload.get(field_name), list) else url
     return payload
+
+
+def asset_kie_url(*, asset_id: int | None, workspace_id: int, client) -> str:
+    """Our stored file uploaded to Kie (reused while Kie still keeps the upload), for a follow-up that takes it."""
+    asset = Asset.objects.filter(pk=asset_id, workspace_id=workspace_id).first() if asset_id else None
+    if asset is None:
+        raise _ReferenceError("The file this was made from has been deleted, so it can't be sent to Kie.")
+    return _kie_copy(asset, client, folder="kiestudio/sources")
 
 
 def reference_kie_url(*, reference_id: int, workspace_id: int, client) -> str:
     reference = ReferenceImage.objects.filter(pk=reference_id, workspace_id=workspace_id).first()
     if reference is None:
         raise _ReferenceError("A reference image was deleted before the job was sent. Upload it again.")
-    fresh = reference.kie_uploaded_at and timezone.now() - reference.kie_uploaded_at < REFERENCE_KIE_TTL
-    if reference.kie_url and fresh:
-        return reference.kie_url
-    with reference.file.open("rb") as fh:
+    return _kie_copy(reference, client, folder="kiestudio/references")
+
+
+def _kie_copy(stored: Asset | ReferenceImage, client, *, folder: str) -> str:
+    """The Kie URL of one of our files: the last upload while Kie still keeps it (3 days), else a new upload."""
+    fresh = stored.kie_uploaded_at and timezone.now() - stored.kie_uploaded_at < REFERENCE_KIE_TTL
+    if stored.kie_url and fresh:
+        return stored.kie_url
+    with stored.file.open("rb") as fh:
         uploaded = client.upload_file(
-            fh.read(), file_name=reference.file.name.rsplit("/", 1)[-1], upload_path="kiestudio/references"
+            fh, file_name=stored.file.name.rsplit("/", 1)[-1], mime_type=stored.mime_type, upload_path=folder
         )
-    reference.kie_url = uploaded.url
-    reference.kie_uploaded_at = timezone.now()
-    reference.save(update_fields=["kie_url", "kie_uploaded_at"])
+    type(stored).objects.filter(pk=stored.pk).update(kie_url=uploaded.url, kie_uploaded_at=timezone.now())
+    stored.kie_url = uploaded.url
     return uploaded.url
 
 
@@ -667,8 +906,16 @@ def _poll(generation: Generation, lease: uuid.UUID) -> str:
             token=lease,
         )
         return "timed-out"
+    operation = get_model(generation.model_key).operation
+    if operation == "veo_4k":
+        # Only Kie's callback brings the 4K file; until the deadline there is nothing to do.
+        wait = (generation.deadline_at - now).total_seconds() if generation.deadline_at else 60.0
+        _release(generation, lease, next_in=max(1.0, wait))
+        return "waiting-for-callback"
     try:
         with kie_client(api_key=workspace_kie_key(generation.workspace_id)) as client:
+            if operation == "veo_1080p":
+                return _poll_1080p(generation, lease, client)
             status = client.get_task(generation.family, generation.kie_task_id)
     except (
         kie_errors.KieRateLimited,
@@ -689,31 +936,78 @@ def _poll(generation: Generation, lease: uuid.UUID) -> str:
     return _apply_status(generation, lease, status)
 
 
+def _poll_1080p(generation: Generation, lease: uuid.UUID, client) -> str:
+    """Ask for the 1080p file. "1080P is processing, try again" is the normal answer for a minute or two: it is
+    read again on the polling schedule, never shown as a failure."""
+    now = timezone.now()
+    index = int(generation.inputs.get("index") or 0)
+    try:
+        url = client.veo_1080p(generation.kie_task_id, index=index)
+    except kie_errors.KieNotReady:
+        elapsed = (now - (generation.submitted_at or now)).total_seconds()
+        _release(
+            generation,
+            lease,
+            next_in=next_poll_delay(elapsed),
+            poll_count=F("poll_count") + 1,
+            kie_state=TaskState.GENERATING.value,
+            kie_stage="1080P_PROCESSING",
+        )
+        return "pending"
+    Generation.objects.filter(pk=generation.pk).update(poll_count=F("poll_count") + 1)
+    results = [{"url": url, "kind": "video", "metadata": {"index": index, "resolution": "1080p"}}]
+    return _results_ready(generation, lease, results, charged=None, state=TaskState.SUCCESS.value, stage="")
+
+
+def _results_ready(
+    generation: Generation,
+    lease: uuid.UUID | None,
+    results: list[dict],
+    *,
+    charged: Decimal | None,
+    state: str,
+    stage: str,
+) -> str:
+    """Kie is done: record what to copy and copy it now."""
+    if charged is not None:
+        _charge(generation, charged, estimated=False)
+    moved = transition(
+        generation,
+        Status.STORING,
+        note="Kie finished; copying the results",
+        lease_token=lease,
+        fields={
+            "kie_state": state,
+            "kie_stage": stage,
+            "results": results,
+            "credits_charged": charged if charged is not None else generation.credits_estimated,
+            "next_check_at": timezone.now(),
+        },
+    )
+    if not moved:
+        return "lost-race"
+    if lease is None:
+        generation_nudge(generation_id=generation.pk)
+        return "storing"
+    return _store(generation, lease)
+
+
 def _apply_status(generation: Generation, lease: uuid.UUID, status: TaskStatus) -> str:
     now = timezone.now()
     Generation.objects.filter(pk=generation.pk).update(poll_count=F("poll_count") + 1)
     if status.succeeded:
         results = [{"url": r.url, "kind": r.kind, "metadata": r.metadata} for r in status.results]
+        midi = (status.result_object or {}).get("midi")
+        if not results and isinstance(midi, dict) and midi.get("instruments"):
+            # MIDI comes as notes, not a file: the stored asset is a .mid written from them.
+            results = [{"midi": midi["instruments"], "kind": "file", "metadata": {"index": 0, "name": "MIDI"}}]
         if not results:
             _fail(generation, None, message="Kie reported success but returned no files.", token=lease)
             return "failed"
         charged = Decimal(str(status.credits_consumed)) if status.credits_consumed is not None else None
-        if charged is not None:
-            _charge(generation, charged, estimated=False)
-        transition(
-            generation,
-            Status.STORING,
-            note="Kie finished; copying the results",
-            lease_token=lease,
-            fields={
-                "kie_state": status.state.value,
-                "kie_stage": status.stage or "",
-                "results": results,
-                "credits_charged": charged if charged is not None else generation.credits_estimated,
-                "next_check_at": now,
-            },
+        return _results_ready(
+            generation, lease, results, charged=charged, state=status.state.value, stage=status.stage or ""
         )
-        return _store(generation, lease)
     if status.failed:
         _fail(generation, status.error(), token=lease)
         return "failed"
@@ -754,8 +1048,16 @@ def _store(generation: Generation, lease: uuid.UUID) -> str:
 
 def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> Asset:
     with tempfile.TemporaryFile() as tmp:
-        fetched = fetch_to_file(result["url"], tmp, max_bytes=MAX_RESULT_BYTES)
-        info = media.probe(tmp)
+        metadata = dict(result.get("metadata") or {})
+        if "midi" in result:
+            data = media.midi_file(result["midi"])
+            size = tmp.write(data)
+            summary = media.midi_summary(data)
+            metadata["tracks"] = summary["tracks"]
+            info = media.Probe("file", "audio/midi", "mid", duration=summary["seconds"])
+        else:
+            size = fetch_to_file(result["url"], tmp, max_bytes=MAX_RESULT_BYTES).size
+            info = media.probe(tmp)
         stem = f"{generation.pk}-{index}-{uuid.uuid4().hex[:8]}"
         asset = Asset(
             workspace_id=generation.workspace_id,
@@ -763,12 +1065,12 @@ def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> As
             index=index,
             kind=info.kind,
             mime_type=info.mime_type,
-            size=fetched.size,
+            size=size,
             width=info.width,
             height=info.height,
             duration=info.duration,
-            source_url=result["url"],
-            metadata=result.get("metadata") or {},
+            source_url=result.get("url", ""),
+            metadata=metadata,
         )
         tmp.seek(0)
         asset.file.save(f"{stem}.{info.extension}", File(tmp), save=False)
@@ -792,8 +1094,9 @@ def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> As
 # --- Callbacks ----------------------------------------------------------------------------------------------
 
 
-def generation_on_callback(*, task_id: str) -> bool:
-    """A Kie callback only makes the task due for an immediate status read; its body is never trusted."""
+def generation_on_callback(*, task_id: str, body: dict[str, Any] | None = None) -> bool:
+    """A Kie callback only makes the task due for an immediate status read; its body is never trusted, except
+    for Veo's 4K, which Kie delivers by callback alone (see ``_on_4k_callback``)."""
     # One upsert statement: a read-then-write here made SQLite refuse the lock upgrade under load.
     CallbackReceipt.objects.bulk_create(
         [CallbackReceipt(task_id=task_id[:120], received_at=timezone.now())],
@@ -801,6 +1104,8 @@ def generation_on_callback(*, task_id: str) -> bool:
         unique_fields=["task_id"],
         update_fields=["received_at"],
     )
+    if body is not None and _on_4k_callback(task_id=task_id, body=body):
+        return True
     generation = (
         Generation.objects.filter(kie_task_id=task_id, status__in=(Status.SUBMITTED, Status.UNKNOWN))
         .order_by("-pk")
@@ -821,6 +1126,37 @@ def generation_on_callback(*, task_id: str) -> bool:
     Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(next_check_at=timezone.now())
     nudged = generation_nudge(generation_id=generation.pk)
     log.info("generation %s: Kie called back; status read %s", generation.pk, "queued" if nudged else "already due")
+    return True
+
+
+def _is_4k_body(body: dict[str, Any]) -> bool:
+    data = body.get("data")
+    return isinstance(data, dict) and ("result_urls" in data or "image_urls" in data or "media_ids" in data)
+
+
+def _on_4k_callback(*, task_id: str, body: dict[str, Any]) -> bool:
+    """Veo's 4K file has no record to poll: the callback (already checked against the URL secret and, when
+    configured, the HMAC signature) carries its URLs. They are fetched through the same guarded download as
+    every result, so a forged URL can't reach inside our network."""
+    keys = [spec.key for spec in load_catalog() if spec.operation == "veo_4k"]
+    generation = (
+        Generation.objects.filter(kie_task_id=task_id, model_key__in=keys, status=Status.SUBMITTED)
+        .order_by("pk")
+        .first()
+    )
+    if generation is None:
+        return False
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    urls = [u for u in data.get("result_urls") or () if isinstance(u, str) and u.startswith(("http://", "https://"))]
+    code = body.get("code")
+    if code not in (200, "200", None) or not urls:
+        message = str(body.get("msg") or "Kie could not make the 4K video.")[:300]
+        _fail(generation, None, message=f"Kie couldn't make the 4K version: {message}")
+        return True
+    index = int(generation.inputs.get("index") or 0)
+    results = [{"url": url, "kind": "video", "metadata": {"index": index, "resolution": "4k"}} for url in urls[:4]]
+    _results_ready(generation, None, results, charged=None, state=TaskState.SUCCESS.value, stage="")
+    log.info("generation %s: Kie sent the 4K video", generation.pk)
     return True
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from kiestudio.studio import views
+from kiestudio.studio import followup_views, views
 
 urlpatterns = [
     path("generate/", views.generate, name="generate"),
@@ -16,6 +16,14 @@ urlpatterns = [
     path("generations/<int:pk>/delete/", views.generation_delete, name="generation-delete"),
     path("files/assets/<int:pk>/", views.asset_file, name="asset-file"),
     path("files/assets/<int:pk>/thumb/", views.asset_thumbnail, name="asset-thumb"),
+    path("assets/<int:pk>/followups/<slug:action>/", followup_views.followup_form, name="followup"),
+    path(
+        "assets/<int:pk>/followups/<slug:action>/estimate/",
+        followup_views.followup_estimate,
+        name="followup-estimate",
+    ),
+    path("assets/<int:pk>/followups/<slug:action>/submit/", followup_views.followup_submit, name="followup-submit"),
+    path("assets/<int:pk>/lyrics/", followup_views.asset_lyrics, name="asset-lyrics"),
     path("files/references/<int:pk>/", views.reference_file, name="reference-file"),
     path("references/upload/", views.reference_upload, name="reference-upload"),
     path("references/pick/", views.reference_picker, name="reference-picker"),

@@ -78,10 +78,14 @@ def _pick_spec(request: HttpRequest, key: str | None):
     if not key:
         return load_catalog().by_kind("text_to_image")[0]
     try:
-        return get_model(key)
+        spec = get_model(key)
     except UnknownModel:
         messages.warning(request, f"There is no model called “{key}”; showing the default instead.")
         return load_catalog().by_kind("text_to_image")[0]
+    if spec.followup_only:
+        messages.warning(request, f"{spec.name} is made from an earlier result: open one and pick it from its actions.")
+        return load_catalog().by_kind("text_to_image")[0]
+    return spec
 
 
 def _prompt_options(request: HttpRequest) -> dict[str, object]:
@@ -105,6 +109,9 @@ def generate(request: HttpRequest) -> HttpResponse:
     if remix_id:
         source = get_for_workspace(request, Generation, pk=remix_id)
         key = source.model_key
+        if source.model_key in load_catalog() and get_model(source.model_key).followup_only:
+            messages.info(request, "A follow-up is made from a result: here is the one it came from, with its actions.")
+            return redirect("gallery-detail", pk=source.parent_id or source.pk)
         initial = {**source.inputs, **dict((source.references or {}).items())}
     spec = _pick_spec(request, key)
     form = GenerateForm(spec, initial=initial, workspace=current_workspace(request))
@@ -112,8 +119,8 @@ def generate(request: HttpRequest) -> HttpResponse:
     context = {
         **_form_context(request, form),
         **_recent_context(request),
-        "models": catalog.models,
-        "kinds": [(k, label) for k, label in KINDS.items() if catalog.by_kind(k)],
+        "models": catalog.originals,
+        "kinds": [(k, label) for k, label in KINDS.items() if any(s.kind == k for s in catalog.originals)],
         "remixing": bool(remix_id),
     }
     return render(request, "studio/generate.html", context)
@@ -184,7 +191,8 @@ def recent_strip(request: HttpRequest) -> HttpResponse:
 @login_required
 def generation_card(request: HttpRequest, pk: int) -> HttpResponse:
     generation = get_for_workspace(request, Generation.objects.prefetch_related("assets"), pk=pk)
-    return render(request, "studio/_card.html", {"generation": generation})
+    template = "studio/_live_card.html" if request.GET.get("live") else "studio/_card.html"
+    return render(request, template, {"generation": generation})
 
 
 def _card_action_response(request: HttpRequest, generation: Generation) -> HttpResponse:
@@ -409,5 +417,5 @@ def kie_callback(request: HttpRequest, token: str) -> HttpResponse:
         if not signed:
             log.warning("Kie callback with a bad signature", extra={"task_id": task_id})
             raise PermissionDenied("Bad signature")
-    services.generation_on_callback(task_id=task_id)
+    services.generation_on_callback(task_id=task_id, body=body)
     return JsonResponse({"ok": True})

@@ -449,8 +449,8 @@ def workspace_set_defaults(*, workspace: Workspace, actor, generate_model: str, 
     from kiestudio.kie.catalog.chat import get_chat_model
 
     try:
-        if generate_model:
-            get_model(generate_model)
+        if generate_model and get_model(generate_model).followup_only:
+            raise WorkspaceError("That model is made from an earlier result, so it can't be the Generate default.")
         if chat_model:
             get_chat_model(chat_model)
     except UnknownModel as exc:

@@ -239,7 +239,7 @@ def _settings_context(request: HttpRequest, **extra: object) -> dict[str, object
     models_, _ = load_chat_models()
     return {
         "others": workspace.memberships.exclude(user=request.user).select_related("user"),
-        "generate_models": load_catalog().models,
+        "generate_models": load_catalog().originals,
         "chat_models": list(models_.values()),
         "spent": services.spent_this_month(workspace=workspace) if workspace.monthly_budget is not None else None,
         **extra,

@@ -76,6 +76,55 @@
     window.KieStudio.toast("The studio can't be reached: check your connection and try again.", "error");
   });
 
+  // The follow-up dialog: an action's form arrives by htmx into #followup-body, and the dialog opens over
+  // whatever is showing (the gallery's detail dialog included, as the newest modal is on top).
+  function followupDialog() { return document.getElementById("followup-dialog"); }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var dialog = followupDialog();
+    if (!dialog || event.detail.target.id !== "followup-body") return;
+    if (!dialog.open) dialog.showModal();
+    var first = dialog.querySelector("select, textarea, input:not([type=hidden]), button[type=submit]");
+    if (first && !dialog.contains(document.activeElement)) first.focus();
+    document.querySelectorAll("details.followups[open]").forEach(function (menu) { menu.removeAttribute("open"); });
+  });
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-followup-close]");
+    var dialog = followupDialog();
+    if (close && dialog && dialog.open) dialog.close();
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.id !== "followup-dialog") return;
+    var body = document.getElementById("followup-body");
+    if (body) body.replaceChildren();  // stops a started card's polling too
+  }, true);
+
+  // Karaoke: under a track's player, light each word as it is sung; clicking a word jumps there.
+  function wireKaraoke(root) {
+    root.querySelectorAll("[data-karaoke]").forEach(function (box) {
+      if (box.dataset.wired) return;
+      box.dataset.wired = "1";
+      var audio = box.querySelector("audio");
+      var words = Array.prototype.slice.call(box.querySelectorAll(".karaoke-word"));
+      if (!audio || !words.length) return;
+      var times = words.map(function (w) { return [parseFloat(w.dataset.start), parseFloat(w.dataset.end)]; });
+      audio.addEventListener("timeupdate", function () {
+        var t = audio.currentTime;
+        words.forEach(function (w, i) {
+          w.classList.toggle("is-sung", times[i][1] <= t);
+          w.classList.toggle("is-current", times[i][0] <= t && t < times[i][1]);
+        });
+      });
+      box.addEventListener("click", function (event) {
+        var word = event.target.closest(".karaoke-word");
+        if (!word) return;
+        audio.currentTime = parseFloat(word.dataset.start) || 0;
+        audio.play();
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { wireKaraoke(document); });
+  document.addEventListener("htmx:load", function (event) { wireKaraoke(event.detail.elt); });
+
   window.KieStudio = { toast: function (text, level) {
     var box = document.getElementById("toasts");
     if (!box) return;

@@ -86,7 +86,7 @@ def test_unknown_model_is_a_key_error_with_a_clear_message():
 
 def test_lookups_by_kind_family_and_wire_model(catalog):
     assert all(spec.kind == "music" for spec in catalog.by_kind("music"))
-    assert [spec.key for spec in catalog.by_family("suno")] == [
+    assert [spec.key for spec in catalog.by_family("suno") if not spec.followup_only] == [
         "suno/V4",
         "suno/V4_5",
         "suno/V4_5PLUS",
@@ -94,6 +94,13 @@ def test_lookups_by_kind_family_and_wire_model(catalog):
         "suno/V5",
         "suno/V5_5",
     ]
+    assert {spec.key for spec in catalog.by_family("suno") if spec.followup_only} == {
+        "suno/extend",
+        "suno/cover",
+        "suno/add-vocals",
+        "suno/add-instrumental",
+    }
+    assert not any(spec.followup_only for spec in catalog.originals)
     assert {spec.key for spec in catalog.by_model("veo", "veo3_fast")} == {"veo/veo3_fast", "veo/veo3_fast/image"}
     assert [spec.key for spec in catalog.by_model("aleph", None)] == ["runway/aleph"]
     with pytest.raises(ValueError, match="Unknown kind"):
@@ -112,7 +119,7 @@ def test_display_order_follows_kinds_then_files(catalog):
 
 def test_kinds_and_families_constants():
     assert KINDS["text_to_image"] == "Text to image"
-    assert list(KINDS)[-1] == "music"
+    assert list(KINDS)[-1] == "music_video"  # follow-up kinds come after the ones the Generate page lists
     assert FAMILIES["runway"]["record_endpoint"] == "GET /api/v1/runway/record-detail"
     assert FAMILIES["market"]["input_wrapper"] == "input"
     assert FAMILIES["gpt4o_image"]["model_param"] is None
@@ -149,7 +156,7 @@ def test_read_catalog_from_a_directory(tmp_path):
         ({"kind": "painting"}, "kind 'painting' is not one of"),
         ({"family": "midjourney"}, "family 'midjourney' is not one of"),
         ({"output": "video"}, "kind text_to_image produces image, not video"),
-        ({"endpoint": "POST /api/v1/veo/generate"}, "endpoint should be 'POST /api/v1/jobs/createTask'"),
+        ({"endpoint": "POST /api/v1/veo/generate"}, "endpoint should be one of ['POST /api/v1/jobs/createTask']"),
         ({"deadline_seconds": 5}, "deadline_seconds must be an integer above typical_seconds"),
         ({"prompt_field": "size"}, "prompt_field 'size' must name a text field"),
         ({"price": {"by": ["quality"], "table": {"x": 1}}}, "price.by: unknown field 'quality'"),

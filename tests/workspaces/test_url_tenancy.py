@@ -22,7 +22,7 @@ from tests.studio.helpers import create, drain, workspace_of
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 # url name -> (which object's id goes in the URL, the method the page is used with)
-ID_URLS: dict[str, tuple[str, str]] = {
+ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     # team
     "member-role": ("membership", "post"),
     "member-cap": ("membership", "post"),
@@ -37,6 +37,10 @@ ID_URLS: dict[str, tuple[str, str]] = {
     "asset-thumb": ("asset", "get"),
     "reference-file": ("reference", "get"),
     "reference-from-asset": ("asset", "post"),
+    "followup": ("asset", "get", ["upscale"]),
+    "followup-estimate": ("asset", "post", ["upscale"]),
+    "followup-submit": ("asset", "post", ["upscale"]),
+    "asset-lyrics": ("asset", "post"),
     "prompt-detail": ("prompt", "get"),
     "prompt-save": ("prompt", "post"),
     # gallery
@@ -134,8 +138,8 @@ def make_objects(alice) -> dict[str, object]:
 
 
 def _request(client, name, objects):
-    which, method = ID_URLS[name]
-    url = reverse(name, args=[objects[which].pk])
+    which, method, *extra = ID_URLS[name]
+    url = reverse(name, args=[objects[which].pk, *(extra[0] if extra else [])])
     data = {"text": "x", "name": "x", "role": "member", "cap": "5", "ids": [objects["generation"].pk]}
     if method == "get":
         return client.get(url, **HTMX)

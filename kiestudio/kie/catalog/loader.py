@@ -8,11 +8,23 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .errors import CatalogError, UnknownModel
 from .pricing import check_price
-from .specs import FAMILIES, FIELD_TYPES, KINDS, NUMERIC_TYPES, OUTPUTS, TEXT_TYPES, FieldSpec, ModelSpec
+from .specs import (
+    FAMILIES,
+    FIELD_TYPES,
+    KINDS,
+    NUMERIC_TYPES,
+    OPERATIONS,
+    OUTPUTS,
+    PARENT_VALUES,
+    TEXT_TYPES,
+    FieldSpec,
+    ModelSpec,
+)
 from .validation import _Invalid, check_constraints, check_rule_shape, coerce_value
 
 #: Data files in display order; any other ``*.json`` file in ``data/`` follows alphabetically.
@@ -44,7 +56,14 @@ MODEL_KEYS_REQUIRED: tuple[str, ...] = (
     "fields",
     "price",
 )
-MODEL_KEYS_OPTIONAL: tuple[str, ...] = ("rules", "price_note")
+MODEL_KEYS_OPTIONAL: tuple[str, ...] = (
+    "rules",
+    "price_note",
+    "followup_only",
+    "from_parent",
+    "parent_media",
+    "operation",
+)
 FIELD_KEYS_REQUIRED: tuple[str, ...] = ("name", "type", "label", "required", "default", "help")
 FIELD_KEYS_OPTIONAL: tuple[str, ...] = (
     "choices",
@@ -70,7 +89,18 @@ KIND_OUTPUT = {
     "speech": "audio",
     "sound_effect": "audio",
     "music": "audio",
+    "video_extend": "video",
+    "video_upgrade": "video",
+    "music_remix": "audio",
+    "stems": "audio",
+    "audio_convert": "audio",
+    "midi": "audio",
+    "music_video": "video",
 }
+#: Kinds made only from an earlier result: their models must be ``followup_only``.
+FOLLOWUP_KINDS = frozenset(
+    {"video_extend", "video_upgrade", "music_remix", "stems", "audio_convert", "midi", "music_video"}
+)
 
 
 class Catalog:
@@ -87,6 +117,11 @@ class Catalog:
     @property
     def models(self) -> tuple[ModelSpec, ...]:
         return self._models
+
+    @property
+    def originals(self) -> tuple[ModelSpec, ...]:
+        """Models the Generate page offers (follow-up-only entries are reached from a result instead)."""
+        return tuple(spec for spec in self._models if not spec.followup_only)
 
     def get(self, key: str) -> ModelSpec:
         try:
@@ -210,8 +245,9 @@ def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None
         problems.append(f"{where}: kind {kind} produces {KIND_OUTPUT[kind]}, not {output}")
     if family in FAMILIES:
         info = FAMILIES[family]
-        if raw["endpoint"] != info["create_endpoint"]:
-            problems.append(f"{where}: endpoint should be {info['create_endpoint']!r} for family {family}")
+        endpoints = (info["create_endpoint"], *info.get("other_endpoints", ()))
+        if raw["endpoint"] not in endpoints:
+            problems.append(f"{where}: endpoint should be one of {list(endpoints)} for family {family}")
         if raw["record_endpoint"] != info["record_endpoint"]:
             problems.append(f"{where}: record_endpoint should be {info['record_endpoint']!r} for family {family}")
         if info["model_param"] is None and raw["model"] is not None:
@@ -253,6 +289,11 @@ def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None
     if not isinstance(rules, list):
         problems.append(f"{where}: rules must be a list")
         rules = []
+    followup_only = raw.get("followup_only", False)
+    from_parent = raw.get("from_parent", {})
+    parent_media = raw.get("parent_media")
+    operation = raw.get("operation", "create")
+    problems += _check_followup(where, kind, names, followup_only, from_parent, parent_media, operation)
     if problems:
         return None, problems
 
@@ -274,10 +315,39 @@ def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None
         rules=tuple(rules),
         price_note=price_note,
         group=group,
+        followup_only=followup_only,
+        from_parent=MappingProxyType(dict(from_parent)),
+        parent_media=parent_media,
+        operation=operation,
     )
     for index, rule in enumerate(rules):
         problems += check_rule_shape(spec, rule, f"{where}.rules[{index}]")
     return (None if problems else spec), problems
+
+
+def _check_followup(
+    where: str, kind: str, names: list[str], followup_only: Any, from_parent: Any, parent_media: Any, operation: Any
+) -> list[str]:
+    problems = []
+    if not isinstance(followup_only, bool):
+        problems.append(f"{where}: followup_only must be true or false")
+    elif kind in FOLLOWUP_KINDS and not followup_only:
+        problems.append(f"{where}: kind {kind} is made from an earlier result; set followup_only")
+    if not isinstance(from_parent, dict):
+        problems.append(f"{where}: from_parent must be an object")
+    else:
+        for wire, value in from_parent.items():
+            if value not in PARENT_VALUES:
+                problems.append(f"{where}: from_parent {wire!r} takes {value!r}; use one of {', '.join(PARENT_VALUES)}")
+            if wire in names:
+                problems.append(f"{where}: from_parent {wire!r} is also a form field")
+    if parent_media is not None and (not isinstance(parent_media, str) or parent_media in names):
+        problems.append(f"{where}: parent_media must name a wire field that is not a form field")
+    if operation not in OPERATIONS:
+        problems.append(f"{where}: operation {operation!r} is not one of {', '.join(OPERATIONS)}")
+    if (from_parent or parent_media or operation != "create") and followup_only is not True:
+        problems.append(f"{where}: a model that needs a parent must be followup_only")
+    return problems
 
 
 def build_field(raw: Any, where: str) -> tuple[FieldSpec | None, list[str]]:

@@ -23,6 +23,29 @@ KINDS: MappingProxyType[str, str] = MappingProxyType(
         "speech": "Speech",
         "sound_effect": "Sound effects",
         "music": "Music",
+        # Follow-ups only (made from an earlier result; never offered on their own on the Generate page).
+        "video_extend": "Extend video",
+        "video_upgrade": "Higher resolution",
+        "music_remix": "Music remix",
+        "stems": "Stem separation",
+        "audio_convert": "Audio conversion",
+        "midi": "MIDI",
+        "music_video": "Music video",
+    }
+)
+
+#: How a follow-up-only model reaches Kie. ``create`` (a create call, then its record), ``veo_1080p`` (a GET that
+#: answers "still processing" until the 1080p file is ready) or ``veo_4k`` (a request whose result only
+#: arrives by callback).
+OPERATIONS: tuple[str, ...] = ("create", "veo_1080p", "veo_4k")
+
+#: What a follow-up may take from the item it is made from (``from_parent`` values).
+PARENT_VALUES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "task_id": "the parent's Kie task id",
+        "audio_id": "the Suno track id of the chosen file",
+        "result_index": "the chosen file's position in the parent's results",
+        "model": "the parent's Kie model value",
     }
 )
 
@@ -45,6 +68,11 @@ FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
             "veo": {
                 "name": "Veo 3.1",
                 "create_endpoint": "POST /api/v1/veo/generate",
+                "other_endpoints": (
+                    "POST /api/v1/veo/extend",
+                    "GET /api/v1/veo/get-1080p-video",
+                    "POST /api/v1/veo/get-4k-video",
+                ),
                 "record_endpoint": "GET /api/v1/veo/record-info",
                 "input_wrapper": None,
                 "model_param": "model",
@@ -53,6 +81,12 @@ FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
             "suno": {
                 "name": "Suno",
                 "create_endpoint": "POST /api/v1/generate",
+                "other_endpoints": (
+                    "POST /api/v1/generate/extend",
+                    "POST /api/v1/generate/upload-cover",
+                    "POST /api/v1/generate/add-vocals",
+                    "POST /api/v1/generate/add-instrumental",
+                ),
                 "record_endpoint": "GET /api/v1/generate/record-info",
                 "input_wrapper": None,
                 "model_param": "model",
@@ -77,6 +111,7 @@ FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
             "runway": {
                 "name": "Runway",
                 "create_endpoint": "POST /api/v1/runway/generate",
+                "other_endpoints": ("POST /api/v1/runway/extend",),
                 "record_endpoint": "GET /api/v1/runway/record-detail",
                 "input_wrapper": None,
                 "model_param": None,
@@ -86,6 +121,39 @@ FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
                 "name": "Runway Aleph",
                 "create_endpoint": "POST /api/v1/aleph/generate",
                 "record_endpoint": "GET /api/v1/aleph/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": False,
+            },
+            # Suno's side APIs, each with a record endpoint of its own (follow-ups of a finished track).
+            "suno_wav": {
+                "name": "Suno WAV",
+                "create_endpoint": "POST /api/v1/wav/generate",
+                "record_endpoint": "GET /api/v1/wav/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": True,
+            },
+            "suno_vocal_removal": {
+                "name": "Suno stems",
+                "create_endpoint": "POST /api/v1/vocal-removal/generate",
+                "record_endpoint": "GET /api/v1/vocal-removal/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": True,
+            },
+            "suno_midi": {
+                "name": "Suno MIDI",
+                "create_endpoint": "POST /api/v1/midi/generate",
+                "record_endpoint": "GET /api/v1/midi/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": True,
+            },
+            "suno_mp4": {
+                "name": "Suno music video",
+                "create_endpoint": "POST /api/v1/mp4/generate",
+                "record_endpoint": "GET /api/v1/mp4/record-info",
                 "input_wrapper": None,
                 "model_param": None,
                 "callback_required": False,
@@ -192,6 +260,14 @@ class ModelSpec:
     rules: tuple[dict[str, Any], ...] = ()
     price_note: str | None = None
     group: str = ""
+    #: Follow-ups only: made from an earlier result, never listed on the Generate page.
+    followup_only: bool = False
+    #: Wire fields filled from the parent at submit time: ``{"taskId": "task_id", "audioId": "audio_id"}``.
+    from_parent: MappingProxyType[str, str] = MappingProxyType({})
+    #: The wire field that gets the parent's file (uploaded to Kie at submit time), if any.
+    parent_media: str | None = None
+    #: How it reaches Kie (see ``OPERATIONS``).
+    operation: str = "create"
 
     def __hash__(self) -> int:
         return hash(("ModelSpec", self.key))

@@ -90,3 +90,34 @@ def elapsed_seconds(generation) -> int:
     start = generation.submitted_at or generation.created_at
     end = generation.completed_at or timezone.now()
     return max(0, int((end - start).total_seconds()))
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """How a follow-up is named on a card ("Upscale", "Extend", …)."""
+    from kiestudio.kie.catalog.actions import action_label as label
+
+    return label(action)
+
+
+@register.simple_tag
+def followups(generation, asset) -> list:
+    """The follow-up actions offered for one file (with why any is unavailable), for its Actions menu."""
+    from kiestudio.studio.services import followup_choices
+
+    return followup_choices(generation=generation, asset=asset)
+
+
+STAGE_LABELS = {
+    "TEXT_SUCCESS": "Lyrics written",
+    "FIRST_SUCCESS": "First track ready",
+    "1080P_PROCESSING": "Kie is making the 1080p version",
+    "PENDING": "Waiting at Kie",
+    "GENERATING": "Generating",
+}
+
+
+@register.filter
+def stage_label(stage: str) -> str:
+    """Kie's intermediate stage, in words (Suno writes lyrics, then finishes one track, then both)."""
+    return STAGE_LABELS.get(stage or "", "")

@@ -357,7 +357,7 @@ def _weighted_models(rng: random.Random) -> dict[str, tuple[list[ModelSpec], lis
     """Per output, the catalog's models with long-tailed popularity (a few favourites, many rarely used)."""
     out: dict[str, tuple[list[ModelSpec], list[float]]] = {}
     for output in OUTPUT_WEIGHTS:
-        specs = [s for s in load_catalog() if s.output == output]
+        specs = [s for s in load_catalog().originals if s.output == output]
         rng.shuffle(specs)
         out[output] = (specs, [1 / (rank + 1) ** 0.9 for rank in range(len(specs))])
     return out
