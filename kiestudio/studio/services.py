@@ -1130,14 +1130,23 @@ def generation_on_callback(*, task_id: str, body: dict[str, Any] | None = None) 
 
 
 def _is_4k_body(body: dict[str, Any]) -> bool:
+    """Whether a callback naming a Veo task can be its 4K answer. The 4K callback uses snake_case
+    (``data.task_id``, ``result_urls``); Veo's own generate/extend callback, which names the same task id (Kie may
+    deliver it late, after a status read already stored the video), has ``data.taskId`` and ``data.info``."""
     data = body.get("data")
-    return isinstance(data, dict) and ("result_urls" in data or "image_urls" in data or "media_ids" in data)
+    if not isinstance(data, dict):
+        return True
+    if "result_urls" in data or "image_urls" in data or "media_ids" in data:
+        return True
+    return "taskId" not in data and "info" not in data
 
 
 def _on_4k_callback(*, task_id: str, body: dict[str, Any]) -> bool:
     """Veo's 4K file has no record to poll: the callback (already checked against the URL secret and, when
     configured, the HMAC signature) carries its URLs. They are fetched through the same guarded download as
     every result, so a forged URL can't reach inside our network."""
+    if not _is_4k_body(body):
+        return False
     keys = [spec.key for spec in load_catalog() if spec.operation == "veo_4k"]
     generation = (
         Generation.objects.filter(kie_task_id=task_id, model_key__in=keys, status=Status.SUBMITTED)

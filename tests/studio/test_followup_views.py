@@ -204,3 +204,23 @@ def test_timestamped_lyrics_show_under_the_player(client, alice, kie_sim):
     )
     detail = client.get(reverse("gallery-detail", args=[song.pk])).content.decode()
     assert "data-karaoke" in detail
+
+
+def test_the_price_follows_the_form(client, alice, image):
+    client.force_login(alice)
+    asset = image.assets.get()
+    url = reverse("followup-estimate", args=[asset.pk, "upscale"])
+    token = str(uuid.uuid4())
+    two = client.post(url, {"model": "topaz/image-upscale", "upscale_factor": "2", "form_token": token}, **HTMX)
+    eight = client.post(url, {"model": "topaz/image-upscale", "upscale_factor": "8", "form_token": token}, **HTMX)
+    assert "<strong>10</strong> credits" in two.content.decode()
+    assert "<strong>40</strong> credits" in eight.content.decode()
+
+
+def test_stem_names_read_as_words():
+    from kiestudio.studio.templatetags.studio import asset_label
+
+    assert asset_label(Asset(metadata={"name": "backingVocals"})) == "Backing vocals"
+    assert asset_label(Asset(metadata={"name": "vocal"})) == "Vocal"
+    assert asset_label(Asset(metadata={"title": "Sea Song", "name": "x"})) == "Sea Song"
+    assert asset_label(Asset(metadata={})) == ""

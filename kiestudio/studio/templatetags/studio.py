@@ -121,3 +121,17 @@ STAGE_LABELS = {
 def stage_label(stage: str) -> str:
     """Kie's intermediate stage, in words (Suno writes lyrics, then finishes one track, then both)."""
     return STAGE_LABELS.get(stage or "", "")
+
+
+@register.filter
+def asset_label(asset) -> str:
+    """A file's own name, readable: a Suno title as given, a stem's field name in words ("backingVocals" →
+    "Backing vocals")."""
+    import re
+
+    metadata = asset.metadata or {}
+    if metadata.get("title"):
+        return str(metadata["title"])
+    name = str(metadata.get("name") or "")
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
+    return words[:1].upper() + words[1:].lower()
