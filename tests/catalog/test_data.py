@@ -79,7 +79,10 @@ def test_entry_is_complete_and_consistent(spec):
     assert spec.family in FAMILIES
     assert spec.output in OUTPUTS
     assert spec.name.strip() and spec.description.strip().endswith(".")
-    assert spec.endpoint in (FAMILIES[spec.family]["create_endpoint"], *FAMILIES[spec.family].get("other_endpoints", ()))
+    assert spec.endpoint in (
+        FAMILIES[spec.family]["create_endpoint"],
+        *FAMILIES[spec.family].get("other_endpoints", ()),
+    )
     assert spec.followup_only or spec.endpoint == FAMILIES[spec.family]["create_endpoint"]
     assert spec.record_endpoint == FAMILIES[spec.family]["record_endpoint"]
     assert 0 < spec.typical_seconds < spec.deadline_seconds

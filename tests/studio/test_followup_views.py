@@ -224,3 +224,12 @@ def test_stem_names_read_as_words():
     assert asset_label(Asset(metadata={"name": "vocal"})) == "Vocal"
     assert asset_label(Asset(metadata={"title": "Sea Song", "name": "x"})) == "Sea Song"
     assert asset_label(Asset(metadata={})) == ""
+
+
+def test_the_card_names_each_suno_stage_as_it_arrives(client, alice, kie_sim):
+    [song] = create(alice, "suno/V5", prompt="A song about the sea", customMode=False, instrumental=False)
+    client.force_login(alice)
+    for stage, words in (("TEXT_SUCCESS", "Lyrics written"), ("FIRST_SUCCESS", "First track ready")):
+        Generation.objects.filter(pk=song.pk).update(status=Status.SUBMITTED, kie_stage=stage)
+        card = client.get(reverse("generation-card", args=[song.pk]), {"live": "1"}).content.decode()
+        assert words in card and 'hx-trigger="every 2s"' in card  # and it keeps polling until done
