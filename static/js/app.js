@@ -87,6 +87,14 @@
     if (first && !dialog.contains(document.activeElement)) first.focus();
     document.querySelectorAll("details.followups[open]").forEach(function (menu) { menu.removeAttribute("open"); });
   });
+  // A live strip that polls must not snatch an open Actions menu from under the pointer: skip that refresh
+  // (the next one comes in two seconds).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id !== "followup-body" && target.querySelector && target.querySelector("details.followups[open]")) {
+      event.detail.shouldSwap = false;
+    }
+  });
   document.addEventListener("click", function (event) {
     var close = event.target.closest && event.target.closest("[data-followup-close]");
     var dialog = followupDialog();

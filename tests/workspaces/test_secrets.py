@@ -95,10 +95,10 @@ def test_the_key_never_comes_back_out(client, make_user, alice, kie_sim, caplog,
         for extra in ({}, HTMX):
             seen.append(_body(client.get("/" + route, **extra)))
     objects = make_objects(alice)
-    for name, (which, _method) in ID_URLS.items():
+    for name, (which, _method, *extra) in ID_URLS.items():
         if name in ("chat-delete", "generation-delete", "collection-delete", "member-remove"):
             continue
-        url = reverse(name, args=[objects[which].pk])
+        url = reverse(name, args=[objects[which].pk, *(extra[0] if extra else [])])
         seen.append(_body(client.get(url, **HTMX)))
     seen.append(_body(client.get("/usage/export.csv")))
     # Error pages: not found, not allowed, a bad invitation.
