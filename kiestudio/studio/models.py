@@ -260,3 +260,5 @@ class CallbackReceipt(models.Model):
 
     task_id = models.CharField(max_length=120, primary_key=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # A Veo 4K answer (its only delivery) that came before its job recorded the task; the submit applies it.
+    result = models.JSONField(null=True, blank=True)

@@ -789,7 +789,13 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     _charge(generation, generation.credits_estimated, estimated=True)
     # Kie may have called back before we recorded the task id (fast tasks, instant failures).
     sent_at = Generation.objects.filter(pk=generation.pk).values_list("create_sent_at", flat=True).first() or now
-    if CallbackReceipt.objects.filter(task_id=task_id, received_at__gte=sent_at - timedelta(seconds=5)).exists():
+    early = CallbackReceipt.objects.filter(task_id=task_id, received_at__gte=sent_at - timedelta(seconds=5))
+    if spec.operation == "veo_4k":
+        answer = early.filter(result__isnull=False).values_list("result", flat=True).first()
+        if answer is not None:
+            _on_4k_callback(task_id=task_id, body=answer)
+        return "submitted"
+    if early.exists():
         Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(next_check_at=timezone.now())
         generation_nudge(generation_id=generation.pk)
     return "submitted"
@@ -1097,12 +1103,14 @@ def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> As
 def generation_on_callback(*, task_id: str, body: dict[str, Any] | None = None) -> bool:
     """A Kie callback only makes the task due for an immediate status read; its body is never trusted, except
     for Veo's 4K, which Kie delivers by callback alone (see ``_on_4k_callback``)."""
-    # One upsert statement: a read-then-write here made SQLite refuse the lock upgrade under load.
+    # One upsert statement: a read-then-write here made SQLite refuse the lock upgrade under load. A body that
+    # may be a 4K answer is kept with the receipt, in case its job hasn't recorded the task yet.
+    kept = body if body is not None and _is_4k_body(body) else None
     CallbackReceipt.objects.bulk_create(
-        [CallbackReceipt(task_id=task_id[:120], received_at=timezone.now())],
+        [CallbackReceipt(task_id=task_id[:120], received_at=timezone.now(), result=kept)],
         update_conflicts=True,
         unique_fields=["task_id"],
-        update_fields=["received_at"],
+        update_fields=["received_at", "result"],
     )
     if body is not None and _on_4k_callback(task_id=task_id, body=body):
         return True

@@ -237,6 +237,39 @@ def test_a_failed_4k_callback_fails_the_child_with_a_clear_message(kie_sim, alic
     assert parent.status == Status.SUCCEEDED and parent.failure_message == ""
 
 
+def test_a_4k_answer_that_beats_the_submit_is_kept_and_applied(kie_sim, alice, settings, client, monkeypatch):
+    """Kie's 4K callback can land before the worker has recorded the submission. It is the only delivery of the
+    file, so its body is kept with the receipt and the submit applies it: the child finishes, no deadline wait."""
+    from kiestudio.kie import KieClient
+
+    parent = made(alice, "veo/veo3_fast", prompt="A drone flight over hills")
+    settings.KIE_CALLBACKS = True
+    url = parent.assets.get().source_url  # a file the simulator serves over HTTP
+    original = KieClient.veo_4k
+
+    def ask_then_call_back(self, task_id, **kwargs):
+        answer = original(self, task_id, **kwargs)
+        body = {
+            "code": 200,
+            "msg": "4K Video generated successfully.",
+            "data": {"task_id": task_id, "result_urls": [url]},
+        }
+        callback = f"/kie/callback/{settings.KIE_CALLBACK_TOKEN}/"
+        assert client.post(callback, data=json.dumps(body), content_type="application/json").status_code == 200
+        return answer
+
+    monkeypatch.setattr(KieClient, "veo_4k", ask_then_call_back)
+    child = step(follow(alice, parent, "veo_4k", "veo/4k"))
+    assert child.status == Status.SUCCEEDED, (child.status, child.failure_message)
+    assert child.assets.get().source_url == url
+    # A later, ordinary callback for the same task clears the kept answer, so a new 4K can't reuse it.
+    late = {"code": 200, "data": {"taskId": parent.kie_task_id, "info": {"resultUrls": [url]}}}
+    client.post(f"/kie/callback/{settings.KIE_CALLBACK_TOKEN}/", data=json.dumps(late), content_type="application/json")
+    from kiestudio.studio.models import CallbackReceipt
+
+    assert CallbackReceipt.objects.get(task_id=parent.kie_task_id).result is None
+
+
 # --- Runway extend and Aleph --------------------------------------------------------------------------------------
 
 
