@@ -195,3 +195,18 @@ def signed_in_page(page, asgi_live_server, alice):
     page.get_by_role("button", name="Sign In").click()
     page.wait_for_url(f"{asgi_live_server}/")
     return page
+
+
+@pytest.fixture
+def context(context):
+    """Every browser test also proves the Content-Security-Policy breaks nothing: a blocked script, style or
+    fetch shows up in the console as a violation, and fails the test."""
+    violations: list[str] = []
+
+    def watch(message) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            violations.append(message.text)
+
+    context.on("console", watch)
+    yield context
+    assert not violations, "CSP violations:\n" + "\n".join(violations)

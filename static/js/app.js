@@ -130,7 +130,14 @@
       });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { wireKaraoke(document); });
+  // Progress bars take their width from aria-valuenow (no inline styles: the CSP forbids them).
+  function sizeBars(root) {
+    root.querySelectorAll(".progress[aria-valuenow] > span").forEach(function (bar) {
+      bar.style.width = Math.max(0, Math.min(100, parseFloat(bar.parentNode.getAttribute("aria-valuenow")) || 0)) + "%";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { wireKaraoke(document); sizeBars(document); });
+  document.addEventListener("htmx:load", function (event) { sizeBars(event.detail.elt); });
   document.addEventListener("htmx:load", function (event) { wireKaraoke(event.detail.elt); });
 
   window.KieStudio = { toast: function (text, level) {
