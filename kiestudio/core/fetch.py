@@ -53,27 +53,55 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 def check_url(url: str) -> str:
     """Refuse the URL unless its scheme is http(s) and every address its host resolves to is public.
     Returns the host name. Hosts listed in FETCH_ALLOWED_PRIVATE_HOSTS skip the address check."""
+    return _resolve(url)[0]
+
+
+def _resolve(url: str) -> tuple[str, str | None]:
+    """The host, and the public address to connect to (None for an explicitly allowed private host, which is
+    connected to by name). Connecting to the address that was checked, rather than resolving again, means a
+    name can't pass the check and then resolve somewhere private (DNS rebinding)."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"}:
         raise BlockedURL(f"Only http and https URLs can be fetched, not {parts.scheme or 'a bare path'}.")
-    host = parts.hostname
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise BlockedURL("The URL has an invalid port.") from exc
     if not host:
         raise BlockedURL("The URL has no host.")
     allowed = {h.lower() for h in getattr(settings, "FETCH_ALLOWED_PRIVATE_HOSTS", ())}
-    hostport = f"{host}:{parts.port}" if parts.port else host
+    hostport = f"{host}:{port}" if port else host
     if host.lower() in allowed or hostport.lower() in allowed:
-        return host
+        return host, None
     try:
-        infos = socket.getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
+        infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedURL(f"The host {host} could not be resolved.") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    if not addresses:
+        raise BlockedURL(f"The host {host} could not be resolved.")
+    for address in addresses:
         if not _is_public(address):
             raise BlockedURL(f"The host {host} resolves to a private address, which is not allowed.")
-    return host
+    return host, str(addresses[0])
+
+
+def check_forward_url(url: str) -> None:
+    """For a URL we hand to Kie to fetch (a video or audio address typed into a form): http(s) only, and never
+    one that points into a private network. A name we can't resolve from here is left to Kie."""
+    try:
+        _resolve(url)
+    except BlockedURL as exc:
+        if "could not be resolved" not in str(exc):
+            raise
+
+
+def _pinned(url: str, address: str) -> str:
+    """``url`` with its host replaced by ``address`` (the Host header and TLS name keep the real one)."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    return parts._replace(netloc=netloc).geturl()
 
 
 @cache
@@ -90,9 +118,16 @@ def guarded_stream(url: str, *, max_bytes: int, timeout: float = 60.0) -> Iterat
     request_timeout = httpx.Timeout(timeout, connect=10.0)
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        check_url(current)
+        host, address = _resolve(current)
         headers = {"User-Agent": "KieStudio/0.1 (+media copy)"}
-        with client.stream("GET", current, headers=headers, timeout=request_timeout) as response:
+        target, extensions = current, {}
+        if address is not None:
+            parts = urlsplit(current)
+            target = _pinned(current, address)
+            headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
+            if parts.scheme == "https":
+                extensions["sni_hostname"] = host  # SNI and certificate checks use the real name
+        with client.stream("GET", target, headers=headers, timeout=request_timeout, extensions=extensions) as response:
             if response.is_redirect:
                 location = response.headers.get("location")
                 if not location:
@@ -105,6 +140,7 @@ def guarded_stream(url: str, *, max_bytes: int, timeout: float = 60.0) -> Iterat
             if length and length.isdigit() and int(length) > max_bytes:
                 raise TooLarge(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
             response.extensions["kiestudio_deadline"] = deadline
+            response.extensions["kiestudio_url"] = current
             yield response
             return
     raise FetchError("Too many redirects.")
@@ -122,4 +158,5 @@ def fetch_to_file(url: str, dest: IO[bytes], *, max_bytes: int, timeout: float =
             if time.monotonic() > deadline:
                 raise FetchError("The download took too long.")
             dest.write(chunk)
-        return Fetched(url=str(response.url), content_type=response.headers.get("content-type", ""), size=size)
+        url = response.extensions["kiestudio_url"]
+        return Fetched(url=url, content_type=response.headers.get("content-type", ""), size=size)

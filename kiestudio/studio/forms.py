@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 
+from kiestudio.core.fetch import BlockedURL, check_forward_url
 from kiestudio.kie.catalog import FieldSpec, ModelSpec
 from kiestudio.kie.catalog.actions import Action
 from kiestudio.studio.models import Asset, Generation, ReferenceImage
@@ -156,6 +157,12 @@ class GenerateForm(forms.Form):
                     continue
             if value in (None, "") and not spec_field.required:
                 continue
+            if spec_field.type in {"video_url", "audio_url"} and value:
+                try:
+                    check_forward_url(value)
+                except BlockedURL as exc:
+                    self.add_error(spec_field.name, f"Kie can't be sent this address: {exc}")
+                    continue
             raw[spec_field.name] = value
         try:
             self.plan = self.make_plan(raw, cleaned.get("variations") or 1)
