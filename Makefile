@@ -9,7 +9,7 @@ export PORT
 BOOT_PYTHON := $(shell for p in python3.13 python3.12 python3; do \
 	if $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then echo $$p; break; fi; done)
 
-.PHONY: install run test lint format bench lock clean
+.PHONY: install run test lint format bench lock clean audit
 
 $(VENV)/.installed: requirements-dev.lock
 	@test -n "$(BOOT_PYTHON)" || { echo "Kie Studio needs Python 3.12 or newer on PATH (python3.12 or python3.13)."; exit 1; }
@@ -31,6 +31,12 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Static analysis gates: bandit (no high-severity finding in our code) and pip-audit (no known vulnerability in
+# the locked production dependencies; it asks PyPI, which these machines reach through the registry).
+audit: install
+	$(VENV)/bin/bandit -q -r kiestudio --severity-level high --confidence-level low
+	$(VENV)/bin/pip-audit -r requirements.lock --require-hashes --disable-pip --progress-spinner off
 
 # Benchmarks against the simulator, side by side in one run; exits non-zero when a target is missed.
 bench: install
