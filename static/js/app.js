@@ -82,9 +82,11 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     var dialog = followupDialog();
     if (!dialog || event.detail.target.id !== "followup-body") return;
-    if (!dialog.open) dialog.showModal();
+    var opening = !dialog.open;
+    if (opening) dialog.showModal();
+    // Focus the first thing to fill in (showModal would pick the close button), and keep it in the dialog.
     var first = dialog.querySelector("select, textarea, input:not([type=hidden]), button[type=submit]");
-    if (first && !dialog.contains(document.activeElement)) first.focus();
+    if (first && (opening || !dialog.contains(document.activeElement))) first.focus();
     document.querySelectorAll("details.followups[open]").forEach(function (menu) { menu.removeAttribute("open"); });
   });
   // A live strip that polls must not snatch an open Actions menu from under the pointer: skip that refresh
