@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "request", "server_time"}
 
-# Bearer tokens, key=value pairs naming a secret, and invitation / reset tokens in URLs.
+# Bearer tokens, key=value pairs naming a secret, and invitation / reset / callback tokens in URLs.
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"),
     re.compile(
         r"(?i)((?:api[_-]?key|secret|token|password|authorization|hmac[_-]?key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&]+"
     ),
-    re.compile(r"(/(?:invite|invitations|password/reset/key)/)[^\s/\"']+"),
+    re.compile(r"(/(?:invite|invitations|password/reset/key|kie/callback)/)[^\s/\"']+"),
 ]
 
 

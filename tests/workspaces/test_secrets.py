@@ -104,6 +104,21 @@ def test_the_key_never_comes_back_out(client, make_user, alice, kie_sim, caplog,
     # Error pages: not found, not allowed, a bad invitation.
     seen.append(_body(client.get("/gallery/999999/")))
     seen.append(_body(client.get("/invite/nope/")))
+    # Invitation links and the callback URL are secrets too: a revoked link, a bad callback, a broken one.
+    from django.conf import settings
+
+    from kiestudio.workspaces.services import invitation_create, invitation_revoke
+
+    owner = Membership.objects.get(workspace=workspace, user=alice)
+    made = invitation_create(workspace=workspace, actor_membership=owner, role="member")
+    invitation_revoke(invitation=made.invitation, actor_membership=owner)
+    revoked_page = _body(client.get(f"/invite/{made.token}/"))
+    assert made.token not in revoked_page.split("\n", 1)[-1]  # the page body; the log is checked below
+    seen.append(revoked_page)
+    callback = f"/kie/callback/{settings.KIE_CALLBACK_TOKEN}/"
+    seen.append(_body(client.post(callback, "{broken", content_type="application/json")))
+    seen.append(_body(client.post(callback, {"data": {}}, content_type="application/json")))
+    secrets_in_urls = (made.token, settings.KIE_CALLBACK_TOKEN)
     viewer = make_user("viewer@example.com", personal=False)
     Membership.objects.create(workspace=workspace, user=viewer, role="viewer")
     client.force_login(viewer)
@@ -121,4 +136,7 @@ def test_the_key_never_comes_back_out(client, make_user, alice, kie_sim, caplog,
     assert len(seen) > 80 and "Kie Studio" in everything
     for secret in SECRETS:
         assert secret not in everything, f"{secret[:4]}… leaked"
+    logged = caplog.text
+    for secret in secrets_in_urls:
+        assert secret not in logged, f"{secret[:4]}… leaked into the log"
     assert Workspace.objects.get(pk=workspace.pk).kie_key_encrypted  # stored, encrypted
