@@ -319,6 +319,7 @@ if S3_BUCKET:
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = env_bool("S3_SIGNED_URLS", True)
     AWS_S3_FILE_OVERWRITE = False
+    AWS_S3_SIGNATURE_VERSION = "s3v4"  # signed media URLs: SigV4, which every S3-compatible server accepts
     _media_backend = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     _media_backend = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
