@@ -99,3 +99,32 @@ def test_a_follow_up_works_by_keyboard_alone(signed_in_page: Page, asgi_live_ser
     assert Generation.objects.filter(parent=image).count() == 1
     page.keyboard.press("Escape")  # closes the dialog
     expect(dialog).to_be_hidden()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generating_works_by_keyboard_alone(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, studio_worker, settings
+):
+    from kiestudio.studio.models import Generation
+
+    settings.STUDIO_POLL_SCALE = 0.05
+    page = signed_in_page
+    page.goto(f"{asgi_live_server}/generate/")
+    search = page.get_by_label("Search models")
+    search.focus()
+    page.keyboard.type("imagen 4 fast")
+    page.keyboard.press("Tab")  # past the kind filters to the one model left
+    for _ in range(20):
+        if page.evaluate("() => document.activeElement.classList.contains('model-item')"):
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Imagen 4 Fast", level=1)).to_be_visible()
+    prompt = page.get_by_label("Prompt")
+    prompt.focus()
+    page.keyboard.type("A paper boat on a lake")
+    page.get_by_role("button", name="Generate").focus()
+    page.keyboard.press("Enter")
+    card = page.locator(".gen-card").first
+    expect(card.locator(".status-badge")).to_have_text("Done", timeout=20_000)
+    assert Generation.objects.get().model_key == "google/imagen4-fast"
