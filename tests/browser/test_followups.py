@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from kiestudio.studio.models import Generation, Status
 from kiestudio.studio.templatetags.studio import asset_label
-from tests.studio.helpers import create, drain
+from tests.studio.helpers import made
 
 SHOTS = os.environ.get("KIE_SCREENSHOTS")  # a folder to keep screenshots in, when looking at the UI by eye
 
@@ -19,14 +19,6 @@ SHOTS = os.environ.get("KIE_SCREENSHOTS")  # a folder to keep screenshots in, wh
 def shot(page: Page, name: str) -> None:
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=False)
-
-
-def made(user, model: str, **inputs) -> Generation:
-    [generation] = create(user, model, **inputs)
-    drain()
-    generation.refresh_from_db()
-    assert generation.status == Status.SUCCEEDED, generation.failure_message
-    return generation
 
 
 @pytest.mark.django_db(transaction=True)

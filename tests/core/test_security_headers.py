@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.test_production_settings import GOOD as PRODUCTION_ENV
 from tests.workspaces.test_secrets import _body, _routes
 from tests.workspaces.test_url_tenancy import ID_URLS, make_objects
 
@@ -84,17 +85,7 @@ def test_each_response_gets_a_fresh_nonce(client, alice):
 
 def test_production_adds_hsts_and_secure_cookies():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "DJANGO_SETTINGS"))}
-    env.update(
-        {
-            "DEBUG": "false",
-            "KIESTUDIO_TESTING": "false",
-            "SECRET_KEY": "x" * 20 + "-production-secret-key-for-tests-0123456789",
-            "ALLOWED_HOSTS": "studio.example.com",
-            "EMAIL_HOST": "smtp.example.com",
-            "FIELD_ENCRYPTION_KEY": "a-long-random-key-for-encrypting-kie-keys-at-rest",
-            "DATABASE_URL": "sqlite:////tmp/kiestudio-prod-test.sqlite3",
-        }
-    )
+    env.update(PRODUCTION_ENV)
     code = (
         "from django.conf import settings as s; "
         "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SESSION_COOKIE_SECURE, "

@@ -5,7 +5,7 @@ import uuid
 
 from kiestudio.kie.catalog import get_model
 from kiestudio.studio import services
-from kiestudio.studio.models import PENDING, Generation
+from kiestudio.studio.models import PENDING, Generation, Status
 from kiestudio.workspaces.models import Workspace
 
 
@@ -20,6 +20,15 @@ def create(user, model="google/nano-banana", *, variations=1, token=None, **inpu
     return services.generation_create(
         workspace=workspace_of(user), user=user, plan=plan, form_token=token or uuid.uuid4()
     )
+
+
+def made(user, model="google/nano-banana", **inputs) -> Generation:
+    """One generation, run to the end; it must succeed."""
+    [generation] = create(user, model, **inputs)
+    drain()
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED, generation.failure_message
+    return generation
 
 
 def drain(timeout: float = 15.0) -> None:

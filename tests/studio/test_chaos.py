@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,32 +18,9 @@ from django.conf import settings as django_settings
 
 from kiestudio.studio.models import TERMINAL, Generation, Status
 from tests.conftest import free_port
-from tests.studio.test_worker_crash import ROOT, database_url, wait_for
+from tests.studio.test_worker_crash import ROOT, wait_for, worker_env
 
 COUNT = 8
-
-
-def environment(kie_sim, media_root: Path) -> dict[str, str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "DJANGO_"))},
-        "DEBUG": "true",
-        "KIESTUDIO_TESTING": "false",
-        "DATABASE_URL": database_url(),
-        "KIE_API_KEY": "test-key",
-        "KIE_BASE_URL": kie_sim.base_url,
-        "KIE_UPLOAD_BASE_URL": kie_sim.base_url,
-        "FETCH_ALLOWED_PRIVATE_HOSTS": kie_sim.base_url.removeprefix("http://"),
-        "KIE_CALLBACKS": "false",
-        "STUDIO_POLL_SCALE": "0.1",
-        "STUDIO_LEASE_SECONDS": "3",
-        "STUDIO_DISPATCH_SECONDS": "3",
-        "WORKER_CONCURRENCY": "2",
-        "MEDIA_ROOT": str(media_root),
-        "SECRET_KEY": django_settings.SECRET_KEY,
-    }
-    if django_settings.REDIS_URL:
-        env["REDIS_URL"] = django_settings.REDIS_URL
-    return env
 
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -62,7 +38,7 @@ def kill(process: subprocess.Popen[bytes]) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_separate_processes_survive_a_killed_worker_and_a_flushed_redis(kie_sim, alice, client, tmp_path):
     kie_sim.sim.config.time_scale = 0.5  # Nano Banana takes several seconds: the chaos lands mid-run
-    env = environment(kie_sim, tmp_path / "media")
+    env = worker_env(kie_sim, tmp_path / "media")
     port = free_port()
     web = spawn([sys.executable, "-m", "uvicorn", "kiestudio.asgi:application", "--port", str(port)], env)
     workers = [spawn([sys.executable, "manage.py", "qcluster"], env) for _ in range(2)]

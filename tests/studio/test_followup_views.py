@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from kiestudio.studio.models import Asset, Generation, Status
 from kiestudio.workspaces.models import Membership, Role
-from tests.studio.helpers import create, drain, workspace_of
+from tests.studio.helpers import create, drain, made, workspace_of
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -21,14 +21,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 def text(response) -> str:
     return html.unescape(response.content.decode())
-
-
-def made(user, model="google/nano-banana", **inputs) -> Generation:
-    [generation] = create(user, model, **inputs)
-    drain()
-    generation.refresh_from_db()
-    assert generation.status == Status.SUCCEEDED, generation.failure_message
-    return generation
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from kiestudio.kie.catalog.actions import get_action
 from kiestudio.studio import services
 from kiestudio.studio.models import Asset, Generation, Status
 from kiestudio.workspaces.models import UsageEntry
-from tests.studio.helpers import create, drain
+from tests.studio.helpers import create, drain, made
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +32,6 @@ def follow(user, parent: Generation, action_key: str, model_key: str, asset: Ass
     return services.followup_create(
         generation=parent, asset=asset, action=get_action(action_key), plan=plan, user=user, form_token=uuid.uuid4()
     )
-
-
-def made(user, model_key: str, **inputs) -> Generation:
-    [generation] = create(user, model_key, **inputs)
-    drain()
-    generation.refresh_from_db()
-    assert generation.status == Status.SUCCEEDED, generation.failure_message
-    return generation
 
 
 def finished(generation: Generation) -> Generation:

@@ -28,7 +28,9 @@ def database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(kie_sim, media_root: Path) -> subprocess.Popen[bytes]:
+def worker_env(kie_sim, media_root: Path) -> dict[str, str]:
+    """The environment of a studio process started apart from the test: this test database, the simulator,
+    fast polls and short leases."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "DJANGO_"))},
         "DEBUG": "true",
@@ -48,10 +50,14 @@ def start_worker(kie_sim, media_root: Path) -> subprocess.Popen[bytes]:
     }
     if django_settings.REDIS_URL:
         env["REDIS_URL"] = django_settings.REDIS_URL
+    return env
+
+
+def start_worker(kie_sim, media_root: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
-        env=env,
+        env=worker_env(kie_sim, media_root),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
