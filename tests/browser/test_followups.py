@@ -155,3 +155,38 @@ def test_separate_a_suno_track_into_stems(
     tree.get_by_role("link", name=re.compile("Original")).click()
     expect(page).to_have_url(re.compile(rf"/gallery/{song.pk}/"))
     expect(page.get_by_role("region", name="Family tree")).to_contain_text("Separate stems")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_follow_up_form_keeps_its_price_and_button_in_view(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice
+):
+    image = made(alice, "google/nano-banana", prompt="A lighthouse at dusk")
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 640})
+    page.goto(f"{asgi_live_server}/generate/")
+    card = page.locator(f"#generation-{image.pk}")
+    card.get_by_text("Actions").click()
+    card.get_by_role("group", name="Follow-up actions").get_by_role("link", name=re.compile("^Animate")).click()
+
+    dialog = page.locator("#followup-dialog")
+    expect(dialog.get_by_role("heading", name="Animate")).to_be_visible()
+    form = dialog.locator("#followup-form")
+    assert dialog.evaluate("d => d.scrollHeight > d.clientHeight"), "the form fits: this test needs a long one"
+    button = form.get_by_role("button", name="Animate")
+    price = dialog.locator("#followup-estimate")
+    expect(price).to_contain_text("credits")
+    expect(button).to_be_in_viewport(ratio=1)
+    expect(price).to_be_in_viewport(ratio=1)
+    shot(page, "followup-long-top")
+    # Scrolled through the middle of the form and to its end, they stay where they are, above any field.
+    for position in ("d.scrollHeight / 2", "d.scrollHeight"):
+        dialog.evaluate(f"d => d.scrollTo(0, {position})")
+        expect(button).to_be_in_viewport(ratio=1)
+        box, dialog_box = button.bounding_box(), dialog.bounding_box()
+        assert box and dialog_box and box["y"] + box["height"] <= dialog_box["y"] + dialog_box["height"]
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        on_top = page.evaluate(f"() => document.elementFromPoint({cx}, {cy}).closest('button')?.textContent")
+        assert on_top and "Animate" in on_top
+    shot(page, "followup-long-end")
+    expect(form.get_by_text(re.compile("Usually takes"))).to_be_in_viewport()
