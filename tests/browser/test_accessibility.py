@@ -17,6 +17,11 @@ AXE = Axe()
 
 
 def serious(page: Page, label: str) -> list[str]:
+    # Colours are judged as they settle: mid fade-in (a toast, a dialog) text is still partly transparent.
+    page.evaluate(
+        "() => Promise.all(document.getAnimations()"
+        ".filter(a => a.effect?.getComputedTiming().endTime !== Infinity).map(a => a.finished))"
+    )
     results = AXE.run(page)
     assert results.response["passes"], f"{label}: axe checked nothing"
     found = [
