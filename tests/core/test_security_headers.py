@@ -47,6 +47,8 @@ def check(response) -> None:
         assert nonces and f'nonce="{nonces[0]}"' in tag, (path, tag)
     assert not re.search(r"\sstyle=\"", html), path  # no inline styles
     assert not re.search(r"\son[a-z]+=\"", html), path  # no inline event handlers
+    # And no template source shows on the page (a {# comment #} spanning lines is printed, not dropped).
+    assert not re.search(r"\{[#%]|[#%]\}", html), (path, re.findall(r".{0,40}(?:\{[#%]|[#%]\}).{0,40}", html)[:3])
 
 
 @pytest.mark.django_db
