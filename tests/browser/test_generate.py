@@ -46,3 +46,12 @@ def test_generate_an_image_card_goes_live_and_file_comes_from_our_storage(
     assert response.status_code == 200 and len(response.content) == asset.size
     assert re.match(r"image/(png|jpeg|webp)", response.headers["content-type"])
     assert len(kie_sim.log.of_kind("create")) == 1
+
+    # Another model, picked from the list while the card is on the page: its own form replaces this one (and no
+    # htmx settling writes a style attribute, which the CSP would refuse: the context fixture watches for that).
+    page.get_by_label("Search models").fill("suno v4")
+    page.locator("[data-model-list] li:visible a").first.click()
+    expect(page.get_by_role("heading", name=re.compile("Suno"), level=1)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"model=suno"))
+    expect(page.locator("#model-form textarea").first).to_be_visible()
+    expect(page.locator("#estimate")).to_contain_text("credits")
