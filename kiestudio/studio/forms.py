@@ -138,6 +138,8 @@ class GenerateForm(forms.Form):
         for spec_field in self.spec.fields:
             if spec_field.name not in self.fields:
                 continue  # filled in by the server (a follow-up's source file)
+            if not spec_field.is_shown(cleaned):
+                continue  # hidden by the other fields' values: whatever it still holds is not sent
             value = cleaned.get(spec_field.name)
             if spec_field.type in MEDIA_TYPES:
                 refs = self.fields[spec_field.name].widget.references

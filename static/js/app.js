@@ -138,6 +138,33 @@
       bar.style.width = Math.max(0, Math.min(100, parseFloat(bar.parentNode.getAttribute("aria-valuenow")) || 0)) + "%";
     });
   }
+  // Fields that apply only while others hold certain values (a Suno style and title in custom mode): hidden, and
+  // disabled so a value left in them is not sent, until the conditions hold (without JavaScript all show).
+  function shownWhenHolds(form, conditions) {
+    return Object.keys(conditions).every(function (name) {
+      var control = form.elements[name];
+      if (!control) return false;
+      var value = control.type === "checkbox" ? control.checked : control.value;
+      var wanted = Array.isArray(conditions[name]) ? conditions[name] : [conditions[name]];
+      return wanted.some(function (want) { return String(want) === String(value); });
+    });
+  }
+  function applyShownWhen(root) {
+    root.querySelectorAll("[data-shown-when]").forEach(function (box) {
+      var form = box.closest("form");
+      if (!form) return;
+      var shown = shownWhenHolds(form, JSON.parse(box.dataset.shownWhen));
+      box.hidden = !shown;
+      box.querySelectorAll("input, select, textarea").forEach(function (control) { control.disabled = !shown; });
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.querySelector("[data-shown-when]")) applyShownWhen(form);
+  });
+  document.addEventListener("DOMContentLoaded", function () { applyShownWhen(document); });
+  document.addEventListener("htmx:load", function (event) { applyShownWhen(event.detail.elt); });
+
   document.addEventListener("DOMContentLoaded", function () { wireKaraoke(document); sizeBars(document); });
   document.addEventListener("htmx:load", function (event) { sizeBars(event.detail.elt); });
   document.addEventListener("htmx:load", function (event) { wireKaraoke(event.detail.elt); });

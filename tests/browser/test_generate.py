@@ -55,3 +55,14 @@ def test_generate_an_image_card_goes_live_and_file_comes_from_our_storage(
     expect(page).to_have_url(re.compile(r"model=suno"))
     expect(page.locator("#model-form textarea").first).to_be_visible()
     expect(page.locator("#estimate")).to_contain_text("credits")
+    # Style and title are custom-mode fields: hidden in simple mode, there once it is switched on.
+    style, title = page.get_by_label("Style", exact=True), page.get_by_label("Title", exact=True)
+    expect(style).to_be_hidden()
+    expect(title).to_be_hidden()
+    page.get_by_label("Custom mode").check()
+    expect(style).to_be_visible()
+    expect(title).to_be_visible()
+    style.fill("dreamy synth-pop")
+    page.get_by_label("Custom mode").uncheck()
+    expect(style).to_be_hidden()
+    expect(style).to_be_disabled()  # so the value left in it is not sent

@@ -176,6 +176,10 @@ def test_broken_models_are_reported(changes, problem):
         ({"name": "callBackUrl"}, "callBackUrl is added by the client"),
         ({"type": "colour"}, "type 'colour' is not one of"),
         ({"choice_labels": ["one"]}, "choice_labels must be one non-empty label per choice"),
+        ({"shown_when": {"quality": "high"}}, "shown_when names 'quality', which is not another field"),
+        ({"shown_when": {"size": "1K"}}, "shown_when names 'size', which is not another field"),
+        ({"shown_when": {}}, "shown_when maps other fields to a value or a list of values"),
+        ({"shown_when": {"prompt": {"present": True}}}, "shown_when maps other fields to a value or a list of values"),
     ],
 )
 def test_broken_fields_are_reported(field_changes, problem):
@@ -246,3 +250,26 @@ def test_request_body_wraps_inputs_per_family():
     with pytest.raises(ValueError, match="Suno requires a callBackUrl"):
         request_body(suno, {"prompt": "a song"})
     assert request_body(suno, {"prompt": "a song"}, "https://studio.example/cb")["model"] == "V5"
+
+
+def test_a_field_can_apply_only_while_others_hold_a_value():
+    model = json.loads(json.dumps(GOOD))
+    model["fields"].append(
+        {"name": "hd", "type": "boolean", "label": "HD", "required": False, "default": False, "help": "h"}
+    )
+    model["fields"][1]["shown_when"] = {"hd": True}
+    model["fields"][0]["shown_when"] = {"size": ["1K", "2K"]}
+    spec = parse(model).get("demo/model")
+    size, prompt = spec.field("size"), spec.field("prompt")
+    assert size.is_shown({"hd": True}) and not size.is_shown({"hd": False}) and not size.is_shown({})
+    assert prompt.is_shown({"size": "2K"}) and not prompt.is_shown({"size": "4K"})
+    assert spec.field("hd").is_shown({})  # no conditions: always
+    hash(size)  # still a frozen, hashable spec
+
+
+def test_suno_style_and_title_apply_in_custom_mode_only(catalog):
+    custom = [spec for spec in catalog.models if spec.family == "suno" and spec.has_field("customMode")]
+    assert len(custom) >= 7  # six Suno versions and the cover follow-up
+    for spec in custom:
+        for name in ("style", "title"):
+            assert dict(spec.field(name).shown_when) == {"customMode": True}, (spec.key, name)

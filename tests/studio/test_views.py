@@ -76,6 +76,28 @@ def test_invalid_values_are_shown_beside_the_field_and_nothing_is_created(client
     assert not Generation.objects.exists()
 
 
+def test_fields_that_do_not_apply_are_marked_and_their_leftover_values_not_sent(client, alice, kie_sim):
+    client.force_login(alice)
+    page = client.get("/generate/", {"model": "suno/V4"}).content.decode()
+    assert page.count('data-shown-when="{&quot;customMode&quot;: true}"') == 3  # style, title, voice
+    # Simple mode, with a style and a voice left over from custom mode (a browser without JavaScript sends them).
+    data = {"model": "suno/V4", "aspect_ratio": "", "style": "dreamy synth-pop", "vocalGender": "f"}
+    response = submit(client, prompt="A calm piano piece", **data)
+    assert response.status_code == 200, response.content.decode()[:500]
+    generation = Generation.objects.get()
+    assert generation.inputs["prompt"] == "A calm piano piece" and generation.inputs["customMode"] is False
+    assert "style" not in generation.inputs and "vocalGender" not in generation.inputs
+    # In custom mode the same fields apply, and are required by Suno's rules.
+    response = submit(client, model="suno/V4", prompt="La la la", customMode="on", vocalGender="f")
+    assert response.status_code == 422 and "Custom mode needs a style and a title." in response.content.decode()
+    response = submit(
+        client, model="suno/V4", prompt="La la la", customMode="on", style="soul", title="Hum", vocalGender="f"
+    )
+    assert response.status_code == 200
+    inputs = Generation.objects.latest("pk").inputs
+    assert (inputs["style"], inputs["title"], inputs["vocalGender"]) == ("soul", "Hum", "f")
+
+
 def test_variations_out_of_range_are_refused(client, alice):
     client.force_login(alice)
     response = submit(client, variations="9")

@@ -75,6 +75,7 @@ FIELD_KEYS_OPTIONAL: tuple[str, ...] = (
     "max_items",
     "advanced",
     "choice_labels",
+    "shown_when",
 )
 #: Added by the HTTP client, never a user input.
 RESERVED_FIELDS = frozenset({"callBackUrl", "model", "progressCallBackUrl"})
@@ -322,6 +323,10 @@ def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None
     )
     for index, rule in enumerate(rules):
         problems += check_rule_shape(spec, rule, f"{where}.rules[{index}]")
+    for shown in fields:
+        for name in shown.shown_when or {}:
+            if name == shown.name or name not in names:
+                problems.append(f"{where} {shown.name!r}: shown_when names {name!r}, which is not another field")
     return (None if problems else spec), problems
 
 
@@ -403,6 +408,17 @@ def build_field(raw: Any, where: str) -> tuple[FieldSpec | None, list[str]]:
     for low, high in (("min", "max"), ("min_length", "max_length"), ("min_items", "max_items")):
         if isinstance(raw.get(low), int | float) and isinstance(raw.get(high), int | float) and raw[low] > raw[high]:
             problems.append(f"{where}: {low} is above {high}")
+    shown_when = raw.get("shown_when")
+    if shown_when is not None and not (
+        isinstance(shown_when, dict)
+        and shown_when
+        and all(
+            isinstance(want, str | int | float | bool)
+            or (isinstance(want, list) and want and all(isinstance(w, str | int | float | bool) for w in want))
+            for want in shown_when.values()
+        )
+    ):
+        problems.append(f"{where}: shown_when maps other fields to a value or a list of values")
     if problems:
         return None, problems
     default = raw["default"]
@@ -422,6 +438,7 @@ def build_field(raw: Any, where: str) -> tuple[FieldSpec | None, list[str]]:
         max_items=raw.get("max_items"),
         advanced=raw.get("advanced", False),
         choice_labels=tuple(choice_labels or ()),
+        shown_when=MappingProxyType(dict(shown_when)) if shown_when else None,
     )
     if default is not None:
         try:

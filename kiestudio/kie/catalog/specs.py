@@ -6,7 +6,9 @@ objects by :mod:`kiestudio.kie.catalog.loader`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from types import MappingProxyType
 from typing import Any
 
@@ -218,6 +220,20 @@ class FieldSpec:
     advanced: bool = False
     #: Optional display names for ``choices`` (same order and length); the wire value is the choice.
     choice_labels: tuple[str, ...] = ()
+    #: Shown (and sent) only while other fields have these values: ``{"customMode": true}``; a list allows any of
+    #: several values. The form hides the field otherwise, and a value left in a hidden field is not sent.
+    shown_when: MappingProxyType[str, Any] | None = dataclass_field(default=None, hash=False, compare=False)
+
+    def is_shown(self, values: Mapping[str, Any]) -> bool:
+        """Whether the field applies, given the other fields' values (wire values, or form strings)."""
+        from .pricing import price_key  # pricing imports this module
+
+        if not self.shown_when:
+            return True
+        return all(
+            price_key(values.get(name)) in {price_key(v) for v in (want if isinstance(want, list) else [want])}
+            for name, want in self.shown_when.items()
+        )
 
     @property
     def has_default(self) -> bool:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
 
 from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, estimate_credits, get_model
 
@@ -135,3 +137,13 @@ def asset_label(asset) -> str:
     name = str(metadata.get("name") or "")
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
     return words[:1].upper() + words[1:].lower()
+
+
+@register.filter
+def shown_when(field) -> str:
+    """The attribute that lets app.js show a field only while its conditions hold (``FieldSpec.shown_when``).
+    Without JavaScript every field shows, and the server ignores those whose conditions don't hold."""
+    spec = getattr(field.field, "spec", None)
+    if spec is None or not spec.shown_when:
+        return ""
+    return format_html(' data-shown-when="{}"', json.dumps(dict(spec.shown_when)))
