@@ -85,6 +85,32 @@ def test_detail_has_permalink_and_neighbours(client, alice, made):
     assert "<html" not in partial and "data-detail-root" in partial
 
 
+def test_detail_lists_the_settings_by_their_names_in_the_form(client, alice, kie_sim):
+    [image] = create(alice, prompt="A lighthouse", aspect_ratio="16:9")
+    [song] = create(
+        alice,
+        "suno/V4",
+        prompt="La la",
+        customMode=True,
+        instrumental=False,
+        style="soul",
+        title="Hum",
+        vocalGender="f",
+    )
+    drain()
+    client.force_login(alice)
+    html = client.get(f"/gallery/{image.pk}/").content.decode()
+    assert "<dt>Aspect ratio</dt><dd>16:9</dd>" in html and "<dt>aspect_ratio</dt>" not in html
+    html = client.get(f"/gallery/{song.pk}/").content.decode()
+    for row in (
+        "<dt>Custom mode</dt><dd>Yes</dd>",
+        "<dt>Instrumental (no vocals)</dt><dd>No</dd>",
+        "<dt>Voice</dt><dd>Female</dd>",
+    ):
+        assert row in html
+    assert "<dt>Song idea or lyrics</dt>" not in html  # the prompt has its own place
+
+
 def test_favourite_sticks_and_filters(client, alice, made):
     client.force_login(alice)
     target = made[2]

@@ -147,3 +147,35 @@ def shown_when(field) -> str:
     if spec is None or not spec.shown_when:
         return ""
     return format_html(' data-shown-when="{}"', json.dumps(dict(spec.shown_when)))
+
+
+@register.filter
+def input_facts(generation, spec: ModelSpec | None) -> list[tuple[str, str]]:
+    """The settings a generation was made with, as people read them: the catalog's labels and choice names, Yes or
+    No, and a count for files (their Kie addresses are temporary and mean nothing to a reader)."""
+    # The prompt has its own place; what a follow-up took from its source (a task id, a file) shows as its family.
+    skip = {
+        spec.prompt_field if spec else None,
+        generation.parent_media_field or None,
+        *(spec.from_parent if spec else ()),
+    }
+    rows = []
+    for name, value in (generation.inputs or {}).items():
+        if name in skip:
+            continue
+        field = spec.field(name) if spec is not None and spec.has_field(name) else None
+        if field is not None and field.type.endswith(("_url", "_urls")):
+            count = len(value) if isinstance(value, list) else 1
+            shown = f"{count} file" if count == 1 else f"{count} files"
+        elif field is not None and field.type == "enum":
+            shown = str(dict(field.choice_pairs()).get(value, value))
+        elif isinstance(value, bool):
+            shown = "Yes" if value else "No"
+        elif isinstance(value, list):
+            shown = ", ".join(str(item) for item in value)
+        elif isinstance(value, dict):
+            shown = json.dumps(value)
+        else:
+            shown = str(value)
+        rows.append((field.label if field is not None else name, shown))
+    return rows
