@@ -165,6 +165,20 @@
   document.addEventListener("DOMContentLoaded", function () { applyShownWhen(document); });
   document.addEventListener("htmx:load", function (event) { applyShownWhen(event.detail.elt); });
 
+  // A page opened on a model further down (a link, a remix, a reload) shows that model in the list, scrolled
+  // within the list only.
+  function revealSelectedModel() {
+    var list = document.querySelector("[data-model-list]");
+    var item = list && list.querySelector(".is-selected");
+    if (!item || list.scrollHeight <= list.clientHeight) return;
+    var box = list.getBoundingClientRect(), at = item.getBoundingClientRect();
+    var visibleBottom = Math.min(box.bottom, window.innerHeight);
+    if (at.top < box.top || at.bottom > visibleBottom) {
+      list.scrollTop += at.top - box.top - (visibleBottom - box.top) / 3;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", revealSelectedModel);
+
   document.addEventListener("DOMContentLoaded", function () { wireKaraoke(document); sizeBars(document); });
   document.addEventListener("htmx:load", function (event) { sizeBars(event.detail.elt); });
   document.addEventListener("htmx:load", function (event) { wireKaraoke(event.detail.elt); });

@@ -66,3 +66,15 @@ def test_generate_an_image_card_goes_live_and_file_comes_from_our_storage(
     page.get_by_label("Custom mode").uncheck()
     expect(style).to_be_hidden()
     expect(style).to_be_disabled()  # so the value left in it is not sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_to_a_model_far_down_the_list_shows_it_there(signed_in_page: Page, asgi_live_server: str):
+    page = signed_in_page
+    page.set_viewport_size({"width": 1366, "height": 800})
+    page.goto(f"{asgi_live_server}/generate/?model=suno/V5")
+    expect(page.get_by_role("heading", name="Suno V5", level=1)).to_be_visible()
+    selected = page.locator("[data-model-list] .is-selected")
+    expect(selected).to_have_text(re.compile("Suno V5"))
+    expect(selected).to_be_in_viewport(ratio=1)
+    assert page.evaluate("window.scrollY") == 0  # the list scrolled, not the page
