@@ -16,6 +16,12 @@ from tests.studio.helpers import made
 SHOTS = os.environ.get("KIE_SCREENSHOTS")  # a folder to keep screenshots in, when looking at the UI by eye
 
 
+def settled(page: Page) -> None:
+    """Wait until htmx has finished with what it last swapped in: it wires up new content (here, the price's
+    "change" trigger) as it settles, a moment after the content shows."""
+    page.wait_for_function("() => !document.querySelector('.htmx-added, .htmx-settling, .htmx-swapping')")
+
+
 def shot(page: Page, name: str) -> None:
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=False)
@@ -45,6 +51,7 @@ def test_upscale_an_image_from_its_card_and_walk_the_family_tree(
     expect(dialog.locator("#followup-estimate")).to_contain_text("credits")
     expect(dialog.get_by_label("Model")).to_have_value("topaz/image-upscale")
     expect(dialog.get_by_label("Enlarge by")).to_be_visible()
+    settled(page)
     dialog.get_by_label("Enlarge by").select_option("4")
     expect(dialog.locator("#followup-estimate")).to_contain_text("20 credits")
     shot(page, "followup-form")
@@ -91,6 +98,7 @@ def test_extend_a_veo_video_from_the_gallery(
 
     followup = page.locator("#followup-dialog")
     expect(followup.get_by_role("heading", name="Extend")).to_be_visible()  # on top of the detail dialog
+    settled(page)
     prompt = followup.get_by_label("What happens next")
     expect(prompt).to_have_value("A drone flight over green hills")  # prefilled from the source
     prompt.fill("The drone rises above the clouds at sunrise")
@@ -129,6 +137,7 @@ def test_separate_a_suno_track_into_stems(
     followup = page.locator("#followup-dialog")
     expect(followup.get_by_role("heading", name="Separate stems")).to_be_visible()
     expect(followup).to_contain_text("file 2")
+    settled(page)
     followup.get_by_label("Split into").select_option("split_stem")
     expect(followup.locator("#followup-estimate")).to_contain_text("50 credits")
     shot(page, "stems-form")
