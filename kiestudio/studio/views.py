@@ -181,18 +181,25 @@ def generate_submit(request: HttpRequest) -> HttpResponse:
     return trigger_client_event(response, "kie:generated", {"count": count})
 
 
+def _settled(response: HttpResponse, pending: bool) -> HttpResponse:
+    """A poll that finds the work done tells the page (the header's balance reads Kie again)."""
+    return response if pending else trigger_client_event(response, "kie:settled")
+
+
 @require_GET
 @login_required
 def recent_strip(request: HttpRequest) -> HttpResponse:
-    return render(request, "studio/generate.html#recent", _recent_context(request))
+    context = _recent_context(request)  # polled only while something is pending
+    return _settled(render(request, "studio/generate.html#recent", context), context["any_pending"])
 
 
 @require_GET
 @login_required
 def generation_card(request: HttpRequest, pk: int) -> HttpResponse:
     generation = get_for_workspace(request, Generation.objects.prefetch_related("assets"), pk=pk)
-    template = "studio/_live_card.html" if request.GET.get("live") else "studio/_card.html"
-    return render(request, template, {"generation": generation})
+    if request.GET.get("live"):  # polled only while it is pending
+        return _settled(render(request, "studio/_live_card.html", {"generation": generation}), generation.is_pending)
+    return render(request, "studio/_card.html", {"generation": generation})
 
 
 def _card_action_response(request: HttpRequest, generation: Generation) -> HttpResponse:

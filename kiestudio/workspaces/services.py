@@ -487,13 +487,21 @@ def _balance_key(kie_key: str) -> str:
     return "kiestudio:balance:" + hashlib.sha256(f"balance:{kie_key}".encode()).hexdigest()[:32]
 
 
-def workspace_balance(*, workspace: Workspace, refresh: bool = False) -> tuple[Decimal | None, str]:
-    """The Kie credit balance (cached for a few minutes) and when it was read; None if Kie can't tell us."""
+def workspace_balance(
+    *, workspace: Workspace, refresh: bool = False, max_age: float | None = None
+) -> tuple[Decimal | None, str]:
+    """The Kie credit balance (cached for a few minutes) and when it was read; None if Kie can't tell us.
+
+    ``max_age`` (seconds) asks for a fresher reading than the cache's few minutes, e.g. right after work finished;
+    ``refresh`` always asks Kie."""
     try:
         key = workspace_kie_key(workspace)
     except crypto.SecretUnreadable:
         return None, ""
     hit = None if refresh else cache.get(_balance_key(key))
+    if hit and max_age is not None:
+        age = (timezone.now() - datetime.fromisoformat(hit[1])).total_seconds()
+        hit = hit if age <= max_age else None
     if hit:
         return Decimal(hit[0]), hit[1]
     try:

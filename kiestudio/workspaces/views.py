@@ -369,11 +369,16 @@ def settings_delete(request: HttpRequest) -> HttpResponse:
     return _done(request, "home", success=f"Deleted {name} and everything in it.")
 
 
+FRESH_BALANCE_SECONDS = 2  # however many tabs see work finish, Kie is asked at most this often per key
+
+
 @require_GET
 @login_required
 def balance(request: HttpRequest) -> HttpResponse:
-    """The header's credit balance (loaded after the page; cached for a few minutes)."""
-    credits, read_at = services.workspace_balance(workspace=current_workspace(request))
+    """The header's credit balance (loaded after the page; cached for a few minutes). ``?fresh=1`` comes when
+    work has just finished here: a reading at most ``FRESH_BALANCE_SECONDS`` old."""
+    max_age = FRESH_BALANCE_SECONDS if request.GET.get("fresh") == "1" else None
+    credits, read_at = services.workspace_balance(workspace=current_workspace(request), max_age=max_age)
     read = datetime.fromisoformat(read_at) if read_at else None
     return render(request, "workspaces/_balance.html", {"credits": credits, "read_at": read})
 

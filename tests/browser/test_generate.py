@@ -11,17 +11,22 @@ from kiestudio.studio.models import Asset, Generation, Status
 
 @pytest.mark.django_db(transaction=True)
 def test_generate_an_image_card_goes_live_and_file_comes_from_our_storage(
-    signed_in_page: Page, asgi_live_server: str, kie_sim, studio_worker, settings, tmp_path
+    signed_in_page: Page, asgi_live_server: str, kie_sim, studio_worker, settings, tmp_path, monkeypatch
 ):
     page = signed_in_page
     kie_sim.sim.config.time_scale = 0.15  # Nano Banana takes ~2 s here: long enough to watch it go live
     settings.STUDIO_POLL_SCALE = 0.05
+    kie_sim.sim.set_balance(1000)
+    # A reading under 2 s old stands when work finishes (many tabs, one Kie call); this test is quicker than that.
+    monkeypatch.setattr("kiestudio.workspaces.views.FRESH_BALANCE_SECONDS", 0)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Generate").click()
     expect(page.get_by_role("heading", name="Nano Banana", level=1)).to_be_visible()
     page.get_by_label("Search models").fill("imagen fast")
     expect(page.locator("[data-model-list] li:visible")).to_have_count(1)
     page.get_by_label("Search models").fill("")
 
+    balance = page.locator(".topbar .pill-balance")
+    expect(balance).to_have_text(re.compile(r"1,000 cr$"))
     page.get_by_label("Prompt").fill("A lighthouse at dusk, watercolor")
     page.get_by_label("Aspect ratio").select_option("16:9")
     expect(page.locator("#estimate")).to_contain_text("4 credits")
@@ -33,6 +38,12 @@ def test_generate_an_image_card_goes_live_and_file_comes_from_our_storage(
     expect(card.locator(".status-badge")).to_have_text("Done", timeout=20_000)
     image = card.locator(".gen-media img")
     expect(image).to_be_visible()
+    # The header's balance reads Kie again once the work is done: it shows what the generation cost.
+    spent = kie_sim.sim.balance
+    assert spent < 1000
+    expect(balance).to_have_text(
+        re.compile(rf"{spent:,.0f} cr$" if spent == spent.to_integral() else rf"{spent:,.2f} cr$")
+    )
     page.screenshot(path=str(tmp_path / "generated.png"))
 
     generation = Generation.objects.get()

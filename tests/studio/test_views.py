@@ -98,6 +98,18 @@ def test_fields_that_do_not_apply_are_marked_and_their_leftover_values_not_sent(
     assert (inputs["style"], inputs["title"], inputs["vocalGender"]) == ("soul", "Hum", "f")
 
 
+def test_polls_that_find_the_work_done_tell_the_page(client, alice, kie_sim):
+    client.force_login(alice)
+    [generation] = create(alice, prompt="A lighthouse")
+    assert generation.is_pending
+    for url in ("/generate/recent/", f"/generations/{generation.pk}/card/?live=1"):
+        assert "HX-Trigger" not in client.get(url, headers={"HX-Request": "true"}), url
+    drain()
+    for url in ("/generate/recent/", f"/generations/{generation.pk}/card/?live=1"):
+        assert "kie:settled" in client.get(url, headers={"HX-Request": "true"})["HX-Trigger"], url
+    assert "HX-Trigger" not in client.get(f"/generations/{generation.pk}/card/")  # not a poll
+
+
 def test_variations_out_of_range_are_refused(client, alice):
     client.force_login(alice)
     response = submit(client, variations="9")

@@ -89,6 +89,27 @@ def test_the_header_balance_is_cached(owner, kie_sim):
     assert 'hx-get="/workspaces/balance/"' in text(owner.get("/gallery/"))
 
 
+def test_the_header_balance_reads_kie_again_once_work_finished_here(owner, kie_sim):
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    kie_sim.sim.set_balance(321)
+    assert "321 cr" in text(owner.get("/workspaces/balance/"))
+    kie_sim.sim.set_balance(317)
+    reads = len(kie_sim.log.of_kind("credit"))
+    # The pill asks again (?fresh=1) when a poll reports the work done; a reading under 2 s old still stands, so
+    # many tabs seeing the same finish make one Kie call.
+    pill = text(owner.get("/workspaces/balance/?fresh=1"))
+    assert "321 cr" in pill and 'hx-trigger="kie:settled from:body"' in pill
+    later = timezone.now() + timedelta(seconds=3)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert "317 cr" in text(owner.get("/workspaces/balance/?fresh=1"))
+        assert "317 cr" in text(owner.get("/workspaces/balance/?fresh=1"))
+    assert len(kie_sim.log.of_kind("credit")) == reads + 1
+
+
 def test_the_header_says_so_when_kie_gives_no_balance(owner, kie_sim):
     kie_sim.sim.config.api_keys = ["not-ours"]
     assert "balance unknown" in text(owner.get("/workspaces/balance/"))
