@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from kiestudio.chat.models import Conversation, Message
+from tests.browser.helpers import balance_pill
 from tests.chat.helpers import wait_for, wait_until_done
 
 # Records, for the reply being written, each moment its visible text grew (time in ms, length in characters).
@@ -42,9 +44,14 @@ def normalise(text: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_tokens_stream_live_then_stop_regenerate_and_edit(signed_in_page: Page, asgi_live_server, kie_sim, alice):
+def test_tokens_stream_live_then_stop_regenerate_and_edit(
+    signed_in_page: Page, asgi_live_server, kie_sim, alice, monkeypatch
+):
+    kie_sim.sim.set_balance(1000)
+    monkeypatch.setattr("kiestudio.workspaces.views.FRESH_BALANCE_SECONDS", 0)  # see test_generate.py
     page = signed_in_page
     page.goto(f"{asgi_live_server}/chat/")
+    expect(page.locator(".topbar .pill-balance")).to_have_text(balance_pill(Decimal(1000)))
     expect(page.get_by_role("button", name="Send")).to_be_disabled()  # nothing typed: nothing to send
 
     # 1. Tokens visibly arrive one after another.
@@ -64,6 +71,9 @@ def test_tokens_stream_live_then_stop_regenerate_and_edit(signed_in_page: Page, 
     assert normalise(done.locator("[data-rendered]").inner_text()) == normalise(first.text)
     expect(page.locator("#chat-live")).not_to_be_empty()  # announced politely for screen readers
     expect(page.locator("#chat-usage")).to_contain_text("1 reply")
+    # The header's balance reads Kie again when the reply is done.
+    assert kie_sim.sim.balance < 1000
+    expect(page.locator(".topbar .pill-balance")).to_have_text(balance_pill(kie_sim.sim.balance))
 
     # 2. Stop a long reply part-way: the text so far stays.
     ask(page, "Now a very long story [sim:delay 0.1] [sim:words 400]")
