@@ -102,7 +102,7 @@ def test_the_header_balance_reads_kie_again_once_work_finished_here(owner, kie_s
     # The pill asks again (?fresh=1) when a poll reports the work done; a reading under 2 s old still stands, so
     # many tabs seeing the same finish make one Kie call.
     pill = text(owner.get("/workspaces/balance/?fresh=1"))
-    assert "321 cr" in pill and 'hx-trigger="kie:settled from:body"' in pill
+    assert "321 cr" in pill and 'hx-trigger="kie:settled from:body, chat:done from:body"' in pill
     later = timezone.now() + timedelta(seconds=3)
     with mock.patch("django.utils.timezone.now", return_value=later):
         assert "317 cr" in text(owner.get("/workspaces/balance/?fresh=1"))
