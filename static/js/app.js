@@ -179,6 +179,16 @@
   }
   document.addEventListener("DOMContentLoaded", revealSelectedModel);
 
+  // On a phone the sections scroll sideways in one row: start with the current one in view.
+  function revealCurrentSection() {
+    var current = document.querySelector(".mainnav [aria-current='page']");
+    var row = current && current.closest("ul");
+    if (!row || row.scrollWidth <= row.clientWidth) return;
+    var box = row.getBoundingClientRect(), at = current.getBoundingClientRect();
+    if (at.left < box.left || at.right > box.right) row.scrollLeft += at.left - box.left - (box.width - at.width) / 2;
+  }
+  document.addEventListener("DOMContentLoaded", revealCurrentSection);
+
   document.addEventListener("DOMContentLoaded", function () { wireKaraoke(document); sizeBars(document); });
   document.addEventListener("htmx:load", function (event) { sizeBars(event.detail.elt); });
   document.addEventListener("htmx:load", function (event) { wireKaraoke(event.detail.elt); });

@@ -51,6 +51,8 @@ def test_every_main_page_fits_a_phone(signed_in_page: Page, asgi_live_server: st
     for path in (*pages, "/settings/"):
         page.goto(base + path)
         fits(page, path)
+    # The sections row starts with the current one in view, even the last.
+    expect(page.locator("header.topbar").get_by_role("link", name="Settings")).to_be_in_viewport(ratio=1)
 
     # The top bar: two rows (brand and tools, then the sections), not a quarter of the screen, and every section
     # reachable by scrolling the row sideways.
@@ -68,6 +70,9 @@ def test_every_main_page_fits_a_phone(signed_in_page: Page, asgi_live_server: st
     fits(page, f"/chat/{conversation.pk}/")
     box = answer.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    # The composer stays in reach at the bottom without taking the screen: a short box and two rows of tools.
+    composer = page.locator("#composer .composer-box")
+    assert composer.bounding_box()["height"] <= 160, composer.bounding_box()
     regenerate = answer.get_by_role("button", name=re.compile("^Regenerate"))
     regenerate.scroll_into_view_if_needed()
     expect(regenerate).to_be_in_viewport(ratio=1)
