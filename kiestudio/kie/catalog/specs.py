@@ -226,14 +226,9 @@ class FieldSpec:
 
     def is_shown(self, values: Mapping[str, Any]) -> bool:
         """Whether the field applies, given the other fields' values (wire values, or form strings)."""
-        from .pricing import price_key  # pricing imports this module
+        from .validation import condition_matches  # the rules' own matcher; validation imports this module
 
-        if not self.shown_when:
-            return True
-        return all(
-            price_key(values.get(name)) in {price_key(v) for v in (want if isinstance(want, list) else [want])}
-            for name, want in self.shown_when.items()
-        )
+        return not self.shown_when or condition_matches(self.shown_when, values)
 
     @property
     def has_default(self) -> bool:
