@@ -14,6 +14,7 @@ from typing import Any
 from .errors import CatalogError, UnknownModel
 from .pricing import check_price
 from .specs import (
+    DOC_ASPECTS,
     FAMILIES,
     FIELD_TYPES,
     KINDS,
@@ -63,6 +64,8 @@ MODEL_KEYS_OPTIONAL: tuple[str, ...] = (
     "from_parent",
     "parent_media",
     "operation",
+    "docs_differences",
+    "added",
 )
 FIELD_KEYS_REQUIRED: tuple[str, ...] = ("name", "type", "label", "required", "default", "help")
 FIELD_KEYS_OPTIONAL: tuple[str, ...] = (
@@ -89,6 +92,8 @@ KIND_OUTPUT = {
     "video_to_video": "video",
     "speech": "audio",
     "sound_effect": "audio",
+    "audio_edit": "audio",
+    "talking_video": "video",
     "music": "audio",
     "video_extend": "video",
     "video_upgrade": "video",
@@ -295,6 +300,11 @@ def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None
     parent_media = raw.get("parent_media")
     operation = raw.get("operation", "create")
     problems += _check_followup(where, kind, names, followup_only, from_parent, parent_media, operation)
+    differences = raw.get("docs_differences", {})
+    problems += _check_differences(where, differences, names)
+    added = raw.get("added")
+    if added is not None and not (isinstance(added, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", added)):
+        problems.append(f"{where}: added must be an ISO date (YYYY-MM-DD)")
     if problems:
         return None, problems
 
@@ -320,6 +330,10 @@ def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None
         from_parent=MappingProxyType(dict(from_parent)),
         parent_media=parent_media,
         operation=operation,
+        docs_differences=MappingProxyType(
+            {name: MappingProxyType(dict(aspects)) for name, aspects in differences.items()}
+        ),
+        added=added,
     )
     for index, rule in enumerate(rules):
         problems += check_rule_shape(spec, rule, f"{where}.rules[{index}]")
@@ -328,6 +342,30 @@ def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None
             if name == shown.name or name not in names:
                 problems.append(f"{where} {shown.name!r}: shown_when names {name!r}, which is not another field")
     return (None if problems else spec), problems
+
+
+def _check_differences(where: str, differences: Any, names: list[str]) -> list[str]:
+    """``docs_differences``: ``{field: {aspect: reason}}``; every reason is real text, every field one of ours (a
+    ``missing`` field is one we leave out, and ``*`` stands for the whole model)."""
+    if not isinstance(differences, dict):
+        return [f"{where}: docs_differences must be an object"]
+    problems = []
+    for name, aspects in differences.items():
+        if not isinstance(aspects, dict) or not aspects:
+            problems.append(f"{where}: docs_differences[{name!r}] must map aspects to reasons")
+            continue
+        for aspect, reason in aspects.items():
+            if aspect not in DOC_ASPECTS:
+                problems.append(f"{where}: docs_differences[{name!r}]: unknown aspect {aspect!r}")
+            if not isinstance(reason, str) or len(reason.strip()) < 10:
+                problems.append(f"{where}: docs_differences[{name!r}][{aspect!r}] needs a reason")
+            if (name == "*") != (aspect == "undocumented"):
+                problems.append(f"{where}: docs_differences: 'undocumented' goes on '*' and only there")
+            elif aspect not in ("missing", "undocumented") and name not in names:
+                problems.append(f"{where}: docs_differences names {name!r}, which is not a field")
+            elif aspect == "missing" and name in names:
+                problems.append(f"{where}: docs_differences says {name!r} is missing, but it is a field")
+    return problems
 
 
 def _check_followup(

@@ -24,6 +24,8 @@ KINDS: MappingProxyType[str, str] = MappingProxyType(
         "video_to_video": "Video to video",
         "speech": "Speech",
         "sound_effect": "Sound effects",
+        "audio_edit": "Audio clean-up",
+        "talking_video": "Talking video",
         "music": "Music",
         # Follow-ups only (made from an earlier result; never offered on their own on the Generate page).
         "video_extend": "Extend video",
@@ -164,6 +166,21 @@ FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
     }
 )
 
+#: Ways a catalog entry may knowingly differ from Kie's published spec for a field (``docs_differences``).
+DOC_ASPECTS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "missing": "a documented field the studio does not offer",
+        "extra": "a field the studio sends that this spec does not list",
+        "type": "a different value type",
+        "enum": "a different set of choices",
+        "default": "a different default",
+        "required": "a different required flag",
+        "max_length": "a different text length limit",
+        "max_items": "a different list length limit",
+        "undocumented": "the docs snapshot has no spec for this model (field '*')",
+    }
+)
+
 #: Kind of media each model produces.
 OUTPUTS: tuple[str, ...] = ("image", "video", "audio")
 
@@ -279,6 +296,11 @@ class ModelSpec:
     parent_media: str | None = None
     #: How it reaches Kie (see ``OPERATIONS``).
     operation: str = "create"
+    #: Where this entry knowingly differs from Kie's published field spec: ``{field: {aspect: reason}}``
+    #: (``DOC_ASPECTS``; ``"*"`` with ``undocumented`` for a model the docs snapshot has no spec for).
+    docs_differences: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType({})
+    #: When the entry joined the catalog (ISO date); the Generate page marks recent ones "new".
+    added: str | None = None
 
     def __hash__(self) -> int:
         return hash(("ModelSpec", self.key))
