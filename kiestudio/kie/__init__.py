@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .aio import AsyncKieClient
-from .chat import ChatStream, image_block, openai_image_part
+from .chat import ChatStream, image_block, openai_image_part, responses_image_part, responses_text_part
 from .client import CREATE_PATHS, RECORD_PATHS, KieClient
 from .errors import (
     KieAuthError,
@@ -17,6 +17,7 @@ from .errors import (
     KieInsufficientCredits,
     KieKeyLimitExceeded,
     KieMalformedResponse,
+    KieModelPaused,
     KieNotFound,
     KieNotReady,
     KieRateLimited,
@@ -35,7 +36,9 @@ from .types import (
     ChatEventKind,
     ChatReply,
     ChatUsage,
+    PersonaResult,
     ResultFile,
+    StyleBoost,
     TaskState,
     TaskStatus,
     TimestampedLyrics,
@@ -68,6 +71,7 @@ __all__ = [
     "KieInsufficientCredits",
     "KieKeyLimitExceeded",
     "KieMalformedResponse",
+    "KieModelPaused",
     "KieNotFound",
     "KieNotReady",
     "KieRateLimited",
@@ -76,10 +80,12 @@ __all__ = [
     "KieUnavailable",
     "KieUnknownOutcome",
     "KieValidationError",
+    "PersonaResult",
     "RateLimiter",
     "RedisRateLimiter",
     "ResultFile",
     "RetryPolicy",
+    "StyleBoost",
     "TaskState",
     "TaskStatus",
     "TimestampedLyrics",
@@ -90,6 +96,8 @@ __all__ = [
     "image_block",
     "normalise_record",
     "openai_image_part",
+    "responses_image_part",
+    "responses_text_part",
     "sign",
     "verify_signature",
 ]

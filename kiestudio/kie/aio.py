@@ -1,4 +1,5 @@
-"""The asynchronous Kie client: chat (Claude Messages and OpenAI-style GPT/Gemini) and the credit balance.
+"""The asynchronous Kie client: chat (Claude Messages, OpenAI-style GPT/Gemini, the Responses format of
+GPT-5.4/5.5 and Codex) and the credit balance.
 
 All requests go through :meth:`AsyncKieClient._send` over an injectable ``httpx.AsyncBaseTransport``.
 """
@@ -16,9 +17,12 @@ from .chat import (
     AnthropicStreamTranslator,
     ChatStream,
     OpenAIStreamTranslator,
+    ResponsesStreamTranslator,
     events_from_reply,
     parse_anthropic_reply,
     parse_openai_reply,
+    parse_responses_reply,
+    responses_text_part,
 )
 from .client import _KieConfig
 from .errors import KieError, KieMalformedResponse
@@ -294,11 +298,82 @@ class AsyncKieClient(_KieConfig):
         path = f"/{model}/v1/chat/completions"
         return ChatStream(self._events(path, body, OpenAIStreamTranslator(), parse_openai_reply))
 
+    # -- GPT-5.4/5.5 and Codex (OpenAI Responses format, model in the body) ----------------------------------
+
+    @staticmethod
+    def _responses_body(
+        model: str,
+        input: list[dict[str, Any]] | str,
+        *,
+        stream: bool,
+        system: str | None,
+        reasoning_effort: str | None,
+        tools: list[dict[str, Any]] | None,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        if system:  # the Responses format's own place for it: a developer message ahead of the conversation
+            turns = [{"role": "user", "content": [responses_text_part(input)]}] if isinstance(input, str) else input
+            input = [{"role": "developer", "content": [responses_text_part(system, role="developer")]}, *turns]
+        body: dict[str, Any] = {"model": model, "input": input, "stream": stream}
+        if reasoning_effort:
+            body["reasoning"] = {"effort": reasoning_effort}
+        if tools:
+            body["tools"] = tools
+            if any(tool.get("type") == "function" for tool in tools):
+                body["tool_choice"] = "auto"  # Kie: "auto" with function tools, nothing otherwise
+        return {**body, **extra}
+
+    async def responses(
+        self,
+        model: str,
+        input: list[dict[str, Any]] | str,
+        *,
+        path: str,
+        system: str | None = None,
+        reasoning_effort: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> ChatReply:
+        """One whole answer. ``path`` is the model's endpoint: ``/codex/v1/responses`` or ``/api/v1/responses``."""
+        body = self._responses_body(
+            model,
+            input,
+            stream=False,
+            system=system,
+            reasoning_effort=reasoning_effort,
+            tools=tools,
+            extra=extra,
+        )
+        _, answer = await self._open("POST", path, op=Op.CHAT, json=body, timeout=self.chat_timeout)
+        return parse_responses_reply(answer or {})
+
+    def stream_responses(
+        self,
+        model: str,
+        input: list[dict[str, Any]] | str,
+        *,
+        path: str,
+        system: str | None = None,
+        reasoning_effort: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> ChatStream:
+        body = self._responses_body(
+            model,
+            input,
+            stream=True,
+            system=system,
+            reasoning_effort=reasoning_effort,
+            tools=tools,
+            extra=extra,
+        )
+        return ChatStream(self._events(path, body, ResponsesStreamTranslator(), parse_responses_reply))
+
     async def _events(
         self,
         path: str,
         body: dict[str, Any],
-        translator: AnthropicStreamTranslator | OpenAIStreamTranslator,
+        translator: AnthropicStreamTranslator | OpenAIStreamTranslator | ResponsesStreamTranslator,
         parse_reply: Callable[[dict[str, Any]], ChatReply],
     ) -> AsyncIterator[ChatEvent]:
         response, answer = await self._open("POST", path, op=Op.CHAT, stream=True, json=body, timeout=self.chat_timeout)

@@ -1,8 +1,9 @@
 """Chat wire formats → one :class:`ChatEvent` stream.
 
-Kie exposes Claude in Anthropic's Messages format and GPT/Gemini in OpenAI's chat-completions format.
-Both streams (and both non-streamed answers) are turned into the same types here, so the chat page only
-knows one vocabulary. Pure code: the HTTP side lives in :mod:`kiestudio.kie.aio`.
+Kie exposes Claude in Anthropic's Messages format, GPT-5.2 and Gemini in OpenAI's chat-completions format, and
+GPT-5.4/5.5 and the Codex models in OpenAI's Responses format. All three streams (and the non-streamed answers)
+are turned into the same types here, so the chat page only knows one vocabulary. Pure code: the HTTP side lives
+in :mod:`kiestudio.kie.aio`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ __all__ = [
     "AnthropicStreamTranslator",
     "ChatStream",
     "OpenAIStreamTranslator",
+    "ResponsesStreamTranslator",
     "events_from_reply",
     "image_block",
     "openai_image_part",
     "parse_anthropic_reply",
     "parse_openai_reply",
+    "parse_responses_reply",
+    "responses_image_part",
+    "responses_text_part",
 ]
 
 K = ChatEventKind
@@ -49,7 +54,15 @@ _ERROR_CLASSES = {
     "insufficient_credits_error": "insufficient_credits",
     "api_error": "upstream_error",
     "timeout_error": "timeout",
+    # Responses-format error codes (``error`` events and ``response.failed``).
+    "server_error": "upstream_error",
+    "rate_limit_exceeded": "rate_limited",
+    "invalid_prompt": "bad_request",
+    "invalid_request": "bad_request",
+    "model_not_found": "not_found",
 }
+#: Why a Responses answer stopped early (``incomplete_details.reason``), in Anthropic's words.
+_INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens", "content_filter": "refusal"}
 
 
 def image_block(url: str | None = None, *, data: str | None = None, media_type: str = "image/png") -> dict[str, Any]:
@@ -62,6 +75,16 @@ def image_block(url: str | None = None, *, data: str | None = None, media_type: 
 def openai_image_part(url: str) -> dict[str, Any]:
     """An OpenAI-format image part (Gemini also takes video, audio and PDF URLs this way)."""
     return {"type": "image_url", "image_url": {"url": url}}
+
+
+def responses_image_part(url: str) -> dict[str, Any]:
+    """A Responses-format image part (``input_image`` with a public URL)."""
+    return {"type": "input_image", "image_url": url}
+
+
+def responses_text_part(text: str, *, role: str = "user") -> dict[str, Any]:
+    """A Responses-format text part: ``output_text`` for the model's own earlier turns, ``input_text`` otherwise."""
+    return {"type": "output_text" if role == "assistant" else "input_text", "text": text}
 
 
 def _credits(*sources: Any) -> float | None:
@@ -229,18 +252,12 @@ class AnthropicStreamTranslator:
         return [_truncated()]
 
 
-class OpenAIStreamTranslator:
-    """OpenAI ``chat.completion.chunk`` SSE events → ChatEvents (with synthetic block indexes)."""
+class _NumberedBlocks:
+    """Content blocks for formats that have none of their own (OpenAI's chat chunks, the Responses API): a block
+    opens when the kind of content changes (text, thinking, one tool call) and gets the next index."""
 
-    def __init__(self) -> None:
-        self.started = False
-        self.finished = False
-        self.stop_reason: str | None = None
-        self.usage = ChatUsage()
-        self.credits_consumed: float | None = None
-        self._block: tuple[str, int] | None = None  # (key, index) of the open block
-        self._next_index = 0
-        self._usage_sent: tuple[str | None] | None = None  # stop_reason carried by the last usage event
+    _block: tuple[str, int] | None
+    _next_index: int
 
     def _open(self, key: str, start: ChatEvent) -> list[ChatEvent]:
         if self._block and self._block[0] == key:
@@ -261,6 +278,20 @@ class OpenAIStreamTranslator:
 
     def _index(self) -> int | None:
         return self._block[1] if self._block else None
+
+
+class OpenAIStreamTranslator(_NumberedBlocks):
+    """OpenAI ``chat.completion.chunk`` SSE events → ChatEvents (with synthetic block indexes)."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.finished = False
+        self.stop_reason: str | None = None
+        self.usage = ChatUsage()
+        self.credits_consumed: float | None = None
+        self._block: tuple[str, int] | None = None  # (key, index) of the open block
+        self._next_index = 0
+        self._usage_sent: tuple[str | None] | None = None  # stop_reason carried by the last usage event
 
     def feed(self, message: SSEMessage) -> list[ChatEvent]:
         if self.finished:
@@ -355,6 +386,179 @@ class OpenAIStreamTranslator:
         return [*self._close(), _truncated()]
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class ResponsesStreamTranslator(_NumberedBlocks):
+    """OpenAI Responses SSE events (``response.*``) → ChatEvents.
+
+    Kie documents ``response.output_text.delta``, ``response.function_call_arguments.delta``,
+    ``response.completed`` (with ``response.usage``) and a final ``data: [DONE]``; OpenAI's other events
+    (``output_item.added``/``done``, reasoning summaries, ``response.incomplete``/``failed``, ``error``) are read
+    too. Blocks get synthetic indexes, as in :class:`OpenAIStreamTranslator`.
+    """
+
+    def __init__(self) -> None:
+        self.started = False
+        self.completed = False  # response.completed (or .incomplete) was seen
+        self.finished = False
+        self.stop_reason: str | None = None
+        self.usage = ChatUsage()
+        self.credits_consumed: float | None = None
+        self._block: tuple[str, int] | None = None  # (key, index) of the open block
+        self._next_index = 0
+        self._tools: dict[Any, tuple[str | None, str | None]] = {}  # output_index -> (call id, name)
+        self._called = False
+        self._streamed_text = False
+        self._usage_sent: tuple[str | None, float | None] | None = None
+
+    def _start(self, payload: dict[str, Any]) -> list[ChatEvent]:
+        if self.started:
+            return []
+        self.started = True
+        response = _dict(payload.get("response"))
+        return [
+            ChatEvent(
+                kind=K.MESSAGE_START,
+                message_id=response.get("id") or payload.get("id"),
+                model=response.get("model") or payload.get("model"),
+                raw=payload,
+            )
+        ]
+
+    def _tool_block(self, output_index: Any, item: dict[str, Any] | None = None) -> list[ChatEvent]:
+        if item is not None:
+            self._tools[output_index] = (item.get("call_id") or item.get("id"), item.get("name"))
+        call_id, name = self._tools.get(output_index, (None, None))
+        self._called = True
+        start = ChatEvent(kind=K.TOOL_USE_START, block_type="tool_use", tool_id=call_id, tool_name=name)
+        return self._open(f"tool:{output_index}", start)
+
+    def _take_usage(self, response: dict[str, Any]) -> None:
+        usage = response.get("usage")
+        if isinstance(usage, dict):
+            self.usage = ChatUsage(_int(usage.get("input_tokens")), _int(usage.get("output_tokens")))
+
+    def feed(self, message: SSEMessage) -> list[ChatEvent]:
+        if self.finished:
+            return []
+        if message.data.strip() == "[DONE]":
+            return self._done()
+        payload = _json(message)
+        if payload is None:
+            return [ChatEvent(kind=K.ERROR, error_class="upstream_error", error_message="Unreadable stream event.")]
+        kind = payload.get("type") or message.event
+        response = _dict(payload.get("response"))
+        credits = _credits(payload, response, response.get("usage"), payload.get("usage"))
+        if credits is not None:
+            self.credits_consumed = credits
+
+        if kind == "response.failed":
+            self.finished = True
+            error = _dict(response.get("error")) or {"message": "The model could not finish this answer."}
+            return [*self._close(), _error_event({**error, "type": error.get("code")}, payload)]
+        if kind == "error" or isinstance(payload.get("error"), dict):
+            # OpenAI's ``error`` event carries code and message at the top; a proxy may nest an error object.
+            self.finished = True
+            nested = payload.get("error")
+            if isinstance(nested, dict):
+                error = {**nested, "type": nested.get("type") or nested.get("code")}
+            else:
+                error = {"type": payload.get("code"), "message": payload.get("message")}
+            return [*self._close(), _error_event(error, payload)]
+
+        events = self._start(payload)
+        output_index = payload.get("output_index")
+        match kind:
+            case "response.output_item.added":
+                item = _dict(payload.get("item"))
+                if item.get("type") == "function_call":
+                    events += self._tool_block(output_index, item)
+                    if item.get("arguments"):
+                        events.append(ChatEvent(kind=K.TOOL_INPUT_DELTA, index=self._index(), text=item["arguments"]))
+            case "response.output_text.delta" | "response.refusal.delta":
+                if kind == "response.refusal.delta":
+                    self.stop_reason = "refusal"
+                delta = payload.get("delta")
+                if isinstance(delta, str) and delta:
+                    key = f"text:{output_index}:{payload.get('content_index', 0)}"
+                    events += self._open(key, ChatEvent(kind=K.BLOCK_START, block_type="text"))
+                    events.append(ChatEvent(kind=K.TEXT_DELTA, index=self._index(), text=delta))
+                    self._streamed_text = True
+            case "response.reasoning_summary_text.delta" | "response.reasoning_text.delta":
+                delta = payload.get("delta")
+                if isinstance(delta, str) and delta:
+                    events += self._open(
+                        f"thinking:{output_index}", ChatEvent(kind=K.BLOCK_START, block_type="thinking")
+                    )
+                    events.append(ChatEvent(kind=K.THINKING_DELTA, index=self._index(), text=delta))
+            case "response.function_call_arguments.delta":
+                events += self._tool_block(output_index)
+                delta = payload.get("delta")
+                if isinstance(delta, str) and delta:
+                    events.append(ChatEvent(kind=K.TOOL_INPUT_DELTA, index=self._index(), text=delta))
+            case "response.output_item.done":
+                if self._block and self._block[0].split(":")[1] == str(output_index):
+                    events += self._close()
+            case "response.completed" | "response.incomplete":
+                self.completed = True
+                self._take_usage(response)
+                details = _dict(response.get("incomplete_details"))
+                if kind == "response.incomplete" or response.get("status") == "incomplete":
+                    reason = str(details.get("reason") or "max_output_tokens")
+                    self.stop_reason = _INCOMPLETE_REASONS.get(reason, reason)
+                elif self.stop_reason is None:
+                    called = self._called or any(
+                        _dict(item).get("type") == "function_call" for item in response.get("output") or ()
+                    )
+                    self.stop_reason = "tool_use" if called else "end_turn"
+                events += self._close()
+                if not self._streamed_text and (text := parse_responses_reply(response).text):
+                    # The text came only in the final object (no deltas): it is still the answer.
+                    events += self._open("text:final", ChatEvent(kind=K.BLOCK_START, block_type="text"))
+                    events += [ChatEvent(kind=K.TEXT_DELTA, index=self._index(), text=text), *self._close()]
+                events.append(self._usage_event(payload))
+        return events
+
+    def _usage_event(self, raw: dict[str, Any] | None = None) -> ChatEvent:
+        self._usage_sent = (self.stop_reason, self.credits_consumed)
+        return ChatEvent(
+            kind=K.USAGE,
+            usage=self.usage,
+            stop_reason=self.stop_reason,
+            credits_consumed=self.credits_consumed,
+            raw=raw,
+        )
+
+    def _done(self) -> list[ChatEvent]:
+        self.finished = True
+        if self.stop_reason is None:
+            self.stop_reason = "tool_use" if self._called else "end_turn"
+        events = self._close()
+        if self._usage_sent != (self.stop_reason, self.credits_consumed):
+            events.append(self._usage_event())
+        events.append(
+            ChatEvent(
+                kind=K.MESSAGE_STOP,
+                usage=self.usage,
+                stop_reason=self.stop_reason,
+                credits_consumed=self.credits_consumed,
+            )
+        )
+        return events
+
+    def finish(self) -> list[ChatEvent]:
+        """End of the HTTP stream. Without ``[DONE]``, ``response.completed`` still counts as a complete answer
+        (OpenAI's own stream ends there)."""
+        if self.finished:
+            return []
+        if self.completed:
+            return self._done()
+        self.finished = True
+        return [*self._close(), _truncated()]
+
+
 def parse_anthropic_reply(body: dict[str, Any]) -> ChatReply:
     text, thinking, calls = [], [], []
     for block in body.get("content") or ():
@@ -411,6 +615,49 @@ def parse_openai_reply(body: dict[str, Any]) -> ChatReply:
         tool_calls=tuple(calls),
         stop_reason=_OPENAI_STOP.get(reason, reason) if reason else None,
         usage=ChatUsage(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))),
+        credits_consumed=_credits(body, usage),
+        raw=body,
+    )
+
+
+def parse_responses_reply(body: dict[str, Any]) -> ChatReply:
+    """A non-streamed Responses answer: ``output`` items (reasoning, message, function_call), ``usage``."""
+    text, thinking, calls = [], [], []
+    for item in body.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        match item.get("type"):
+            case "message":
+                for part in item.get("content") or ():
+                    if isinstance(part, dict) and part.get("type") in ("output_text", "refusal"):
+                        text.append(part.get("text") or part.get("refusal") or "")
+            case "reasoning":
+                for part in (*(item.get("summary") or ()), *(item.get("content") or ())):
+                    if isinstance(part, dict):
+                        thinking.append(part.get("text") or "")
+            case "function_call":
+                arguments = item.get("arguments") or "{}"
+                try:
+                    parsed: dict[str, Any] | str = json.loads(arguments) if isinstance(arguments, str) else arguments
+                except ValueError:
+                    parsed = arguments
+                calls.append(
+                    ToolCall(id=item.get("call_id") or item.get("id") or "", name=item.get("name") or "", input=parsed)
+                )
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    if body.get("status") == "incomplete":
+        reason = str(_dict(body.get("incomplete_details")).get("reason") or "max_output_tokens")
+        stop = _INCOMPLETE_REASONS.get(reason, reason)
+    else:
+        stop = "tool_use" if calls else "end_turn"
+    return ChatReply(
+        id=body.get("id"),
+        model=body.get("model"),
+        text="".join(text),
+        thinking="".join(thinking),
+        tool_calls=tuple(calls),
+        stop_reason=stop,
+        usage=ChatUsage(_int(usage.get("input_tokens")), _int(usage.get("output_tokens"))),
         credits_consumed=_credits(body, usage),
         raw=body,
     )

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
-from .errors import KieError, KieMalformedResponse, KieNotReady, KieUnknownOutcome
+from .errors import KieError, KieGenerationFailed, KieMalformedResponse, KieNotReady, KieUnknownOutcome
 from .http import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -32,7 +32,7 @@ from .http import (
 )
 from .limiter import InMemoryRateLimiter, RateLimiter
 from .records import as_number, first_of, normalise_record
-from .types import AlignedWord, TaskStatus, TimestampedLyrics, UploadedFile
+from .types import AlignedWord, PersonaResult, StyleBoost, TaskStatus, TimestampedLyrics, UploadedFile
 
 if TYPE_CHECKING:
     from .catalog import ModelSpec
@@ -53,6 +53,9 @@ CREATE_PATHS = {
     "suno_vocal_removal": "/api/v1/vocal-removal/generate",
     "suno_midi": "/api/v1/midi/generate",
     "suno_mp4": "/api/v1/mp4/generate",
+    "suno_mashup": "/api/v1/generate/mashup",
+    "suno_section": "/api/v1/generate/replace-section",
+    "suno_cover": "/api/v1/suno/cover/generate",
 }
 
 RECORD_PATHS = {
@@ -64,6 +67,9 @@ RECORD_PATHS = {
     "suno_vocal_removal": "/api/v1/vocal-removal/record-info",
     "suno_midi": "/api/v1/midi/record-info",
     "suno_mp4": "/api/v1/mp4/record-info",
+    "suno_mashup": "/api/v1/generate/record-info",
+    "suno_section": "/api/v1/generate/record-info",
+    "suno_cover": "/api/v1/suno/cover/record-info",
     "gpt4o_image": "/api/v1/gpt4o-image/record-info",
     "flux_kontext": "/api/v1/flux/kontext/record-info",
     "runway": "/api/v1/runway/record-detail",
@@ -201,6 +207,45 @@ def timestamped_lyrics_from(body: dict[str, Any]) -> TimestampedLyrics:
         is_streamed=data.get("isStreamed") if isinstance(data.get("isStreamed"), bool) else None,
         raw=data,
     )
+
+
+def persona_from(body: dict[str, Any]) -> PersonaResult:
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    persona_id = first_of(data, "personaId", "persona_id", "id")
+    if not persona_id:
+        raise KieMalformedResponse("Kie's persona answer carried no persona id")
+    return PersonaResult(
+        persona_id=str(persona_id),
+        name=str(data.get("name") or ""),
+        description=str(data.get("description") or ""),
+        raw=data,
+    )
+
+
+def style_boost_from(body: dict[str, Any]) -> StyleBoost:
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    text = data.get("result")
+    if not isinstance(text, str) or not text.strip():
+        # successFlag 2 ("failed") comes with an errorMessage; anything else without a result is unreadable.
+        message = _text_of(data.get("errorMessage"))
+        if message:
+            raise KieGenerationFailed(message, code=_as_int(data.get("errorCode")))
+        raise KieMalformedResponse("Kie's style answer carried no text")
+    return StyleBoost(
+        text=text.strip(),
+        credits_consumed=as_number(data.get("creditsConsumed")),
+        task_id=first_of(data, "taskId", "task_id"),
+        raw=data,
+    )
+
+
+def _text_of(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _as_int(value: Any) -> int | None:
+    number = as_number(value)
+    return int(number) if number is not None and number.is_integer() else None
 
 
 FileSource = bytes | str | os.PathLike[str] | IO[bytes]
@@ -436,11 +481,17 @@ class KieClient(_KieConfig):
         file_name: str | None = None,
         mime_type: str | None = None,
     ) -> UploadedFile:
-        """Upload ≤10 MB as base64. ``content`` is raw bytes, a data URL or a bare base64 string."""
+        """Upload ≤10 MB as base64. ``content`` is raw bytes, a data URL or a bare base64 string; it is always sent
+        as bare base64 (field reports: the live endpoint refuses a ``data:`` URL). Kie names the type from
+        ``fileName``, so give one with the right extension."""
         if isinstance(content, bytes):
-            encoded = base64.b64encode(content).decode()
-            mime = mime_type or (mimetypes.guess_type(file_name)[0] if file_name else None)
-            content = f"data:{mime};base64,{encoded}" if mime else encoded
+            content = base64.b64encode(content).decode()
+        elif content.startswith("data:"):
+            header, _, content = content.partition(",")
+            mime_type = mime_type or header[5:].split(";")[0] or None
+        if file_name and "." not in file_name and mime_type:
+            extension = mimetypes.guess_extension(mime_type)
+            file_name = f"{file_name}{extension}" if extension else file_name
         body = self._call(
             "POST",
             "/api/file-base64-upload",
@@ -504,15 +555,21 @@ class KieClient(_KieConfig):
 
     def veo_4k(self, task_id: str, *, index: int = 0, callback_url: str | None = None) -> str | None:
         """Request the 4K version (paid). The result arrives by callback; returns Kie's task id if it gives one."""
+        data = self.veo_4k_answer(task_id, index=index, callback_url=callback_url)
+        found = first_of(data, "taskId", "task_id") if isinstance(data, dict) else data
+        return str(found) if found else None
+
+    def veo_4k_answer(self, task_id: str, *, index: int = 0, callback_url: str | None = None) -> Any:
+        """The ``data`` of Kie's answer to a 4K request. Usually just the task id; asked again for a 4K Kie has
+        already made, the English docs page shows the URLs themselves (``resultUrls``/``imageUrls``); while it is
+        still being made, a 422 "4k is processing" (:class:`KieNotReady`)."""
         body = self._call(
             "POST",
             "/api/v1/veo/get-4k-video",
             op=Op.CREATE,
             json=_compact({"taskId": task_id, "index": index, "callBackUrl": callback_url}),
         )
-        data = body.get("data")
-        found = first_of(data, "taskId", "task_id") if isinstance(data, dict) else data
-        return str(found) if found else None
+        return body.get("data")
 
     # -- Suno -------------------------------------------------------------------------------------------
 
@@ -680,6 +737,80 @@ class KieClient(_KieConfig):
 
     def suno_music_video_record(self, task_id: str) -> TaskStatus:
         return self._record("suno_mp4", task_id)
+
+    def suno_mashup(
+        self,
+        upload_urls: list[str],
+        *,
+        model: str,
+        custom_mode: bool,
+        prompt: str | None = None,
+        style: str | None = None,
+        title: str | None = None,
+        callback_url: str | None = None,
+        **extra: Any,
+    ) -> str:
+        """Blend two uploaded tracks into new music (exactly two URLs); the record is Suno's own."""
+        fields = {
+            "uploadUrlList": list(upload_urls),
+            "model": model,
+            "customMode": custom_mode,
+            "prompt": prompt,
+            "style": style,
+            "title": title,
+            **extra,
+        }
+        return self._family_create("/api/v1/generate/mashup", fields, callback_url)
+
+    def suno_replace_section(
+        self,
+        task_id: str,
+        audio_id: str,
+        *,
+        start: float,
+        end: float,
+        prompt: str,
+        tags: str,
+        title: str,
+        full_lyrics: str,
+        negative_tags: str | None = None,
+        callback_url: str | None = None,
+    ) -> str:
+        """Regenerate seconds ``start``–``end`` (6 to 60 s) of a track; the record is Suno's own."""
+        fields = {
+            "taskId": task_id,
+            "audioId": audio_id,
+            "infillStartS": start,
+            "infillEndS": end,
+            "prompt": prompt,
+            "tags": tags,
+            "title": title,
+            "fullLyrics": full_lyrics,
+            "negativeTags": negative_tags,
+        }
+        return self._family_create("/api/v1/generate/replace-section", fields, callback_url)
+
+    def suno_cover_art(self, task_id: str, *, callback_url: str | None = None) -> str:
+        """Cover pictures for a music task (once per task: Kie refuses a second request)."""
+        return self._family_create("/api/v1/suno/cover/generate", {"taskId": task_id}, callback_url)
+
+    def suno_cover_art_record(self, task_id: str) -> TaskStatus:
+        return self._record("suno_cover", task_id)
+
+    def suno_generate_persona(self, task_id: str, audio_id: str, *, name: str, description: str) -> PersonaResult:
+        """Make a persona from a finished track (answered at once; Kie refuses a second one for the same track)."""
+        body = self._call(
+            "POST",
+            "/api/v1/generate/generate-persona",
+            op=Op.CREATE,
+            json={"taskId": task_id, "audioId": audio_id, "name": name, "description": description},
+        )
+        return persona_from(body)
+
+    def suno_boost_style(self, content: str) -> StyleBoost:
+        """Kie's richer wording of a style description (answered at once, charged per request)."""
+        body = self._call("POST", "/api/v1/style/generate", op=Op.CREATE, json={"content": content})
+        return style_boost_from(body)
 
     # -- 4o Image ---------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ __all__ = [
     "KieInsufficientCredits",
     "KieKeyLimitExceeded",
     "KieMalformedResponse",
+    "KieModelPaused",
     "KieNotFound",
     "KieNotReady",
     "KieRateLimited",
@@ -88,16 +89,41 @@ class KieNotFound(KieError):
     default_user_message = "Kie has no record of this task. It may be older than Kie keeps records, or the id is wrong."
 
 
+def _quoted(message: str | None, limit: int = 300) -> str:
+    text = " ".join((message or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class KieValidationError(KieError):
-    """Kie refused the parameters (code 422). ``field`` names the offending input when Kie's text does."""
+    """Kie refused the parameters (code 422, or a code 500 whose text is a validation message). Permanent: the
+    same request would be refused again. ``field`` names the offending input when Kie's text does."""
 
     error_class = "invalid_input"
     default_user_message = "Kie rejected the settings for this request. Check the inputs and try again."
 
     def __init__(self, kie_message: str | None = None, *, field: str | None = None, **kwargs: object) -> None:
         self.field = field
-        if field and not kwargs.get("user_message"):
-            kwargs["user_message"] = f"Kie rejected the value of “{field}”. Change it and try again."
+        if not kwargs.get("user_message"):
+            said = _quoted(kie_message)
+            if said:
+                kwargs["user_message"] = f"Kie refused the settings: “{said}” Change that and try again."
+            elif field:
+                kwargs["user_message"] = f"Kie rejected the value of “{field}”. Change it and try again."
+        super().__init__(kie_message, **kwargs)  # type: ignore[arg-type]
+
+
+class KieModelPaused(KieError):
+    """Kie has paused this model or endpoint ("This interface is temporarily paused"). Not retried: resending the
+    same create minutes later is refused the same way."""
+
+    error_class = "model_paused"
+    default_user_message = "Kie has paused this model for now. Pick another model, or try again later."
+
+    def __init__(self, kie_message: str | None = None, **kwargs: object) -> None:
+        if not kwargs.get("user_message") and _quoted(kie_message):
+            kwargs["user_message"] = (
+                f"Kie has paused this model for now: “{_quoted(kie_message)}” Pick another model, or try again later."
+            )
         super().__init__(kie_message, **kwargs)  # type: ignore[arg-type]
 
 
@@ -140,6 +166,12 @@ class KieServerError(KieError):
 class KieGenerationFailed(KieError):
     error_class = "generation_failed"
     default_user_message = "Kie could not generate this. Try again, perhaps with a different prompt or settings."
+
+    def __init__(self, kie_message: str | None = None, **kwargs: object) -> None:
+        said = _quoted(kie_message)
+        if not kwargs.get("user_message") and said and said.lower() not in ("fail", "failed", "error"):
+            kwargs["user_message"] = f"Kie could not generate this: “{said}” Try again, perhaps with other settings."
+        super().__init__(kie_message, **kwargs)  # type: ignore[arg-type]
 
 
 class KieFeatureDisabled(KieError):
@@ -197,6 +229,16 @@ _CONTENT_WORDS = re.compile(
     r"content[ _-]?polic|prohibited|flagged|sensitive|nsfw|safety|violat|inappropriate|copyright|"
     r"not allowed|moderation|rejected by|unsafe|harmful",
     re.IGNORECASE,
+)
+#: Field reports: Kie answers body code 500 for refusals that are not outages. Such an answer is permanent.
+_PAUSED = re.compile(
+    r"temporarily paused|\bpaused\b|(?:model|interface|service) is (?:suspended|offline|disabled)", re.I
+)
+_REFUSAL = re.compile(
+    r"not within the range|allowed options|\bis required\b|\bmust be\b|\bis (?:invalid|not valid|not supported)\b|"
+    r"\binvalid (?:value|parameter|param|input|argument|format)|\bunsupported\b|\bout of range\b|"
+    r"\bexceeds? the (?:maximum|limit)|\bparameter error\b",
+    re.I,
 )
 _NOT_READY = re.compile(r"\bis (?:still )?processing\b|not ready|(?:try again|check back) (?:in|later|shortly)", re.I)
 
@@ -266,7 +308,8 @@ def error_for_code(
     match code:
         case 400 | 413 if looks_like_content_rejection(msg) or code == 413:
             return KieContentRejected(msg, **kwargs)
-        case 400 if _NOT_READY.search(msg):
+        case 400 | 422 if _NOT_READY.search(msg):
+            # Veo: "1080P is processing…" (400) and "4k is processing. It should be ready in 5-10 minutes" (422).
             return KieNotReady(msg, **kwargs)
         case 400 | 405 | 409:
             return KieBadRequest(msg, **kwargs)
@@ -294,6 +337,11 @@ def error_for_code(
             return KieGenerationFailed(msg, **kwargs)
         case 505:
             return KieFeatureDisabled(msg, **kwargs)
+        case int() if 500 <= code <= 599 and _PAUSED.search(msg):
+            return KieModelPaused(msg, **kwargs)
+        case int() if 500 <= code <= 599 and _REFUSAL.search(msg):
+            # Kie's body code 500 also carries validation refusals; only a real outage is worth a retry.
+            return KieValidationError(msg, field=field_from_message(msg, field_candidates), **kwargs)
         case int() if 500 <= code <= 599:
             return KieServerError(msg, **kwargs)
         case _:

@@ -228,7 +228,14 @@ def _flux(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _error_set(value: Any) -> bool:
+    """Whether an ``errorCode``/``errorMessage`` says something: not blank, not 0 (a running Aleph task's code)."""
+    return not _blank(value) and str(value).strip() not in ("0", "200")
+
+
 def _aleph(data: dict[str, Any]) -> dict[str, Any]:
+    """Aleph's details page: ``successFlag`` 1 is success and 0 is "failed *or* still running"; a failure shows only
+    in ``errorCode``/``errorMessage`` being set."""
     response = data.get("response") if isinstance(data.get("response"), dict) else {}
     url = first_of(response, "resultVideoUrl", "result_video_url")
     files = []
@@ -237,8 +244,11 @@ def _aleph(data: dict[str, Any]) -> dict[str, Any]:
         if image := first_of(response, "resultImageUrl", "result_image_url"):
             meta["image_url"] = image
         files.append(ResultFile(url=str(url), kind=kind_from_url(str(url)) or "video", metadata=meta))
+    state = _flag_state(data.get("successFlag"))
+    if state is not TaskState.SUCCESS and (_error_set(data.get("errorCode")) or _error_set(data.get("errorMessage"))):
+        state = TaskState.FAIL
     return {
-        "state": _flag_state(data.get("successFlag")),
+        "state": state,
         "results": files,
         "fail_code": _text(data.get("errorCode")),
         "fail_message": _text(data.get("errorMessage")),
@@ -381,6 +391,35 @@ def _suno_side(kind: str | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return parse
 
 
+# Suno cover art's successFlag: 0 waiting, 1 done, 2 still drawing, 3 failed (2 means *running* here, unlike the
+# other families' flags); the status words of its docs page are read too.
+_COVER_FLAGS = {0: TaskState.WAITING, 1: TaskState.SUCCESS, 2: TaskState.GENERATING, 3: TaskState.FAIL}
+
+
+def _suno_cover(data: dict[str, Any]) -> dict[str, Any]:
+    """Suno cover art: ``response.images`` (usually two pictures) once ``successFlag`` is 1."""
+    flag = data.get("successFlag", data.get("status"))
+    number = as_number(flag)
+    if number is not None and number.is_integer() and int(number) in _COVER_FLAGS:
+        state = _COVER_FLAGS[int(number)]
+    else:
+        state = _flag_state(flag)
+    response = data.get("response") if isinstance(data.get("response"), dict) else {}
+    urls = parse_url_list(first_of(response, "images", "imageUrls", "image_urls"))
+    files = [
+        ResultFile(url=url, kind=kind_from_url(url) or "image", metadata={"index": i, "name": f"Cover {i + 1}"})
+        for i, url in enumerate(urls)
+    ]
+    fail_code = _text(data.get("errorCode"))
+    return {
+        "state": state,
+        "stage": _text(flag),
+        "results": files,
+        "fail_code": None if fail_code == "200" else fail_code,
+        "fail_message": _text(data.get("errorMessage")) or "Kie couldn't draw the cover art.",
+    }
+
+
 FAMILIES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "market": _market,
     "veo": _veo,
@@ -390,6 +429,10 @@ FAMILIES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "suno_vocal_removal": _suno_side("audio"),
     "suno_midi": _suno_side(None),
     "suno_mp4": _suno_side("video"),
+    # Mashups and replaced sections are Suno music tasks: the same record, the same tracks.
+    "suno_mashup": _suno,
+    "suno_section": _suno,
+    "suno_cover": _suno_cover,
     "gpt4o_image": _gpt4o,
     "flux_kontext": _flux,
     "runway": _runway,

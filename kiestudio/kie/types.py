@@ -14,7 +14,9 @@ __all__ = [
     "ChatEventKind",
     "ChatReply",
     "ChatUsage",
+    "PersonaResult",
     "ResultFile",
+    "StyleBoost",
     "TaskState",
     "TaskStatus",
     "TimestampedLyrics",
@@ -105,6 +107,26 @@ class TimestampedLyrics:
     waveform: tuple[float, ...] = ()
     hoot_cer: float | None = None
     is_streamed: bool | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PersonaResult:
+    """A Suno persona Kie made from a track: ``persona_id`` is what a new song's ``personaId`` takes."""
+
+    persona_id: str
+    name: str = ""
+    description: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StyleBoost:
+    """Kie's richer rewording of a Suno style (answered at once)."""
+
+    text: str
+    credits_consumed: float | None = None
+    task_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 

@@ -12,9 +12,22 @@ import binascii
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "callback_task_id", "sign", "verify_signature"]
+from .records import first_of, parse_url_list
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "FourKAnswer",
+    "callback_shape",
+    "callback_task_id",
+    "four_k_answer",
+    "key_paths",
+    "sign",
+    "verify_signature",
+]
 
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 SIGNATURE_HEADER = "X-Webhook-Signature"
@@ -70,3 +83,87 @@ def verify_signature(
         return False
     expected = hmac.new(_key_bytes(hmac_key), f"{task_id}.{str(timestamp).strip()}".encode(), hashlib.sha256).digest()
     return hmac.compare_digest(given, expected)
+
+
+@dataclass(frozen=True)
+class FourKAnswer:
+    """Veo's 4K result, which Kie delivers only by callback (or in the answer to a repeated request)."""
+
+    ok: bool
+    urls: tuple[str, ...] = ()
+    image_urls: tuple[str, ...] = ()
+    message: str = ""
+
+
+_VEO_GENERATE_KEYS = ("promptJson", "fallbackFlag")
+_VEO_GENERATE_INFO_KEYS = ("originUrls", "origin_urls", "resolution")
+_FOUR_K_KEYS = ("result_urls", "media_ids", "image_urls", "imageUrls")
+
+
+def four_k_answer(body: Any) -> FourKAnswer | None:
+    """Read a body that names a Veo task as its 4K answer, in every documented shape, or None when it is the
+    task's own generate/extend callback (which names the same task id).
+
+    Kie documents the 4K answer three ways: snake_case ``data.{task_id, result_urls, media_ids, image_urls}``,
+    camelCase ``data.info.{resultUrls, imageUrls}`` and camelCase ``data.{resultUrls, imageUrls}``; a failure is a
+    non-200 ``code`` with only the task id. The generate callback carries ``promptJson``/``fallbackFlag`` and
+    ``info.originUrls``/``info.resolution``; a bare ``info.resultUrls`` without image URLs is taken as that too.
+    """
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    if any(key in data for key in _VEO_GENERATE_KEYS) or any(key in info for key in _VEO_GENERATE_INFO_KEYS):
+        return None
+    code = body.get("code")
+    message = body.get("msg") or body.get("message") or ""
+    message = message if isinstance(message, str) else ""
+    if code not in (200, "200", None):
+        return FourKAnswer(ok=False, message=message)
+    marked = any(key in data or key in info for key in _FOUR_K_KEYS) or "resultUrls" in data
+    if not marked and "4k" not in message.lower():
+        return None
+    urls = parse_url_list(first_of(data, "result_urls", "resultUrls") or first_of(info, "result_urls", "resultUrls"))
+    images = parse_url_list(first_of(data, "image_urls", "imageUrls") or first_of(info, "image_urls", "imageUrls"))
+    web = tuple(u for u in urls if u.startswith(("http://", "https://")))
+    return FourKAnswer(ok=bool(web), urls=web, image_urls=tuple(images), message=message)
+
+
+#: What each family's callback carries in ``data`` (or at the top, for Aleph), to tell a known shape from a new one.
+_SHAPES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("market", ("state", "resultJson", "param")),
+    ("suno", ("callbackType",)),
+    ("veo", ("promptJson", "fallbackFlag")),
+    ("veo_4k", ("result_urls", "resultUrls", "imageUrls", "image_urls", "media_ids")),
+    ("info", ("info",)),  # 4o Image, Flux Kontext, Veo
+    ("runway", ("video_url", "video_id", "videoUrl")),
+    ("aleph", ("result_video_url", "resultVideoUrl")),
+)
+
+
+def callback_shape(body: Any) -> str | None:
+    """The family shape a callback body has, or None for one no family documents (log it and read the status)."""
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data")
+    if isinstance(data, dict):
+        for name, keys in _SHAPES:
+            if any(key in data for key in keys):
+                return name
+        if set(data) <= {"taskId", "task_id", "fallbackFlag"} and body.get("code") not in (200, "200"):
+            return "failure"
+    if data is None and "taskId" in body:
+        return "aleph" if body.get("code") not in (200, "200") else None
+    return None
+
+
+def key_paths(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
+    """The key paths of a JSON value (``data.info.resultUrls``), never its values: safe to log."""
+    if depth > 4 or not isinstance(value, dict):
+        return []
+    paths = []
+    for key in sorted(value)[:40]:
+        path = f"{prefix}{key}"
+        paths.append(path)
+        paths += key_paths(value[key], f"{path}.", depth + 1)
+    return paths

@@ -13,10 +13,19 @@ from kiestudio.kie import (
     KieInsufficientCredits,
     KieRateLimited,
     RetryPolicy,
+    ToolCall,
     image_block,
     openai_image_part,
+    responses_image_part,
+    responses_text_part,
 )
-from kiestudio.kie.chat import AnthropicStreamTranslator, OpenAIStreamTranslator, parse_anthropic_reply
+from kiestudio.kie.chat import (
+    AnthropicStreamTranslator,
+    OpenAIStreamTranslator,
+    ResponsesStreamTranslator,
+    parse_anthropic_reply,
+    parse_responses_reply,
+)
 from kiestudio.kie.sse import iter_sse
 
 from .conftest import API_KEY
@@ -548,3 +557,321 @@ def test_mid_stream_transport_error_becomes_error_event():
     events = asyncio.run(run())
     assert [e.kind for e in events] == [K.PING, K.ERROR]
     assert events[-1].error_class == "timeout"
+
+
+# -- the Responses format (GPT-5.4/5.5 at /codex/v1/responses, Codex at /api/v1/responses) --------------------
+
+
+def rev(kind, **fields):
+    """One Responses event as OpenAI writes it: ``event:`` line named like the payload's type."""
+    return (kind, {"type": kind, **fields})
+
+
+RESPONSES_STREAM = sse(
+    rev("response.created", response={"id": "resp_1", "model": "gpt-5-4", "status": "in_progress", "output": []}),
+    rev("response.in_progress", response={"id": "resp_1", "model": "gpt-5-4", "status": "in_progress"}),
+    rev("response.output_item.added", output_index=0, item={"type": "reasoning", "id": "rs_1", "summary": []}),
+    rev("response.reasoning_summary_text.delta", item_id="rs_1", output_index=0, summary_index=0, delta="Think"),
+    rev("response.reasoning_summary_text.delta", item_id="rs_1", output_index=0, summary_index=0, delta="ing"),
+    rev("response.output_item.done", output_index=0, item={"type": "reasoning", "id": "rs_1"}),
+    rev("response.output_item.added", output_index=1, item={"type": "message", "id": "msg_1", "content": []}),
+    rev("response.content_part.added", item_id="msg_1", output_index=1, content_index=0, part={"type": "output_text"}),
+    rev("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta="Hello"),
+    rev("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta=" world"),
+    rev("response.output_text.done", item_id="msg_1", output_index=1, content_index=0, text="Hello world"),
+    rev("response.output_item.done", output_index=1, item={"type": "message", "id": "msg_1"}),
+    rev(
+        "response.output_item.added",
+        output_index=2,
+        item={"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": ""},
+    ),
+    rev("response.function_call_arguments.delta", item_id="fc_1", output_index=2, delta='{"city":'),
+    rev("response.function_call_arguments.delta", item_id="fc_1", output_index=2, delta=' "Oslo"}'),
+    rev("response.function_call_arguments.done", item_id="fc_1", output_index=2, arguments='{"city": "Oslo"}'),
+    rev("response.output_item.done", output_index=2, item={"type": "function_call", "id": "fc_1"}),
+    rev(
+        "response.completed",
+        response={
+            "id": "resp_1",
+            "status": "completed",
+            "output": [{"type": "function_call", "call_id": "call_1"}],
+            "usage": {"input_tokens": 21, "output_tokens": 34, "total_tokens": 55},
+            "credits_consumed": 0.48,
+        },
+    ),
+    (None, "[DONE]"),
+)
+
+
+def test_responses_stream_translation():
+    events = translate(ResponsesStreamTranslator(), RESPONSES_STREAM)
+    assert [e.kind for e in events] == [
+        K.MESSAGE_START,
+        K.BLOCK_START,
+        K.THINKING_DELTA,
+        K.THINKING_DELTA,
+        K.BLOCK_STOP,
+        K.BLOCK_START,
+        K.TEXT_DELTA,
+        K.TEXT_DELTA,
+        K.BLOCK_STOP,
+        K.TOOL_USE_START,
+        K.TOOL_INPUT_DELTA,
+        K.TOOL_INPUT_DELTA,
+        K.BLOCK_STOP,
+        K.USAGE,
+        K.MESSAGE_STOP,
+    ]
+    assert events[0].message_id == "resp_1" and events[0].model == "gpt-5-4"
+    assert events[1].block_type == "thinking" and "".join(e.text for e in events[2:4]) == "Thinking"
+    assert "".join(e.text for e in events if e.kind is K.TEXT_DELTA) == "Hello world"
+    assert [e.index for e in events if e.kind in (K.BLOCK_START, K.TOOL_USE_START)] == [0, 1, 2]
+    tool = events[9]
+    assert (tool.tool_id, tool.tool_name, tool.block_type) == ("call_1", "get_weather", "tool_use")
+    assert json.loads("".join(e.text for e in events if e.kind is K.TOOL_INPUT_DELTA)) == {"city": "Oslo"}
+    final = events[-1]
+    assert final.stop_reason == "tool_use" and final.credits_consumed == 0.48
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (21, 34)
+    assert events[-2].usage == final.usage and events[-2].credits_consumed == 0.48
+
+
+def test_responses_stream_as_kie_documents_it():
+    """Kie's pages name only the text deltas, ``response.completed`` with its usage, and a final [DONE]."""
+    text = sse(
+        (None, {"type": "response.output_text.delta", "delta": "Hi"}),
+        (None, {"type": "response.output_text.delta", "delta": " there"}),
+        (None, {"type": "response.completed", "response": {"usage": {"input_tokens": 4443, "output_tokens": 47}}}),
+        (None, {"credits_consumed": 0.48}),  # where Kie puts the cost in a stream is not documented
+        (None, "[DONE]"),
+    )
+    events = translate(ResponsesStreamTranslator(), text)
+    assert [e.kind for e in events] == [
+        K.MESSAGE_START,
+        K.BLOCK_START,
+        K.TEXT_DELTA,
+        K.TEXT_DELTA,
+        K.BLOCK_STOP,
+        K.USAGE,
+        K.USAGE,
+        K.MESSAGE_STOP,
+    ]
+    final = events[-1]
+    assert final.stop_reason == "end_turn" and final.usage.total_tokens == 4490 and final.credits_consumed == 0.48
+
+
+def test_responses_function_call_deltas_without_an_item_event():
+    text = sse(
+        (None, {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": '{"q": '}),
+        (None, {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": '"cats"}'}),
+        (None, {"type": "response.completed", "response": {"usage": {"input_tokens": 3, "output_tokens": 2}}}),
+        (None, "[DONE]"),
+    )
+    events = translate(ResponsesStreamTranslator(), text)
+    assert [e.kind for e in events][1:4] == [K.TOOL_USE_START, K.TOOL_INPUT_DELTA, K.TOOL_INPUT_DELTA]
+    assert events[-1].stop_reason == "tool_use"
+
+
+def test_responses_stream_ending_at_completed_without_done_is_complete():
+    text = RESPONSES_STREAM.rsplit("data: [DONE]", 1)[0]
+    events = translate(ResponsesStreamTranslator(), text)
+    assert events[-1].kind is K.MESSAGE_STOP and events[-1].credits_consumed == 0.48
+    assert [e.kind for e in events].count(K.USAGE) == 1
+
+
+def test_responses_truncated_stream_ends_with_error():
+    text = RESPONSES_STREAM.split("event: response.output_text.done")[0]
+    events = translate(ResponsesStreamTranslator(), text)
+    assert events[-2].kind is K.BLOCK_STOP
+    assert events[-1].kind is K.ERROR and events[-1].error_class == "upstream_error"
+
+
+@pytest.mark.parametrize(
+    ("payload", "error_class", "message"),
+    [
+        (
+            {"type": "error", "code": "rate_limit_exceeded", "message": "Slow down", "sequence_number": 4},
+            "rate_limited",
+            "Slow down",
+        ),
+        ({"type": "error", "code": "server_error", "message": "Oops"}, "upstream_error", "Oops"),
+        ({"error": {"message": "quota", "type": "insufficient_quota"}}, "insufficient_credits", "quota"),
+        (
+            {
+                "type": "response.failed",
+                "response": {"status": "failed", "error": {"code": "server_error", "message": "Broke"}},
+            },
+            "upstream_error",
+            "Broke",
+        ),
+    ],
+)
+def test_responses_error_events(payload, error_class, message):
+    text = sse(rev("response.output_text.delta", delta="par"), (payload.get("type"), payload))
+    events = translate(ResponsesStreamTranslator(), text)
+    assert [e.kind for e in events][-2:] == [K.BLOCK_STOP, K.ERROR]
+    assert events[-1].error_class == error_class and events[-1].error_message == message
+
+
+def test_responses_incomplete_answer_stops_at_max_tokens():
+    text = sse(
+        rev("response.output_text.delta", delta="Once upon"),
+        rev(
+            "response.incomplete",
+            response={
+                "status": "incomplete",
+                "incomplete_details": {"reason": "max_output_tokens"},
+                "usage": {"input_tokens": 5, "output_tokens": 2},
+            },
+        ),
+        (None, "[DONE]"),
+    )
+    events = translate(ResponsesStreamTranslator(), text)
+    assert events[-1].kind is K.MESSAGE_STOP and events[-1].stop_reason == "max_tokens"
+
+
+def test_responses_text_only_in_the_final_object_still_arrives():
+    output = [{"type": "message", "content": [{"type": "output_text", "text": "All at once"}]}]
+    text = sse(rev("response.completed", response={"output": output, "usage": {"input_tokens": 1, "output_tokens": 3}}))
+    events = translate(ResponsesStreamTranslator(), text)
+    assert [e.kind for e in events] == [
+        K.MESSAGE_START,
+        K.BLOCK_START,
+        K.TEXT_DELTA,
+        K.BLOCK_STOP,
+        K.USAGE,
+        K.MESSAGE_STOP,
+    ]
+    assert events[2].text == "All at once"
+
+
+def test_responses_unreadable_event():
+    events = translate(ResponsesStreamTranslator(), "data: {oops\n\n" + RESPONSES_STREAM)
+    assert events[0].kind is K.ERROR and events[-1].kind is K.MESSAGE_STOP
+
+
+#: The answer example on Kie's GPT-5.5 page (henjicc/Henji-AI, docs/api/KIE/Chat Models/GPT).
+KIE_RESPONSES_EXAMPLE = {
+    "output": [
+        {"type": "reasoning", "id": "rs_xxx", "summary": []},
+        {
+            "type": "message",
+            "role": "assistant",
+            "id": "msg_xxx",
+            "content": [{"type": "output_text", "text": "Hello! How can I help you today?"}],
+            "status": "completed",
+        },
+    ],
+    "usage": {
+        "input_tokens_details": {"cached_tokens": 58},
+        "total_tokens": 4490,
+        "output_tokens": 47,
+        "input_tokens": 4443,
+    },
+    "credits_consumed": 0.48,
+    "status": "completed",
+}
+
+
+def test_parse_responses_reply():
+    reply = parse_responses_reply(KIE_RESPONSES_EXAMPLE)
+    assert reply.text == "Hello! How can I help you today?" and reply.thinking == ""
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (4443, 47)
+    assert reply.credits_consumed == 0.48 and reply.stop_reason == "end_turn"
+    with_call = {
+        "output": [
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Hmm"}]},
+            {"type": "function_call", "call_id": "call_9", "name": "f", "arguments": '{"a": 1}'},
+        ],
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+    reply = parse_responses_reply(with_call)
+    assert reply.thinking == "Hmm" and reply.stop_reason == "tool_use"
+    assert reply.tool_calls == (ToolCall(id="call_9", name="f", input={"a": 1}),)
+    cut = parse_responses_reply({"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}})
+    assert cut.stop_reason == "max_tokens"
+
+
+def test_responses_content_helpers():
+    assert responses_image_part("https://x/a.png") == {"type": "input_image", "image_url": "https://x/a.png"}
+    assert responses_text_part("hi") == {"type": "input_text", "text": "hi"}
+    assert responses_text_part("hi", role="assistant") == {"type": "output_text", "text": "hi"}
+
+
+def test_stream_responses_request_and_events():
+    handler = Handler(sse_response(RESPONSES_STREAM))
+    turns = [
+        {"role": "user", "content": [responses_text_part("What is this?"), responses_image_part("https://x/a.png")]},
+        {"role": "assistant", "content": [responses_text_part("A lighthouse.", role="assistant")]},
+        {"role": "user", "content": [responses_text_part("And the weather there?")]},
+    ]
+    tool = {"type": "function", "name": "get_weather", "description": "Weather", "parameters": {"type": "object"}}
+
+    async def run():
+        async with make_async(handler) as client:
+            return await collect(
+                client.stream_responses(
+                    "gpt-5-4",
+                    turns,
+                    path="/codex/v1/responses",
+                    system="Be brief",
+                    reasoning_effort="high",
+                    tools=[tool],
+                )
+            )
+
+    events = asyncio.run(run())
+    assert events[-1].kind is K.MESSAGE_STOP and events[-1].credits_consumed == 0.48
+    request = handler.requests[0]
+    assert request.url.path == "/codex/v1/responses"
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["accept"] == "text/event-stream"
+    body = json.loads(request.content)
+    assert body == {
+        "model": "gpt-5-4",
+        "input": [{"role": "developer", "content": [{"type": "input_text", "text": "Be brief"}]}, *turns],
+        "stream": True,
+        "reasoning": {"effort": "high"},
+        "tools": [tool],
+        "tool_choice": "auto",
+    }
+
+
+def test_non_streamed_responses_and_a_server_ignoring_the_stream_flag():
+    handler = Handler(httpx.Response(200, json=KIE_RESPONSES_EXAMPLE))
+
+    async def run():
+        async with make_async(handler) as client:
+            whole = await client.responses("gpt-5.1-codex", "hi", path="/api/v1/responses", system="Short answers")
+            streamed = await collect(client.stream_responses("gpt-5.1-codex", "hi", path="/api/v1/responses"))
+            return whole, streamed
+
+    whole, streamed = asyncio.run(run())
+    assert whole.text == "Hello! How can I help you today?" and whole.credits_consumed == 0.48
+    first = json.loads(handler.requests[0].content)
+    assert first["stream"] is False and handler.requests[0].url.path == "/api/v1/responses"
+    assert first["input"] == [
+        {"role": "developer", "content": [{"type": "input_text", "text": "Short answers"}]},
+        {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+    ]
+    assert json.loads(handler.requests[1].content)["input"] == "hi"  # no system prompt: Kie's string form
+    assert [e.kind for e in streamed] == [
+        K.MESSAGE_START,
+        K.BLOCK_START,
+        K.TEXT_DELTA,
+        K.BLOCK_STOP,
+        K.USAGE,
+        K.MESSAGE_STOP,
+    ]
+    assert streamed[-1].credits_consumed == 0.48
+
+
+def test_responses_errors_before_streaming_raise():
+    body = {"error": {"message": "Invalid API key", "type": "authentication_error"}}
+    handler = Handler(httpx.Response(401, json=body))
+
+    async def run():
+        async with make_async(handler) as client:
+            return await collect(client.stream_responses("gpt-5-5", "x", path="/codex/v1/responses"))
+
+    with pytest.raises(KieAuthError):
+        asyncio.run(run())

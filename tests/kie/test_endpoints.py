@@ -446,10 +446,17 @@ def test_upload_base64_and_file_url_fallback(make_client):
     client, rec = make_client(quickstart_shape)
     result = client.upload_base64(b"\x89PNG", upload_path="images", file_name="a.png")
     assert result.url == "https://tmp/f.png" and result.expires_at == "x"
+    # A data URL handed in is sent as bare base64 too, its type kept in the file name's extension.
+    client.upload_base64("data:image/png;base64,iVBORw==", upload_path="images", file_name="b")
+    assert json.loads(rec.requests[1].content) == {
+        "base64Data": "iVBORw==",
+        "uploadPath": "images",
+        "fileName": "b.png",
+    }
     body = json.loads(rec.requests[0].content)
     assert rec.requests[0].url.path == "/api/file-base64-upload"
     assert body == {
-        "base64Data": "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode(),
+        "base64Data": base64.b64encode(b"\x89PNG").decode(),  # bare: the live endpoint refuses data: URLs
         "uploadPath": "images",
         "fileName": "a.png",
     }

@@ -13,6 +13,7 @@ from kiestudio.kie import (
     KieGenerationFailed,
     KieInsufficientCredits,
     KieKeyLimitExceeded,
+    KieModelPaused,
     KieNotFound,
     KieNotReady,
     KieRateLimited,
@@ -34,6 +35,10 @@ CODE_TABLE = [
     (451, "Failed to fetch the image", KieFetchFailed, "fetch_failed", False),
     (455, "Service unavailable", KieUnavailable, "unavailable", True),
     (500, "Internal server error", KieServerError, "upstream_error", True),
+    # Field reports from the live service: body code 500 also carries permanent refusals.
+    (500, "This voice is not within the range of allowed options", KieValidationError, "invalid_input", False),
+    (500, "aspect_ratio is required", KieValidationError, "invalid_input", False),
+    (500, "This interface is temporarily paused", KieModelPaused, "model_paused", False),
     (501, "Generation failed", KieGenerationFailed, "generation_failed", False),
     (505, "Feature disabled", KieFeatureDisabled, "feature_disabled", False),
     (400, "Your prompt was flagged as violating the content policy", KieContentRejected, "content_rejected", False),
@@ -161,3 +166,16 @@ def test_processing_wording_only_means_not_ready_when_it_says_so():
         error_for_code(400, "1080P is processing. It should be ready in 1-2 minutes. Please check back shortly."),
         KieNotReady,
     )
+
+
+def test_a_refusal_says_what_kie_said():
+    err = error_for_code(500, "This voice is not within the range of allowed options", field_candidates=["voice"])
+    assert err.field == "voice"
+    assert err.user_message == (
+        "Kie refused the settings: “This voice is not within the range of allowed options” Change that and try again."
+    )
+    paused = error_for_code(500, "This interface is temporarily paused")
+    assert "This interface is temporarily paused" in paused.user_message and not paused.retryable
+    # An outage stays an outage, and a failed task says what Kie said.
+    assert type(error_for_code(500, "Server busy, please retry")) is KieServerError
+    assert "The input video is too dark" in error_for_task_failure("500", "The input video is too dark").user_message

@@ -167,6 +167,24 @@ def test_aleph_result():
 
 
 @pytest.mark.parametrize(
+    ("code", "message"),
+    [(500, "Video generation failed"), ("400", ""), (None, "The input video could not be read"), ("", "Timeout")],
+)
+def test_aleph_failure_is_flag_0_with_an_error(code, message):
+    """Aleph's details page: successFlag 0 means "failed or in progress"; only errorCode/errorMessage tell."""
+    data = {"taskId": "t", "successFlag": 0, "response": None, "errorCode": code, "errorMessage": message}
+    status = normalise_record("aleph", data, task_id="t")
+    assert status.failed and status.is_terminal
+    assert (status.fail_code, status.fail_message) == (str(code) if code not in (None, "") else None, message or None)
+
+
+@pytest.mark.parametrize(("code", "message"), [(0, ""), (None, None), ("", ""), ("0", "")])
+def test_aleph_flag_0_without_an_error_is_still_running(code, message):
+    data = {"taskId": "t", "successFlag": 0, "response": None, "errorCode": code, "errorMessage": message}
+    assert normalise_record("aleph", data, task_id="t").state is TaskState.GENERATING
+
+
+@pytest.mark.parametrize(
     ("state", "expected"),
     [
         ("wait", "waiting"),
