@@ -40,6 +40,11 @@ CREATE_PATHS = frozenset(
         "/api/v1/generate/upload-extend",
         "/api/v1/generate/add-vocals",
         "/api/v1/generate/add-instrumental",
+        "/api/v1/generate/mashup",
+        "/api/v1/generate/replace-section",
+        "/api/v1/generate/generate-persona",
+        "/api/v1/style/generate",
+        "/api/v1/suno/cover/generate",
         "/api/v1/lyrics",
         "/api/v1/wav/generate",
         "/api/v1/vocal-removal/generate",
@@ -63,7 +68,7 @@ def classify(method: str, path: str) -> str:
         return "upload"
     if path == "/api/v1/chat/credit":
         return "credit"
-    if path.startswith("/claude/") or path.endswith("/v1/chat/completions"):
+    if path.startswith("/claude/") or path.endswith(("/v1/chat/completions", "/v1/responses")):
         return "chat"
     if method == "POST" and path in CREATE_PATHS:
         return "create"

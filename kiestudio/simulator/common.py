@@ -160,6 +160,27 @@ async def apply_faults(request: Request, kind: str, markers: Markers | None = No
         return error(sim, status, "Internal server error" if status == 500 else "Service temporarily unavailable")
     if markers.malformed or r_malformed < config.malformed_rate:
         return malformed_response()
+    if markers.refuse is not None:
+        # A refusal in a body code (field reports: code 500 for validation and paused models, not an outage).
+        code, message = markers.refuse
+        return error(sim, code, message, business=True)
+    return None
+
+
+def refusal(sim: SimState, message: str, *, field: str | None = None) -> JSONResponse:
+    """Kie refusing a create's parameters: code 422, or (for ``validation_500_rate`` of them) body code 500 with
+    the wording the live service uses ("… is not within the range of allowed options")."""
+    if sim.config.validation_500_rate and sim.fault_rng.random() < sim.config.validation_500_rate:
+        text = f"The value of {field} is not within the range of allowed options" if field else message
+        return error(sim, 500, text, business=True)
+    return error(sim, 422, message)
+
+
+def paused(sim: SimState, model: str | None) -> JSONResponse | None:
+    if model and model in sim.config.paused_models:
+        from .markers import PAUSED_MESSAGE
+
+        return error(sim, 500, PAUSED_MESSAGE, business=True)
     return None
 
 

@@ -53,6 +53,14 @@ class SimulatorConfig:
     cost_time_unit: str = "ms"
     include_credits_consumed: bool = False
     strict_unknown_inputs: bool = True
+    # Documented variants (field reports and Kie's newer pages). Where Kie documents several shapes for one
+    # answer, each task gets one by a seeded coin unless ``variants`` pins it (or a [sim:variant NAME=CHOICE]
+    # marker does): {"4k": "snake"|"info"|"flat", "aleph_running": "zero"|"null"}.
+    variants: dict[str, str] | None = None
+    # Kie answers some validation refusals with body code 500 instead of 422; this share of them does.
+    validation_500_rate: float = 0.0
+    # Models whose create Kie refuses with code 500 "This interface is temporarily paused".
+    paused_models: list[str] = field(default_factory=list)
     # Callbacks (contract section 3).
     callbacks: bool = True
     webhook_hmac_key: str | None = None

@@ -22,6 +22,7 @@ from .common import (
     note,
     ok,
     read_json,
+    refusal,
     sim_of,
     task_id_param,
 )
@@ -113,7 +114,7 @@ def validate_family(
             best = (len(raw), 0, spec, inputs)
     if best is None:
         assert closest is not None
-        return None, {}, error(sim, 422, registry.first_error(closest[2]))
+        return None, {}, refusal(sim, registry.first_error(closest[2]), field=registry.first_field(closest[2]))
     return best[2], best[3], None
 
 

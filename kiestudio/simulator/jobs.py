@@ -50,6 +50,7 @@ def new_task(
         fail=markers.fail,
         credits=credits,
         spec_key=spec_key,
+        markers=markers,
     )
     return task
 

@@ -13,6 +13,7 @@ from typing import Any
 
 MARKER = re.compile(r"\[sim:([a-z0-9_-]+)(?:\s+([^\]]*))?\]", re.IGNORECASE)
 
+PAUSED_MESSAGE = "This interface is temporarily paused"
 CONTENT_POLICY_MESSAGE = (
     "Your prompt was flagged by the content moderation system as violating the content policy. Please revise it."
 )
@@ -32,6 +33,8 @@ class Markers:
     chunk_delay: float | None = None  # chat: seconds between streamed chunks
     cut_after: int | None = None  # chat: an error event after this many text chunks
     drop_after: int | None = None  # chat: the connection drops after this many text chunks
+    refuse: tuple[int, str] | None = None  # the create is refused with this body code and message
+    variants: dict[str, str] = field(default_factory=dict)  # documented shapes to use: {"4k": "info"}
     raw: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -62,6 +65,18 @@ def parse(texts: Iterable[str]) -> Markers:
             markers.fail = ("500", args or "Internal server error")
     elif "reject" in found:
         markers.fail = ("400", CONTENT_POLICY_MESSAGE)
+    if "refuse" in found:
+        code, _, message = found["refuse"].partition(" ")
+        markers.refuse = (
+            int(code) if code.isdigit() else 500,
+            message.strip() or "The value of input.aspect_ratio is not within the range of allowed options",
+        )
+    elif "paused" in found:
+        markers.refuse = (500, PAUSED_MESSAGE)
+    for pair in found.get("variant", "").split():
+        name, _, choice = pair.partition("=")
+        if name and choice:
+            markers.variants[name.lower()] = choice.lower()
     markers.after = _float(found.get("after"))
     if "5xx" in found:
         arg = found["5xx"]

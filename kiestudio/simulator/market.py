@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kiestudio.kie.catalog import load_catalog
+
 from . import callbacks, jobs, registry
 from .common import (
     BadRequest,
@@ -25,7 +27,9 @@ from .common import (
     note,
     number,
     ok,
+    paused,
     read_json,
+    refusal,
     sim_of,
     task_id_param,
     wall_ms,
@@ -58,6 +62,35 @@ def _pick_spec(specs: list[registry.ModelSpec], raw: dict[str, Any], strict: boo
     return None, None, best_error
 
 
+def _task_followups(model: str) -> list[registry.ModelSpec]:
+    """Market follow-ups Kie makes from one of the caller's own earlier tasks (``input.task_id``: Grok Imagine
+    extend and upscale). The catalog keeps them out of the create models: the studio reaches them from a result."""
+    return [
+        spec
+        for spec in load_catalog()
+        if spec.family == "market" and spec.followup_only and spec.model == model and "task_id" in spec.from_parent
+    ]
+
+
+def _earlier_video(sim: SimState, model: str, raw_input: dict[str, Any]) -> tuple[Task | None, Response | None]:
+    """The finished video a task-id follow-up continues. Kie takes only a task it made itself, that succeeded, of the
+    same model line ("只能扩展由Kie AI模型生成的视频"), and refuses anything else before charging."""
+    task_id = raw_input.get("task_id")
+    if not isinstance(task_id, str) or not task_id.strip():
+        return None, error(sim, 422, "Invalid parameter 'input.task_id': task_id is required")
+    if len(task_id) > 100:
+        return None, error(sim, 422, "Invalid parameter 'input.task_id': must be at most 100 characters")
+    parent = sim.get_task(task_id, "market")
+    if parent is None:
+        return None, error(sim, 422, "Invalid parameter 'input.task_id': record is empty")
+    if parent.state(sim.now()) != "success":
+        return None, error(sim, 422, "Invalid parameter 'input.task_id': record status is not success")
+    line = model.split("/", 1)[0]
+    if not (parent.model or "").startswith(line) or not any(item.kind == "video" for item in parent.outputs):
+        return None, error(sim, 422, f"Invalid parameter 'input.task_id': the task is not a {line} video")
+    return parent, None
+
+
 async def create_task(request: Request) -> Response:
     sim = sim_of(request)
     if denied := check_auth(request):
@@ -84,12 +117,20 @@ async def create_task(request: Request) -> Response:
     if callback_url is not None and not isinstance(callback_url, str):
         return error(sim, 422, "Invalid parameter 'callBackUrl': must be a URL string")
     specs = registry.market_specs(model)
+    parent: Task | None = None
+    if not specs and (specs := _task_followups(model)):
+        parent, refused = _earlier_video(sim, model, raw_input)
+        if refused:
+            return refused
+        raw_input = {name: value for name, value in raw_input.items() if name != "task_id"}
     if not specs:
         return error(sim, 422, f"Invalid parameter 'model': the model '{model}' is not supported")
+    if refused := paused(sim, model):
+        return refused
     spec, inputs, problem = _pick_spec(specs, raw_input, sim.config.strict_unknown_inputs)
     if spec is None or inputs is None:
         assert problem is not None
-        return error(sim, 422, registry.first_error(problem, "input."))
+        return refusal(sim, registry.first_error(problem, "input."), field=registry.first_field(problem, "input."))
     credits = registry.credits_for(spec, inputs)
     if not charge(sim, credits):
         return insufficient(sim)
@@ -111,6 +152,9 @@ async def create_task(request: Request) -> Response:
     text = strip(prompt) or spec.name
     subtitle = f"{SUBTITLE} · {model}"
     merged = {**raw_input, **inputs}
+    if parent is not None:  # an extend or upscale keeps the shape of the video it continues
+        merged = {**parent.extra.get("inputs", {}), **merged}
+        task.extra["parent"] = parent.task_id
     if spec.output == "video":
         task.outputs = [
             jobs.video(sim, task.task_id, ratio=jobs.ratio_from(merged, "16:9"), text=text, subtitle=subtitle)

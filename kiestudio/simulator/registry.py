@@ -31,15 +31,17 @@ EXTRA_SECONDS = {
     "mp4": 60,
     "4k": 120,
 }
-#: Credits for those operations (our estimate; Kie publishes no figure in the contract).
+#: Credits for those operations, from Kie's price table (2026-06-30) at 200 credits per dollar.
 EXTRA_CREDITS = {
-    "lyrics": Decimal("0.4"),
-    "wav": Decimal("0.4"),
-    "separate_vocal": Decimal("10"),
-    "split_stem": Decimal("50"),
-    "midi": Decimal("10"),
-    "mp4": Decimal("2"),
-    "4k": Decimal("120"),
+    "lyrics": Decimal("0.4"),  # Suno, Generate Lyrics: $0.002
+    "timestamped_lyrics": Decimal("0.5"),  # Suno, TimeStamped Lyrics: $0.0025
+    "wav": Decimal("0.4"),  # Suno, convert-to-wav-format: $0.002
+    "separate_vocal": Decimal("10"),  # Suno, Vocal Separation: $0.05
+    "split_stem": Decimal("50"),  # Suno, Multi-Stem Separation: $0.25
+    "midi": Decimal("0"),  # Suno, Generate Midi From Audio: $0
+    "mp4": Decimal("2"),  # Suno, create-music-video: $0.01
+    "1080p": Decimal("5"),  # Google veo 3.1, Get 1080P Video: $0.025
+    "4k": Decimal("120"),  # Google veo 3.1, Get 4K Video: $0.6
 }
 
 
@@ -144,3 +146,8 @@ def first_error(exc: InputValidationError, prefix: str = "") -> str:
     name, messages = next(iter(exc.errors.items()))
     message = messages[0] if messages else "is invalid"
     return f"Invalid parameter '{prefix}{name}': {message}"
+
+
+def first_field(exc: InputValidationError, prefix: str = "") -> str | None:
+    """The wire name of the first failing field (``input.voice``), for Kie's own wording of a refusal."""
+    return f"{prefix}{next(iter(exc.errors))}" if exc.errors else None

@@ -164,6 +164,7 @@ async def aleph_generate(request: Request) -> Response:
 
 def aleph_data(sim: SimState, task: Task, now: float) -> dict[str, Any]:
     state = task.state(now)
+    quiet_code = 0 if sim.variant("aleph_quiet", task.task_id, ("zero", "null"), task.markers) == "zero" else None
     failed = state == "fail" and task.fail is not None
     response = None
     if state == "success":
@@ -180,8 +181,9 @@ def aleph_data(sim: SimState, task: Task, now: float) -> dict[str, Any]:
         "createTime": fmt_iso(task.created_wall),
         # The docs: 1 = success, 0 = failed or still running; a failure is told by errorCode.
         "successFlag": 1 if state == "success" else 0,
-        "errorCode": (int(task.fail[0]) if task.fail and task.fail[0].isdigit() else 500) if failed else 0,
-        "errorMessage": task.fail[1] if failed and task.fail else "",
+        # Running or done, "no error" reads 0 / "" on some copies of the page and null on others (a seeded coin).
+        "errorCode": (int(task.fail[0]) if task.fail and task.fail[0].isdigit() else 500) if failed else quiet_code,
+        "errorMessage": task.fail[1] if failed and task.fail else (None if quiet_code is None else ""),
     }
 
 

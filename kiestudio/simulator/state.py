@@ -131,6 +131,8 @@ class Task:
     fail: tuple[str, str] | None = None  # (code, message) when the task is going to fail
     outputs: list[MediaItem] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The prompt markers of its create call (documented shape variants are pinned by them).
+    markers: Markers | None = None
     credits: Decimal = Decimal(0)
     spec_key: str | None = None
     callbacks_sent: list[str] = field(default_factory=list)
@@ -148,10 +150,10 @@ class Task:
         return self.created_wall + self.total_seconds
 
     def state(self, now: float) -> str:
-        elapsed = now - self.created_mono
-        waiting, queuing, generating = self.phases
-        if elapsed >= waiting + queuing + generating:
+        if now >= self.end_mono:
             return "fail" if self.fail else "success"
+        elapsed = now - self.created_mono
+        waiting, queuing, _ = self.phases
         if elapsed < waiting:
             return "waiting"
         if elapsed < waiting + queuing:
@@ -281,6 +283,15 @@ class SimState:
         if family in ("runway", "aleph"):
             return str(uuid.UUID(digest[:32]))
         return digest[:32]
+
+    def variant(self, name: str, key: object, choices: tuple[str, ...], markers: Markers | None = None) -> str:
+        """Which of Kie's documented shapes answers for ``key`` (a task id): a marker's or the config's pin, else
+        a coin seeded by the simulator's seed and the key, so a task always gets the same shape."""
+        pinned = (markers.variants.get(name) if markers else None) or (self.config.variants or {}).get(name)
+        if pinned in choices:
+            return pinned
+        digest = hashlib.sha256(f"{self.config.seed}:variant:{name}:{key}".encode()).digest()
+        return choices[digest[0] % len(choices)]
 
     def uuid_for(self, *parts: object) -> str:
         digest = hashlib.sha256(":".join(str(p) for p in (self.config.seed, *parts)).encode()).hexdigest()

@@ -1,8 +1,10 @@
-"""Suno family (contract 5.2 and 3.3): music, extend/cover/add-*, lyrics, WAV, stems, MIDI, MP4."""
+"""Suno family (contract 5.2 and 3.3): music, extend/cover/add-*, mashup, replace section, lyrics, WAV, stems, MIDI,
+MP4, cover art, personas and style boost."""
 
 from __future__ import annotations
 
 import random
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +33,22 @@ from .state import SimState, Task
 
 MODELS = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5")
 ADD_MODELS = ("V4_5PLUS", "V5", "V5_5")
-MUSIC_OPS = ("generate", "extend", "upload_cover", "upload_extend", "add_vocals", "add_instrumental")
+MUSIC_OPS = (
+    "generate",
+    "extend",
+    "upload_cover",
+    "upload_extend",
+    "add_vocals",
+    "add_instrumental",
+    "mashup",
+    "replace_section",
+)
+#: Music a persona can be made from (Kie's persona page: the task ids of generate and extend).
+PERSONA_SOURCES = ("generate", "extend")
+#: Suno, Boost Music Style Boost: $0.002 per request in Kie's table.
+STYLE_BOOST_CREDITS = Decimal("0.4")
+#: A replaced section is 6 to 60 seconds long (Kie's replace-section page).
+SECTION_SECONDS = (6.0, 60.0)
 DEFAULT_SECONDS = 120
 # Fractions of the task's duration at which the staged states / callbacks happen (contract 3.3).
 TEXT_AT, FIRST_AT = 0.3, 0.6
@@ -138,12 +155,23 @@ def _credits(sim: SimState, model: str, body: dict[str, Any]) -> Decimal:
     return registry.credits_for(spec, inputs)
 
 
-def _plan_music(sim: SimState, task: Task, parent_track: dict[str, Any] | None = None) -> None:
+def _plan_music(
+    sim: SimState,
+    task: Task,
+    parent_track: dict[str, Any] | None = None,
+    *,
+    count: int = 2,
+    lyrics: str | None = None,
+    seconds: float | None = None,
+) -> None:
+    """Plan ``count`` tracks (Suno makes two; a replaced section comes back as one track of the source's length)."""
     body = task.body
     rng = random.Random(digest("suno", sim.config.seed, task.task_id))
     instrumental = bool(body.get("instrumental"))
     prompt = strip(task.prompt)
-    if body.get("customMode") and not instrumental and prompt:
+    if lyrics is not None:
+        lyrics = strip(lyrics)
+    elif body.get("customMode") and not instrumental and prompt:
         lyrics = prompt
     elif instrumental:
         lyrics = ""
@@ -156,8 +184,8 @@ def _plan_music(sim: SimState, task: Task, parent_track: dict[str, Any] | None =
     model = task.model or "V4_5"
     tracks = []
     outputs: list[MediaItem] = []
-    for i in range(2):
-        sound = jobs.audio(sim, task.task_id, index=i)
+    for i in range(count):
+        sound = jobs.audio(sim, task.task_id, index=i, seconds=seconds)
         outputs.append(sound)
         outputs.append(
             MediaItem(f"{2 + i}.jpeg", "image", 300, 300, text=title, subtitle="cover", key=f"{sound.key}:cover")
@@ -183,11 +211,19 @@ def _plan_music(sim: SimState, task: Task, parent_track: dict[str, Any] | None =
 
 
 def _music_task(
-    request: Request, body: dict[str, Any], markers: Markers, *, op: str, model: str, parent: dict[str, Any] | None
+    request: Request,
+    body: dict[str, Any],
+    markers: Markers,
+    *,
+    op: str,
+    model: str,
+    parent: dict[str, Any] | None,
+    spec: registry.ModelSpec | None = None,
+    credits: Decimal | None = None,
 ) -> Task:
     sim = sim_of(request)
-    spec = registry.family_spec("suno", model)
-    credits = _credits(sim, model, body)
+    spec = spec or registry.family_spec("suno", model)
+    credits = _credits(sim, model, body) if credits is None else credits
     task = jobs.new_task(
         request,
         family="suno",
@@ -360,6 +396,8 @@ def _music_stages(task: Task) -> list[tuple[float, str]]:
 
 for _op in MUSIC_OPS:
     callbacks.register(f"suno:{_op}", _music_callback, _music_stages)
+# A replaced section calls back once, when it is complete (Kie's replace-section callback page).
+callbacks.register("suno:replace_section", _music_callback, lambda task: [(1.0, "complete")])
 
 
 # ---------------------------------------------------------------------------------------------- lyrics
@@ -455,6 +493,8 @@ async def timestamped_lyrics(request: Request) -> Response:
         return error(sim, 422, "Invalid parameter 'audioId': no such track in this task")
     if task.state(sim.now()) != "success":
         return error(sim, 422, "record status is not success")
+    if refused := pay(sim, registry.EXTRA_CREDITS["timestamped_lyrics"]):  # Kie charges each request
+        return refused
     words = track["prompt"].split()
     duration = float(track["duration"])
     step = duration / max(1, len(words))
@@ -703,6 +743,292 @@ callbacks.register("suno:vocal_removal", _vocal_callback)
 callbacks.register("suno:midi", _midi_callback)
 callbacks.register("suno:mp4", _mp4_callback)
 
+# ------------------------------------------------------------------------- mashup and replace section
+
+
+def _catalog_entry(key: str) -> registry.ModelSpec:
+    """Our catalog's entry for an operation (its typical duration and Kie's price)."""
+    return registry.load_catalog().get(key)
+
+
+async def mashup(request: Request) -> Response:
+    """Two uploaded tracks blended into new music: Suno's music task, record and callbacks."""
+    sim = sim_of(request)
+    body, markers, early = await begin_create(request)
+    if early:
+        return early
+    assert body is not None and markers is not None
+    model = body.get("model")
+    if bad := _check_model(sim, model):
+        return bad
+    if missing := _require(sim, body, "callBackUrl"):
+        return missing
+    urls = body.get("uploadUrlList")
+    if not (
+        isinstance(urls, list)
+        and len(urls) == 2
+        and all(isinstance(url, str) and url.startswith(("http://", "https://")) for url in urls)
+    ):
+        return error(sim, 422, "Invalid parameter 'uploadUrlList': give exactly 2 audio file URLs")
+    if bad := _require_bools(sim, body, "customMode"):
+        return bad
+    if body.get("instrumental") is not None and not isinstance(body["instrumental"], bool):
+        return error(sim, 422, "Invalid parameter 'instrumental': must be true or false")
+    # Kie takes every Suno model here; the catalog's one entry holds the field rules.
+    spec, inputs, invalid = validate_family(sim, "suno_mashup", body, model=None)
+    if invalid:
+        return invalid
+    if bad := _generation_rules(sim, body):
+        return bad
+    credits = registry.credits_for(spec, inputs) if spec else Decimal(0)
+    if refused := pay(sim, credits):
+        return refused
+    task = _music_task(request, body, markers, op="mashup", model=model, parent=None, spec=spec, credits=credits)
+    task.extra["sources"] = list(urls)
+    jobs.launch(request, task)
+    return ok(sim, {"taskId": task.task_id})
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+async def replace_section(request: Request) -> Response:
+    """Seconds ``infillStartS``–``infillEndS`` of a finished track sung anew; one track back, the source's length."""
+    sim = sim_of(request)
+    body, markers, early = await begin_create(request)
+    if early:
+        return early
+    assert body is not None and markers is not None
+    required = ("taskId", "audioId", "prompt", "tags", "title", "infillStartS", "infillEndS", "fullLyrics")
+    if missing := _require(sim, body, *required):
+        return missing
+    for name in ("taskId", "audioId", "prompt", "tags", "title", "fullLyrics", "negativeTags"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return error(sim, 422, f"Invalid parameter '{name}': must be a string")
+    start, end = _number(body["infillStartS"]), _number(body["infillEndS"])
+    if start is None or start < 0:
+        return error(sim, 422, "Invalid parameter 'infillStartS': must be a number of seconds, 0 or more")
+    if end is None or end <= start:
+        return error(sim, 422, "Invalid parameter 'infillEndS': must be a number of seconds after infillStartS")
+    shortest, longest = SECTION_SECONDS
+    if not shortest <= end - start <= longest:
+        return error(sim, 422, "Invalid parameter 'infillEndS': the section must be 6 to 60 seconds long")
+    source = sim.get_task(body["taskId"], "suno")
+    if source is None or source.op not in MUSIC_OPS:
+        return error(sim, 404, "Task not found")
+    if source.state(sim.now()) != "success":
+        return error(sim, 422, "record status is not success")
+    track = next((t for t in source.extra["tracks"] if t["id"] == body["audioId"]), None)
+    if track is None:
+        return error(sim, 422, "Invalid parameter 'audioId': no such track in this task")
+    if end > float(track["duration"]) + 0.01:
+        return error(sim, 422, f"Invalid parameter 'infillEndS': the track is {track['duration']} seconds long")
+    spec = _catalog_entry("suno/replace-section")
+    credits = registry.credits_for(spec, {})
+    if refused := pay(sim, credits):
+        return refused
+    task = jobs.new_task(
+        request,
+        family="suno",
+        op="replace_section",
+        model=source.model,
+        body=body,
+        prompt=body["prompt"],
+        callback_url=body.get("callBackUrl"),
+        typical_seconds=spec.typical_seconds,
+        markers=markers,
+        credits=credits,
+        spec_key=spec.key,
+    )
+    task.extra["source"] = source.task_id
+    _plan_music(sim, task, track, count=1, lyrics=body["fullLyrics"], seconds=float(track["duration"]))
+    jobs.launch(request, task)
+    return ok(sim, {"taskId": task.task_id})
+
+
+# ---------------------------------------------------------------------------------------------- cover art
+
+
+def _cover_source(sim: SimState, task_id: Any) -> Task | Response:
+    source = sim.get_task(str(task_id), "suno")
+    if source is None or source.op not in MUSIC_OPS:
+        return error(sim, 404, "Task not found")
+    if source.state(sim.now()) != "success":
+        return error(sim, 422, "record status is not success")
+    return source
+
+
+async def cover_generate(request: Request) -> Response:
+    """Two cover pictures for a music task. Kie draws them once per task: asking again is a 400 naming that task."""
+    sim = sim_of(request)
+    body, markers, early = await begin_create(request)
+    if early:
+        return early
+    assert body is not None and markers is not None
+    if missing := _require(sim, body, "taskId"):
+        return missing
+    source = _cover_source(sim, body["taskId"])
+    if isinstance(source, Response):
+        return source
+    done = next(
+        (t for t in sim.tasks.values() if t.op == "cover_art" and t.extra.get("source") == source.task_id), None
+    )
+    if done is not None:
+        return error(sim, 400, "This music already has a cover.", data={"taskId": done.task_id})
+    spec = _catalog_entry("suno/cover-art")
+    credits = registry.credits_for(spec, {})
+    if refused := pay(sim, credits):
+        return refused
+    task = jobs.new_task(
+        request,
+        family="suno",
+        op="cover_art",
+        model=None,
+        body=body,
+        prompt=source.prompt,
+        callback_url=body.get("callBackUrl"),
+        typical_seconds=spec.typical_seconds,
+        markers=markers,
+        credits=credits,
+        spec_key=spec.key,
+    )
+    title = source.extra["tracks"][0]["title"] if source.extra.get("tracks") else "Cover"
+    side = sim.config.image_long_side
+    task.outputs = [
+        MediaItem(f"{n}.png", "image", side, side, text=title, subtitle=f"cover {n + 1}", key=f"{task.task_id}:{n}")
+        for n in range(2)
+    ]
+    task.extra["source"] = source.task_id
+    jobs.launch(request, task)
+    return ok(sim, {"taskId": task.task_id})
+
+
+def _iso_ms(wall: float) -> str:
+    """``2025-01-15T10:35:27.000Z``, the cover record's times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(wall))
+
+
+def cover_data(sim: SimState, task: Task, now: float) -> dict[str, Any]:
+    state = task.state(now)
+    flag = {"success": 1, "fail": 3, "generating": 2}.get(state, 0)  # 0 waiting, 2 drawing
+    failed = state == "fail" and task.fail is not None
+    return {
+        "taskId": task.task_id,
+        "parentTaskId": task.extra["source"],
+        "callbackUrl": task.callback_url,
+        "completeTime": _iso_ms(task.end_wall) if state in ("success", "fail") else None,
+        "response": {"images": [task.url(item) for item in task.outputs]} if state == "success" else None,
+        "successFlag": flag,
+        "createTime": _iso_ms(task.created_wall),
+        "errorCode": 500 if failed else (200 if state == "success" else None),
+        "errorMessage": task.fail[1] if failed and task.fail else "",
+    }
+
+
+def _cover_callback(sim: SimState, task: Task, stage: str) -> tuple[dict[str, Any], str]:
+    if task.fail:
+        return envelope(sim, 501, task.fail[1], {"taskId": task.task_id, "images": None}), task.task_id
+    data = {"taskId": task.task_id, "images": [task.url(item) for item in task.outputs]}
+    return envelope(sim, 200, "success", data), task.task_id
+
+
+callbacks.register("suno:cover_art", _cover_callback)
+
+
+# ------------------------------------------------------------------------------- personas and style boost
+
+
+async def generate_persona(request: Request) -> Response:
+    """A persona from a finished generated (or extended) track, answered at once; one per track (409 after)."""
+    sim = sim_of(request)
+    body, markers, early = await begin_create(request)
+    if early:
+        return early
+    assert body is not None
+    if missing := _require(sim, body, "taskId", "audioId", "name", "description"):
+        return missing
+    for name in ("taskId", "audioId", "name", "description"):
+        if not isinstance(body[name], str):
+            return error(sim, 422, f"Invalid parameter '{name}': must be a string")
+    note(request, task_id=body["taskId"])
+    source = sim.get_task(body["taskId"], "suno")
+    if source is None or source.op not in MUSIC_OPS:
+        return error(sim, 404, "Task not found")
+    if source.op not in PERSONA_SOURCES:
+        return error(sim, 422, "Invalid parameter 'taskId': a persona is made from generated or extended music")
+    if source.state(sim.now()) != "success":
+        return error(sim, 422, "record status is not success")
+    if not any(track["id"] == body["audioId"] for track in source.extra["tracks"]):
+        return error(sim, 422, "Invalid parameter 'audioId': no such track in this task")
+    personas = source.extra.setdefault("personas", {})
+    if body["audioId"] in personas:
+        return error(sim, 409, "A persona already exists for this music")
+    persona = {
+        "personaId": sim.next_hash("persona")[:32],
+        "name": strip(body["name"]),
+        "description": strip(body["description"]),
+    }
+    personas[body["audioId"]] = persona
+    return ok(sim, persona)
+
+
+def _boosted(rng: random.Random, style: str) -> str:
+    """A fuller, conversational style description grown from a short one (what Kie's style boost does)."""
+    moods = ("warm and intimate", "bright and euphoric", "moody and cinematic", "laid-back and hazy")
+    openings = ("a soft, breathy intro", "a lone pulsing synth", "fingerpicked guitar and room noise", "muted keys")
+    builds = ("a rolling bassline and crisp, swung drums", "layered pads that swell into the chorus")
+    details = ("airy backing harmonies", "tape-saturated textures", "a hook that lifts in the last chorus")
+    core = style.strip().rstrip(".")
+    return (
+        f"{core[:1].upper()}{core[1:]}, {rng.choice(moods)}: open with {rng.choice(openings)}, "
+        f"then bring in {rng.choice(builds)}, finished with {rng.choice(details)}."
+    )
+
+
+async def style_generate(request: Request) -> Response:
+    """Kie's style boost: a short style description answered at once with a richer one (charged per request)."""
+    sim = sim_of(request)
+    body, markers, early = await begin_create(request)
+    if early:
+        return early
+    assert body is not None and markers is not None
+    content = body.get("content")
+    if not isinstance(content, str) or not content.strip():
+        return error(sim, 422, "Invalid parameter 'content': content is required")
+    task_id = sim.next_hash("style")[:32]
+    note(request, task_id=task_id)
+    answer: dict[str, Any] = {
+        "taskId": task_id,
+        "param": dumps(body),
+        "result": None,
+        "creditsConsumed": 0,
+        "creditsRemaining": None,
+        "successFlag": "2",
+        "errorCode": None,
+        "errorMessage": None,
+        "createTime": fmt_datetime(time.time()),
+    }
+    if markers.fail:
+        # A failed boost is not charged; the answer still comes back as a success envelope with the flag set.
+        code, message = markers.fail
+        answer.update(errorCode=int(code) if code.isdigit() else 500, errorMessage=message)
+        answer["creditsRemaining"] = float(sim.balance)
+        return ok(sim, answer)
+    if refused := pay(sim, STYLE_BOOST_CREDITS):
+        return refused
+    rng = random.Random(digest("style", sim.config.seed, content))
+    answer.update(
+        result=_boosted(rng, strip(content)),
+        creditsConsumed=float(STYLE_BOOST_CREDITS),
+        creditsRemaining=float(sim.balance),
+        successFlag="1",
+    )
+    return ok(sim, answer)
+
+
 routes = [
     Route("/api/v1/generate", generate, methods=["POST"]),
     Route("/api/v1/generate/record-info", record_endpoint("suno", music_data, ops=MUSIC_OPS), methods=["GET"]),
@@ -711,6 +1037,12 @@ routes = [
     Route("/api/v1/generate/upload-extend", upload_extend, methods=["POST"]),
     Route("/api/v1/generate/add-vocals", add_vocals, methods=["POST"]),
     Route("/api/v1/generate/add-instrumental", add_instrumental, methods=["POST"]),
+    Route("/api/v1/generate/mashup", mashup, methods=["POST"]),
+    Route("/api/v1/generate/replace-section", replace_section, methods=["POST"]),
+    Route("/api/v1/generate/generate-persona", generate_persona, methods=["POST"]),
+    Route("/api/v1/style/generate", style_generate, methods=["POST"]),
+    Route("/api/v1/suno/cover/generate", cover_generate, methods=["POST"]),
+    Route("/api/v1/suno/cover/record-info", record_endpoint("suno", cover_data, ops=("cover_art",)), methods=["GET"]),
     Route("/api/v1/generate/get-timestamped-lyrics", timestamped_lyrics, methods=["POST"]),
     Route("/api/v1/lyrics", lyrics, methods=["POST"]),
     Route("/api/v1/lyrics/record-info", record_endpoint("suno", lyrics_data, ops=("lyrics",)), methods=["GET"]),

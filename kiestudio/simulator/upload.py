@@ -130,12 +130,11 @@ async def stream_upload(request: Request) -> Response:
 
 
 def _decode_base64(value: str) -> tuple[bytes, str | None]:
-    mime = None
     if value.startswith("data:"):
-        header, _, value = value.partition(",")
-        mime = header[5:].split(";")[0] or None
+        # Field reports (contract 8b): the live endpoint takes raw base64 only, whatever its older page says.
+        raise BadRequest("Invalid parameter 'base64Data': send the raw base64 text, without a data: URL prefix")
     try:
-        return base64.b64decode(value, validate=True), mime
+        return base64.b64decode(value, validate=True), None
     except (binascii.Error, ValueError):
         raise BadRequest("Invalid parameter 'base64Data': not valid base64") from None
 

@@ -238,6 +238,9 @@ async def get_1080p(request: Request) -> Response:
     if task.state(now) != "success":
         return error(sim, 422, "record status is not success")
     key = (task_id, index)
+    # Kie charges for the 1080p copy once, when it is first asked for; reading it again is free.
+    if key not in sim.veo_1080p_calls and (refused := pay(sim, registry.EXTRA_CREDITS["1080p"])):
+        return refused
     calls = sim.veo_1080p_calls.get(key, 0) + 1
     sim.veo_1080p_calls[key] = calls
     config = sim.config
@@ -285,7 +288,7 @@ async def get_4k(request: Request) -> Response:
             prompt=parent.prompt,
             callback_url=body.get("callBackUrl"),
             typical_seconds=registry.EXTRA_SECONDS["4k"],
-            markers=Markers(),
+            markers=Markers(variants=dict(parent.markers.variants)) if parent.markers else Markers(),
             credits=credits,
             task_id=f"{task_id}-4k-{index}",
         )
@@ -305,7 +308,17 @@ async def get_4k(request: Request) -> Response:
         job.extra["thumb"] = thumb
         sim.veo_4k[key] = job
         jobs.launch(request, job)
-    return ok(sim, {"taskId": task_id})
+        return ok(sim, {"taskId": task_id})
+    # Asked again for a 4K Kie is already making (or has made): the English page answers "processing" (422) while
+    # it runs and the URLs themselves once done; the older pages just repeat the task id.
+    job = sim.veo_4k[key]
+    if sim.variant("4k", job.task_id, FOUR_K_SHAPES, job.markers) != "flat":
+        return ok(sim, {"taskId": task_id})
+    if not job.is_done(sim.now()):
+        return error(sim, 422, "4k is processing. It should be ready in 5-10 minutes")
+    if job.fail:
+        return error(sim, 500, job.fail[1])
+    return ok(sim, four_k_data(sim, job, parent, "flat"))
 
 
 def _veo_callback(sim: SimState, task: Task, stage: str) -> tuple[dict[str, Any], str]:
@@ -322,19 +335,33 @@ def _veo_callback(sim: SimState, task: Task, stage: str) -> tuple[dict[str, Any]
     return envelope(sim, 200, "Veo3.1 video generated successfully.", body), task.task_id
 
 
+#: Kie documents three shapes for the 4K answer: snake_case (the older Chinese page), camelCase under ``info`` (the
+#: newest page) and camelCase at the top of ``data`` (the English page). Each 4K job uses one (``SimState.variant``).
+FOUR_K_SHAPES = ("snake", "info", "flat")
+
+
 def _veo_4k_callback(sim: SimState, task: Task, stage: str) -> tuple[dict[str, Any], str]:
     parent = sim.get_task(task.extra.get("parent"), "veo")
     parent_id = task.extra.get("parent", task.task_id)
+    shape = sim.variant("4k", task.task_id, FOUR_K_SHAPES, task.markers)
     if task.fail or parent is None:
         message = task.fail[1] if task.fail else "4K video generation failed."
-        return envelope(sim, 500, message, {"task_id": parent_id}), parent_id
-    data = {
-        "task_id": parent_id,
-        "result_urls": [parent.url(task.outputs[0])],
-        "media_ids": [sim.uuid_for("media", task.task_id)],
-        "image_urls": [parent.url(task.extra["thumb"])],
-    }
-    return envelope(sim, 200, "4K Video generated successfully.", data), parent_id
+        return envelope(sim, 500, message, {"task_id" if shape == "snake" else "taskId": parent_id}), parent_id
+    return envelope(sim, 200, "4K Video generated successfully.", four_k_data(sim, task, parent, shape)), parent_id
+
+
+def four_k_data(sim: SimState, task: Task, parent: Task, shape: str) -> dict[str, Any]:
+    video, image = [parent.url(task.outputs[0])], [parent.url(task.extra["thumb"])]
+    if shape == "snake":
+        return {
+            "task_id": parent.task_id,
+            "result_urls": video,
+            "media_ids": [sim.uuid_for("media", task.task_id)],
+            "image_urls": image,
+        }
+    if shape == "info":
+        return {"taskId": parent.task_id, "info": {"resultUrls": video, "imageUrls": image}}
+    return {"taskId": parent.task_id, "resultUrls": video, "imageUrls": image}
 
 
 callbacks.register("veo", _veo_callback)

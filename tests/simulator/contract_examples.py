@@ -82,6 +82,19 @@ VEO_4K_CALLBACK = {
     "msg": "4K Video generated successfully.",
     "data": {"task_id": "…", "result_urls": ["…mp4"], "media_ids": ["…"], "image_urls": ["…jpg"]},
 }
+# Field reports / newest pages (section 8b): the 4K callback camelCase, under ``info`` (newest Chinese page) or at
+# the top of ``data`` (English page); a failure is code 500 with data.taskId.
+VEO_4K_CALLBACK_INFO = {
+    "code": 200,
+    "msg": "4K Video generated successfully.",
+    "data": {"taskId": "…", "info": {"resultUrls": ["…mp4"], "imageUrls": ["…jpg"]}},
+}
+VEO_4K_CALLBACK_FLAT = {
+    "code": 200,
+    "msg": "success",
+    "data": {"taskId": "…", "resultUrls": ["…mp4"], "imageUrls": ["…jpg"]},
+}
+VEO_4K_CALLBACK_FAILURE = {"code": 500, "msg": "error description", "data": {"taskId": "…"}}
 
 # Section 3.3: Suno music callback (staged) and lyrics callback.
 SUNO_CALLBACK = {

@@ -153,7 +153,10 @@ def test_chat_error_markers(client, prompt, status, kind):
     for path, body in (
         ("/claude/v1/messages", {"model": "claude-sonnet-4-6", "stream": False}),
         ("/gpt-5-2/v1/chat/completions", {}),
+        ("/codex/v1/responses", {"model": "gpt-5-4", "stream": False}),
     ):
+        if path.endswith("/responses"):
+            body = {**body, "input": prompt}
         response = client.post(path, json={**body, "messages": [{"role": "user", "content": prompt}]})
         assert response.status_code == status
         assert response.json()["error"]["type"] == kind and response.json()["error"]["message"]

@@ -347,9 +347,19 @@ def test_runway_states_and_extend(make_sim):
 
 
 def test_aleph(client):
-    task_id = create(client, "/api/v1/aleph/generate", prompt="make it snow", videoUrl="https://example.com/in.mp4")
+    task_id = create(
+        client,
+        "/api/v1/aleph/generate",
+        prompt="make it snow [sim:variant aleph_quiet=zero]",
+        videoUrl="https://example.com/in.mp4",
+    )
     data = get(client, "/api/v1/aleph/record-info", task_id)
     assert set(data) == ex.ALEPH_RECORD_FIELDS and data["successFlag"] == 1 and data["errorCode"] == 0
+    quiet = create(
+        client, "/api/v1/aleph/generate", prompt="rain [sim:variant aleph_quiet=null]", videoUrl="https://e.com/a.mp4"
+    )
+    data = get(client, "/api/v1/aleph/record-info", quiet)
+    assert (data["errorCode"], data["errorMessage"]) == (None, None)
     assert client.get(data["response"]["resultVideoUrl"]).content[4:8] == b"ftyp"
     failed = create(client, "/api/v1/aleph/generate", prompt="[sim:fail]", videoUrl="https://example.com/in.mp4")
     data = get(client, "/api/v1/aleph/record-info", failed)

@@ -35,11 +35,12 @@ def test_stream_upload_is_served_back(client):
     assert fetched.content == payload and fetched.headers["content-type"] == "image/png"
 
 
-def test_base64_upload_with_data_url_and_raw(client):
+def test_base64_upload_takes_raw_base64_and_refuses_a_data_url(client):
     raw = png_bytes()
-    data_url = "data:image/png;base64," + base64.b64encode(raw).decode()
-    body = client.post("/api/file-base64-upload", json={"base64Data": data_url, "uploadPath": "images"}).json()
-    assert body["success"] is True and body["data"]["mimeType"] == "image/png"
+    body = client.post(
+        "/api/file-base64-upload", json={"base64Data": base64.b64encode(raw).decode(), "uploadPath": "images"}
+    ).json()
+    assert body["success"] is True and body["data"]["mimeType"] == "image/png"  # sniffed from the bytes
     assert body["data"]["fileName"].endswith(".png")  # random name when fileName is omitted
     assert client.get(body["data"]["downloadUrl"]).content == raw
 
@@ -47,6 +48,12 @@ def test_base64_upload_with_data_url_and_raw(client):
         "/api/file-base64-upload", json={"base64Data": base64.b64encode(b"hello").decode(), "fileName": "a.txt"}
     ).json()
     assert body["data"]["filePath"] == "a.txt" and body["data"]["mimeType"] == "text/plain"
+
+    # Field reports (contract 8b): the live endpoint refuses a data: URL, whatever the older page says.
+    data_url = "data:image/png;base64," + base64.b64encode(raw).decode()
+    refused = client.post("/api/file-base64-upload", json={"base64Data": data_url, "uploadPath": "images"})
+    assert refused.status_code == 400 and refused.json()["success"] is False
+    assert "data: URL" in refused.json()["msg"]
 
     bad = client.post("/api/file-base64-upload", json={"base64Data": "***"})
     assert bad.status_code == 400 and bad.json()["success"] is False
