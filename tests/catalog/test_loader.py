@@ -162,6 +162,8 @@ def test_read_catalog_from_a_directory(tmp_path):
         ({"price": {"by": ["quality"], "table": {"x": 1}}}, "price.by: unknown field 'quality'"),
         ({"colour": "red"}, "unknown key(s) ['colour']"),
         ({"rules": [{"require": ["title"]}]}, "rules[0]: unknown field 'title'"),
+        ({"rules": [{"total_items": {"fields": ["prompt"], "max": 2}}]}, "rules[0].total_items: needs 'fields'"),
+        ({"rules": [{"total_items": {"fields": ["prompt", "size"], "max": 2}}]}, "'prompt' is not a list field"),
     ],
 )
 def test_broken_models_are_reported(changes, problem):

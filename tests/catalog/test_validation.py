@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiestudio.kie.catalog import InputValidationError, get_model, validate_inputs
+from kiestudio.kie.catalog.validation import check_rule
 
 URL = "https://example.com/a.png"
 
@@ -248,6 +249,20 @@ def test_require_any_and_presence_conditions():
     }
 
 
+def test_total_items_counts_several_list_fields_together():
+    spec = get_model("wan/2-7-r2v")
+    three, two = ["https://example.com/a.png"] * 3, ["https://example.com/a.mp4"] * 2
+    cleaned = validate_inputs(spec, {"prompt": "x", "reference_image": three, "reference_video": two})
+    assert len(cleaned["reference_image"]) + len(cleaned["reference_video"]) == 5
+    exc = errors_for("wan/2-7-r2v", {"prompt": "x", "reference_image": three, "reference_video": two + two[:1]})
+    assert exc.errors == {"reference_image": ["Use at most 5 references in all (pictures and clips together)."]}
+    rule = {"total_items": {"fields": ["reference_image", "reference_video"], "max": 5}}
+    found = check_rule(spec, rule, {"reference_image": three, "reference_video": three})
+    assert found == [
+        ("reference_image", "Reference pictures and Reference clips allow at most 5 items together (got 6)")
+    ]
+
+
 def test_hailuo_1080p_is_six_seconds_only():
     exc = errors_for(
         "hailuo/2-3-image-to-video-pro", {"prompt": "x", "image_url": URL, "resolution": "1080P", "duration": "10"}
@@ -258,3 +273,25 @@ def test_hailuo_1080p_is_six_seconds_only():
 def test_rules_are_skipped_when_their_fields_already_have_errors():
     exc = errors_for("runway/gen", {"prompt": "x", "duration": 10, "quality": "8K"})
     assert exc.errors == {"quality": ["Resolution: choose one of 720p, 1080p"]}
+
+
+def test_veo_reference_mode_is_eight_seconds_only():
+    """Kie's Veo page: REFERENCE_2_VIDEO supports 8-second videos only."""
+    raw = {"prompt": "x", "imageUrls": [URL], "generationType": "REFERENCE_2_VIDEO"}
+    exc = errors_for("veo/veo3_fast/image", {**raw, "duration": "6"})
+    assert exc.errors == {"duration": ["Reference mode makes 8-second videos only: set the length to 8 seconds."]}
+    assert validate_inputs(get_model("veo/veo3_fast/image"), {**raw, "duration": "8"})["duration"] == 8
+    frames = {"prompt": "x", "imageUrls": [URL], "generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO", "duration": "6"}
+    assert validate_inputs(get_model("veo/veo3_fast/image"), frames)["duration"] == 6
+
+
+def test_kling_3_always_sends_the_fields_its_page_marks_required():
+    """Kie's Kling 3.0 page marks multi_prompt and kling_elements required: they go out (empty) when unused."""
+    from kiestudio.kie.catalog import request_body
+
+    spec = get_model("kling-3.0/video")
+    body = request_body(spec, validate_inputs(spec, {"prompt": "a fox wakes up"}))
+    assert body["input"]["multi_prompt"] == [] and body["input"]["kling_elements"] == []
+    assert body["input"]["multi_shots"] is False and body["input"]["sound"] is False
+    exc = errors_for("kling-3.0/video", {"prompt": "x", "multi_shots": True})
+    assert "multi_prompt" in exc.errors

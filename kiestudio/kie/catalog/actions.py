@@ -6,6 +6,8 @@ it applies to. Plain Python, no Django: the studio asks :func:`actions_for` with
 ``parent`` filters (all given must hold):
 
 * ``outputs`` / ``families`` / ``kinds``: the parent generation's output, API family and kind;
+* ``models``: the parent generation's catalog key is one of these (Kie's Grok Imagine extend and upscale take
+  only a Grok Imagine video's task);
 * ``task: true``: the action calls Kie with the parent's task id, so the parent must have one that Kie still
   keeps (14 days);
 * ``track: true``: the chosen file must be a Suno track (it has an ``audio_id``).
@@ -33,8 +35,8 @@ MEDIA_FIELD_TYPES = {
     "video": ("video_url", "video_urls"),
     "audio": ("audio_url", "audio_urls"),
 }
-SYNC_ACTIONS = ("timestamped_lyrics",)
-PARENT_KEYS = {"outputs", "families", "kinds", "task", "track"}
+SYNC_ACTIONS = ("timestamped_lyrics", "persona")
+PARENT_KEYS = {"outputs", "families", "kinds", "models", "task", "track"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Parent:
     has_task: bool  # a Kie task id Kie still keeps
     media_kind: str  # the chosen file's kind: image, video or audio
     is_track: bool = False  # the chosen file is a Suno track
+    model_key: str = ""  # the parent generation's catalog key
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Action:
         if "families" in rules and parent.family not in rules["families"]:
             return False
         if "kinds" in rules and parent.kind not in rules["kinds"]:
+            return False
+        if "models" in rules and parent.model_key not in rules["models"]:
             return False
         return parent.is_track or not rules.get("track")
 
@@ -132,6 +137,9 @@ def parse_actions(text: str) -> dict[str, Action]:
         for kind in [*parent.get("kinds", []), *raw.get("kinds", [])]:
             if kind not in KINDS:
                 problems.append(f"{where}: unknown kind {kind!r}")
+        for parent_model in parent.get("models", []):
+            if parent_model not in catalog:
+                problems.append(f"{where}: unknown parent model {parent_model!r}")
         model_keys = tuple(raw.get("models", []))
         for model_key in model_keys:
             if model_key not in catalog:

@@ -1,13 +1,16 @@
 """The chat model catalog: ``chat_models.json`` read into :class:`ChatModelSpec` objects.
 
 Data, not code: a model is added, renamed or re-priced by editing the JSON. ``api`` says which wire format
-Kie speaks for it (``anthropic`` Messages at ``/claude/v1/messages``, or ``openai`` chat completions at
-``/{wire_id}/v1/chat/completions``), and ``thinking`` how its extended thinking is switched on.
+Kie speaks for it (``anthropic`` Messages at ``/claude/v1/messages``, ``openai`` chat completions at
+``/{wire_id}/v1/chat/completions``, or ``responses``: OpenAI's Responses API at the ``path`` the entry names,
+``/codex/v1/responses`` or ``/api/v1/responses``), and ``thinking`` how its extended thinking is switched on.
+``group`` (default: the vendor) is the heading the model is listed under in the model picker.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
@@ -16,12 +19,19 @@ from typing import Any
 
 from .errors import CatalogError, UnknownModel
 
-__all__ = ["ChatModelSpec", "get_chat_model", "load_chat_models", "parse_chat_models"]
+__all__ = ["ChatModelSpec", "chat_model_groups", "get_chat_model", "load_chat_models", "parse_chat_models"]
 
 CHAT_MODELS_FILE = Path(__file__).with_name("chat_models.json")
-APIS = ("anthropic", "openai")
-# flag: Kie's ``thinkingFlag``; include_thoughts: Gemini's switch; reasoning_effort: GPT's high/low.
+APIS = ("anthropic", "openai", "responses")
+# flag: Kie's ``thinkingFlag``; include_thoughts: Gemini's switch; reasoning_effort: GPT's high/low (``reasoning.effort``
+# in the Responses format).
 THINKING_STYLES = ("flag", "include_thoughts", "reasoning_effort")
+#: The switches each wire format has.
+FORMAT_THINKING = {
+    "anthropic": ("flag",),
+    "openai": ("include_thoughts", "reasoning_effort"),
+    "responses": ("reasoning_effort",),
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,12 @@ class ChatModelSpec:
     output_usd: Decimal
     usd_per_credit: Decimal
     description: str = ""
+    path: str = ""  # the endpoint Kie serves the model at (see ``default_path``)
+    group: str = ""  # the picker's heading; the vendor when empty
+
+    @property
+    def group_label(self) -> str:
+        return self.group or self.vendor
 
     @property
     def supports_thinking(self) -> bool:
@@ -49,7 +65,7 @@ class ChatModelSpec:
         return (usd / self.usd_per_credit).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
     def request_options(self, *, thinking: bool) -> dict[str, Any]:
-        """Keyword arguments for ``AsyncKieClient.stream_claude`` / ``stream_openai_chat``."""
+        """Keyword arguments for ``AsyncKieClient.stream_claude`` / ``stream_openai_chat`` / ``stream_responses``."""
         if self.api == "anthropic":
             return {"max_tokens": self.max_tokens, "thinking": thinking and self.thinking == "flag"}
         if self.thinking == "include_thoughts":
@@ -57,6 +73,15 @@ class ChatModelSpec:
         if self.thinking == "reasoning_effort":
             return {"reasoning_effort": "high" if thinking else "low"}
         return {}
+
+
+def default_path(api: str, wire_id: str) -> str:
+    """Where Kie serves a model of this format when the entry names no ``path`` (Responses models must)."""
+    if api == "anthropic":
+        return "/claude/v1/messages"
+    if api == "openai":
+        return f"/{wire_id}/v1/chat/completions"
+    return ""
 
 
 def _decimal(value: Any, where: str, problems: list[str]) -> Decimal:
@@ -96,6 +121,17 @@ def parse_chat_models(data: dict[str, Any]) -> tuple[dict[str, ChatModelSpec], s
             problems.append(f"{where}.api: must be one of {', '.join(APIS)}")
         if raw.get("thinking") is not None and raw["thinking"] not in THINKING_STYLES:
             problems.append(f"{where}.thinking: must be null or one of {', '.join(THINKING_STYLES)}")
+        elif raw.get("thinking") is not None and raw["thinking"] not in FORMAT_THINKING.get(raw.get("api"), ()):
+            problems.append(f"{where}.thinking: the {raw.get('api')} format has no {raw['thinking']!r} switch")
+        path = raw.get("path") or default_path(str(raw.get("api")), str(raw.get("wire_id", key)))
+        if raw.get("api") == "responses" and not (isinstance(path, str) and path.endswith("/responses")):
+            problems.append(f"{where}.path: a Responses model needs its endpoint, e.g. /codex/v1/responses")
+        elif raw.get("api") in APIS and not (isinstance(path, str) and path.startswith("/")):
+            problems.append(f"{where}.path: must be a path starting with /")
+        group = raw.get("group", "")
+        if not isinstance(group, str):
+            problems.append(f"{where}.group: must be text")
+            group = ""
         max_tokens = raw.get("max_tokens", 4096)
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             problems.append(f"{where}.max_tokens: must be a positive integer")
@@ -113,6 +149,8 @@ def parse_chat_models(data: dict[str, Any]) -> tuple[dict[str, ChatModelSpec], s
             output_usd=_decimal(raw.get("output_usd"), f"{where}.output_usd", problems),
             usd_per_credit=per_credit or Decimal("0.005"),
             description=str(raw.get("description", "")),
+            path=str(path),
+            group=group,
         )
     if not models:
         problems.append("models: at least one chat model is required")
@@ -128,6 +166,14 @@ def parse_chat_models(data: dict[str, Any]) -> tuple[dict[str, ChatModelSpec], s
 def load_chat_models() -> tuple[dict[str, ChatModelSpec], str]:
     """``(models by key, default key)``, read once per process."""
     return parse_chat_models(json.loads(CHAT_MODELS_FILE.read_text(encoding="utf-8")))
+
+
+def chat_model_groups(models: Iterable[ChatModelSpec] | None = None) -> list[tuple[str, list[ChatModelSpec]]]:
+    """``(heading, models)`` for the model picker: groups in order of first appearance, models in file order."""
+    groups: dict[str, list[ChatModelSpec]] = {}
+    for spec in load_chat_models()[0].values() if models is None else models:
+        groups.setdefault(spec.group_label, []).append(spec)
+    return list(groups.items())
 
 
 def get_chat_model(key: str | None) -> ChatModelSpec:

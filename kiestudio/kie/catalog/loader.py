@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -101,11 +102,12 @@ KIND_OUTPUT = {
     "stems": "audio",
     "audio_convert": "audio",
     "midi": "audio",
+    "cover_art": "image",
     "music_video": "video",
 }
 #: Kinds made only from an earlier result: their models must be ``followup_only``.
 FOLLOWUP_KINDS = frozenset(
-    {"video_extend", "video_upgrade", "music_remix", "stems", "audio_convert", "midi", "music_video"}
+    {"video_extend", "video_upgrade", "music_remix", "stems", "audio_convert", "midi", "cover_art", "music_video"}
 )
 
 
@@ -170,6 +172,12 @@ class Catalog:
         present = {spec.family for spec in self._models}
         return tuple(family for family in FAMILIES if family in present)
 
+    def makers(self, *, originals: bool = True) -> tuple[tuple[str, str], ...]:
+        """``(key, name)`` of the makers that have a model (on the Generate page, with ``originals``)."""
+        models = self.originals if originals else self._models
+        present = {spec.maker for spec in models}
+        return tuple((key, name) for key, name, _ in load_makers() if key in present)
+
     def __repr__(self) -> str:
         return f"<Catalog of {len(self)} models>"
 
@@ -221,10 +229,28 @@ def parse_catalog(files: Mapping[str, str]) -> Catalog:
                 continue
             seen[spec.key] = name
             entries.append((list(KINDS).index(spec.kind), file_index, position, spec))
+    makers = load_makers()
+    for index, (*order, spec) in enumerate(entries):
+        # A key no maker claims gets none (tests/catalog checks that every shipped model has one).
+        entries[index] = (*order, dataclasses.replace(spec, maker=maker_of(spec.key, makers) or ""))
     if problems:
         raise CatalogError(problems)
     entries.sort(key=lambda entry: entry[:3])
     return Catalog(entry[3] for entry in entries)
+
+
+@functools.cache
+def load_makers() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """``(key, name, prefixes)`` for every maker, in display order (``makers.json``)."""
+    raw = json.loads(resources.files(__package__).joinpath("makers.json").read_text(encoding="utf-8"))
+    return tuple((m["key"], m["name"], tuple(m["prefixes"])) for m in raw["makers"])
+
+
+def maker_of(key: str, makers: tuple[tuple[str, str, tuple[str, ...]], ...] | None = None) -> str | None:
+    for maker, _, prefixes in makers if makers is not None else load_makers():
+        if key.startswith(prefixes):
+            return maker
+    return None
 
 
 def build_model(raw: Any, where: str, group: str = "") -> tuple[ModelSpec | None, list[str]]:

@@ -34,6 +34,7 @@ KINDS: MappingProxyType[str, str] = MappingProxyType(
         "stems": "Stem separation",
         "audio_convert": "Audio conversion",
         "midi": "MIDI",
+        "cover_art": "Cover art",
         "music_video": "Music video",
     }
 )
@@ -158,6 +159,32 @@ FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
                 "name": "Suno music video",
                 "create_endpoint": "POST /api/v1/mp4/generate",
                 "record_endpoint": "GET /api/v1/mp4/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": False,
+            },
+            # A mashup is its own Generate-page model, so it has its own create endpoint (the record is Suno's).
+            "suno_mashup": {
+                "name": "Suno mashup",
+                "create_endpoint": "POST /api/v1/generate/mashup",
+                "record_endpoint": "GET /api/v1/generate/record-info",
+                "input_wrapper": None,
+                "model_param": "model",
+                "callback_required": True,
+            },
+            # Replacing a section names the source task and track, and takes no model (Suno's record again).
+            "suno_section": {
+                "name": "Suno replace section",
+                "create_endpoint": "POST /api/v1/generate/replace-section",
+                "record_endpoint": "GET /api/v1/generate/record-info",
+                "input_wrapper": None,
+                "model_param": None,
+                "callback_required": False,
+            },
+            "suno_cover": {
+                "name": "Suno cover art",
+                "create_endpoint": "POST /api/v1/suno/cover/generate",
+                "record_endpoint": "GET /api/v1/suno/cover/record-info",
                 "input_wrapper": None,
                 "model_param": None,
                 "callback_required": False,
@@ -301,6 +328,8 @@ class ModelSpec:
     docs_differences: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType({})
     #: When the entry joined the catalog (ISO date); the Generate page marks recent ones "new".
     added: str | None = None
+    #: Who makes it (``makers.json``): the Generate page's family chips.
+    maker: str = ""
 
     def __hash__(self) -> int:
         return hash(("ModelSpec", self.key))

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 TRUE_WORDS = frozenset({"true", "on", "yes", "1", "y", "t", "checked"})
 FALSE_WORDS = frozenset({"false", "off", "no", "0", "n", "f", ""})
 _URL_SPLIT = re.compile(r"[\s,]+")
-_RULE_KEYS = frozenset({"when", "require", "require_any", "forbid", "limit", "message", "field"})
+_RULE_KEYS = frozenset({"when", "require", "require_any", "forbid", "limit", "total_items", "message", "field"})
+_TOTAL_KEYS = frozenset({"fields", "max"})
 _LIMIT_KEYS = frozenset({"min", "max", "min_length", "max_length", "min_items", "max_items", "choices"})
 MAX_CHOICES_SHOWN = 12
 
@@ -323,7 +324,9 @@ def _describe_when(spec: ModelSpec, when: Mapping[str, Any]) -> str:
 
 def _rule_fields(rule: Mapping[str, Any]) -> set[str]:
     names = set(rule.get("when", {})) | set(rule.get("require", [])) | set(rule.get("require_any", []))
-    return names | set(rule.get("forbid", {})) | set(rule.get("limit", {}))
+    total = rule.get("total_items")
+    total_fields = set(total.get("fields", [])) if isinstance(total, Mapping) else set()
+    return names | set(rule.get("forbid", {})) | set(rule.get("limit", {})) | total_fields
 
 
 def check_rule(
@@ -370,6 +373,13 @@ def check_rule(
             continue
         for problem in check_constraints(replace(narrowed, choices=()), values[name]):
             found.append((name, custom or f"{problem}{context}"))
+    if total := rule.get("total_items"):
+        names = total["fields"]
+        count = sum(len(_as_list(values[name])) for name in names if present(name))
+        if count > total["max"]:
+            together = " and ".join(label(name) for name in names)
+            message = f"{together} allow at most {total['max']} items together (got {count}){context}"
+            found.append((rule.get("field", names[0]), custom or message))
     return found
 
 
@@ -380,14 +390,29 @@ def check_rule_shape(spec: ModelSpec, rule: Any, where: str) -> list[str]:
     problems = []
     if set(rule) - _RULE_KEYS:
         problems.append(f"{where}: unknown key(s) {sorted(set(rule) - _RULE_KEYS)}")
-    if not any(key in rule for key in ("require", "require_any", "forbid", "limit")):
-        problems.append(f"{where}: needs one of require, require_any, forbid, limit")
+    if not any(key in rule for key in ("require", "require_any", "forbid", "limit", "total_items")):
+        problems.append(f"{where}: needs one of require, require_any, forbid, limit, total_items")
+    total = rule.get("total_items")
+    if total is not None and not (
+        isinstance(total, Mapping)
+        and set(total) == _TOTAL_KEYS
+        and isinstance(total["fields"], list)
+        and len(total["fields"]) >= 2
+        and isinstance(total["max"], int)
+        and not isinstance(total["max"], bool)
+        and total["max"] >= 0
+    ):
+        problems.append(f"{where}.total_items: needs 'fields' (two or more list fields) and a whole-number 'max'")
+        return problems
     for name in sorted(_rule_fields(rule) | ({rule["field"]} if "field" in rule else set())):
         if not spec.has_field(name):
             problems.append(f"{where}: unknown field {name!r}")
     for name, limits in rule.get("limit", {}).items():
         if not isinstance(limits, Mapping) or set(limits) - _LIMIT_KEYS:
             problems.append(f"{where}.limit.{name}: allowed keys are {sorted(_LIMIT_KEYS)}")
+    for name in total["fields"] if total is not None else ():
+        if spec.has_field(name) and not spec.field(name).is_list:
+            problems.append(f"{where}.total_items: {name!r} is not a list field")
     if "message" in rule and not (isinstance(rule["message"], str) and rule["message"].strip()):
         problems.append(f"{where}: message must be non-empty text")
     return problems
