@@ -16,6 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kiestudio.settings")
 django.setup(set_prefix=False)
 
 from kiestudio.chat import relay  # noqa: E402  (needs the apps loaded above)
+from kiestudio.studio.apps import _say_when_callbacks_cannot_arrive  # noqa: E402
 
 _lent: contextvars.ContextVar[list[ThreadPoolExecutor] | None] = contextvars.ContextVar("lent", default=None)
 
@@ -91,6 +92,7 @@ async def application(scope, receive, send):
             message = await receive()
             if message["type"] == "lifespan.startup":
                 relay.bind_loop()
+                _say_when_callbacks_cannot_arrive()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Replies being written here are saved as interrupted, with their text, before the process exits.

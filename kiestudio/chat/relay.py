@@ -45,7 +45,7 @@ from kiestudio.chat.hub import Event, get_hub
 from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Message
 from kiestudio.core.db import outside_request
-from kiestudio.kie import AsyncKieClient, image_block, openai_image_part
+from kiestudio.kie import AsyncKieClient, image_block, openai_image_part, responses_image_part, responses_text_part
 from kiestudio.kie import errors as kie_errors
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
 from kiestudio.kie.types import ChatEventKind
@@ -214,6 +214,14 @@ def _image_urls(message: Message) -> dict[int, str]:
     return urls
 
 
+def _image_part(spec: ChatModelSpec, url: str) -> dict[str, Any]:
+    if spec.api == "anthropic":
+        return image_block(url)
+    if spec.api == "responses":
+        return responses_image_part(url)
+    return openai_image_part(url)
+
+
 def _upstream_messages(path: list[Message], spec: ChatModelSpec) -> list[dict[str, Any]]:
     """The thread in the model's wire format. Empty or failed replies are left out; same-role turns merge."""
     turns: list[dict[str, Any]] = []
@@ -223,8 +231,7 @@ def _upstream_messages(path: list[Message], spec: ChatModelSpec) -> list[dict[st
             urls = _image_urls(message) if message.image_ids else {}
             for block in message.content:
                 if block.get("type") == "image" and block.get("reference") in urls:
-                    url = urls[block["reference"]]
-                    blocks.append(image_block(url) if spec.api == "anthropic" else openai_image_part(url))
+                    blocks.append(_image_part(spec, urls[block["reference"]]))
                 elif block.get("type") == "text" and block.get("text"):
                     blocks.append({"type": "text", "text": block["text"]})
         elif message.text:
@@ -235,9 +242,15 @@ def _upstream_messages(path: list[Message], spec: ChatModelSpec) -> list[dict[st
             turns[-1]["content"].extend(blocks)
         else:
             turns.append({"role": str(message.role), "content": blocks})
-    for turn in turns:  # plain strings where there is only text: the most widely accepted shape
-        if all(b.get("type") == "text" for b in turn["content"]):
-            turn["content"] = "\n\n".join(b["text"] for b in turn["content"])
+    for turn in turns:
+        blocks = turn["content"]
+        if spec.api == "responses":
+            # Kie documents Responses content as a list of parts; OpenAI takes the model's own turns as output_text.
+            turn["content"] = [
+                responses_text_part(b["text"], role=turn["role"]) if b.get("type") == "text" else b for b in blocks
+            ]
+        elif all(b.get("type") == "text" for b in blocks):  # plain strings where there is only text: widely accepted
+            turn["content"] = "\n\n".join(b["text"] for b in blocks)
     return turns
 
 
@@ -282,6 +295,10 @@ def _stream(plan: UpstreamPlan):
     options = plan.spec.request_options(thinking=plan.thinking)
     if plan.spec.api == "anthropic":
         return client.stream_claude(plan.spec.wire_id, plan.messages, system=plan.system or None, **options)
+    if plan.spec.api == "responses":
+        return client.stream_responses(
+            plan.spec.wire_id, plan.messages, path=plan.spec.path, system=plan.system or None, **options
+        )
     messages = plan.messages
     if plan.system:
         messages = [{"role": "system", "content": plan.system}, *messages]

@@ -281,7 +281,7 @@ def _attachments(workspace_id: int, ids: list[int], spec: ChatModelSpec) -> list
         raise ChatError(f"{spec.name} can't read images. Pick a model that can, or remove the attachment.")
     if len(ids) > MAX_ATTACHMENTS:
         raise ChatError(f"Attach at most {MAX_ATTACHMENTS} images to one message.")
-    found = {r.pk: r for r in ReferenceImage.objects.filter(workspace_id=workspace_id, pk__in=ids)}
+    found = {r.pk: r for r in ReferenceImage.objects.filter(workspace_id=workspace_id, pk__in=ids, kind="image")}
     if len(found) != len(set(ids)):
         raise ChatError("An attached image is no longer available. Remove it and attach it again.")
     return [

@@ -25,7 +25,7 @@ from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.chat.services import ChatError
 from kiestudio.core.db import outside_request
-from kiestudio.kie.catalog.chat import get_chat_model, load_chat_models
+from kiestudio.kie.catalog.chat import chat_model_groups, get_chat_model, load_chat_models
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
 
 log = logging.getLogger("kiestudio.chat")
@@ -64,7 +64,10 @@ def _get_message(request: HttpRequest, pk: object, *, write: bool = False) -> Me
 def _models_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
     models, default = load_chat_models()
     key = conversation.model_key if conversation else current_workspace(request).default_chat_model or default
-    return {"chat_models": list(models.values()), "selected_model": get_chat_model(key if key in models else default)}
+    return {
+        "chat_model_groups": chat_model_groups(models.values()),
+        "selected_model": get_chat_model(key if key in models else default),
+    }
 
 
 def _list_context(request: HttpRequest, conversation: Conversation | None = None) -> dict[str, object]:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 def home(request: HttpRequest) -> HttpResponse:
     from kiestudio.kie.catalog import load_catalog
 
-    return render(request, "core/home.html", {"model_count": len(load_catalog())})
+    return render(request, "core/home.html", {"model_count": len(load_catalog().originals)})
 
 
 def _check_database() -> dict[str, object]:

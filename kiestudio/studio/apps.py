@@ -14,10 +14,29 @@ class StudioConfig(AppConfig):
         post_spawn.connect(_start_dispatcher, dispatch_uid="studio-dispatcher")
 
 
+def _say_when_callbacks_cannot_arrive() -> None:
+    """One line at start-up (of the web process, and of a worker cluster) when Kie could not reach our callback
+    URL: jobs are then polled on the normal schedule instead of waiting for a callback that never comes. Other
+    manage.py commands stay quiet (their output may be piped)."""
+    import logging
+
+    from kiestudio.core.kie import callbacks_reachable
+
+    reachable, reason = callbacks_reachable()
+    if not reachable:
+        logging.getLogger("kiestudio.studio").warning(reason)
+
+
+_said: list[bool] = []
+
+
 def _start_dispatcher(sender, proc_name: str, **kwargs) -> None:
     """When a worker process starts, make sure the dispatcher chain is running (it hands out due polls)."""
     from kiestudio.studio.tasks import ensure_dispatcher
 
+    if not _said:
+        _said.append(True)
+        _say_when_callbacks_cannot_arrive()
     try:
         ensure_dispatcher()
     except Exception:  # a worker must start even if the database is briefly unavailable

@@ -1,4 +1,4 @@
-"""Follow-up actions on a result: the menu's forms, buying the follow-up, and timestamped lyrics.
+"""Follow-up actions on a result: the menu's forms, buying the follow-up, timestamped lyrics and Suno personas.
 
 Every view fetches the file through the workspace's access check (another workspace's file is a 404) and opens
 in the follow-up dialog when asked by htmx, or as a page of its own otherwise.
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kiestudio.kie.catalog.actions import Action, get_action
 from kiestudio.studio import services
-from kiestudio.studio.forms import FollowupForm
+from kiestudio.studio.forms import FollowupForm, PersonaForm
 from kiestudio.studio.models import Asset, Generation
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
 from kiestudio.workspaces.services import BudgetExceeded
@@ -72,6 +72,9 @@ def followup_form(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if choice is None or choice.unavailable:
         reason = choice.unavailable if choice else f"“{chosen.label}” isn't available for this item."
         return _render(request, "unavailable", _context(asset, generation, chosen, reason=reason), status=409)
+    if chosen.sync == "persona":
+        form = PersonaForm(initial=PersonaForm.prefill(asset))
+        return _render(request, "persona", _context(asset, generation, chosen, form=form))
     if chosen.sync:
         lyrics = (asset.metadata or {}).get("lyrics")
         return _render(request, "lyrics", _context(asset, generation, chosen, lyrics=lyrics))
@@ -127,8 +130,40 @@ def asset_lyrics(request: HttpRequest, pk: int) -> HttpResponse:
     chosen = _action("lyrics")
     context = _context(asset, generation, chosen)
     try:
-        context["lyrics"] = services.asset_timestamped_lyrics(asset=asset)
+        context["lyrics"] = services.asset_timestamped_lyrics(asset=asset, user=request.user)
     except services.GenerationError as exc:
         context["error"] = str(exc)
         return _render(request, "lyrics", context, status=422)
     return _render(request, "lyrics", context)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def asset_persona(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make a Suno persona from a track (answered at once) and keep it for the workspace's new songs."""
+    asset, generation = _source(request, pk)
+    chosen = _action("persona")
+    form = PersonaForm(request.POST)
+    context = _context(asset, generation, chosen, form=form)
+    if not form.is_valid():
+        return _render(request, "persona", context, status=422)
+    try:
+        persona = services.persona_create(
+            generation=generation,
+            asset=asset,
+            user=request.user,
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+        )
+    except services.GenerationError as exc:
+        for name, errors in exc.errors.items():
+            for error in errors:
+                form.add_error(name if name in form.fields else None, error)
+        if not exc.errors:
+            form.add_error(None, str(exc))
+        return _render(request, "persona", context, status=422)
+    if not request.htmx:
+        messages.success(request, f"Saved the persona “{persona.name}”.")
+        return redirect("personas")
+    return _render(request, "persona", {**context, "persona": persona})

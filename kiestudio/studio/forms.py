@@ -12,7 +12,8 @@ from django import forms
 from kiestudio.core.fetch import BlockedURL, check_forward_url
 from kiestudio.kie.catalog import FieldSpec, ModelSpec
 from kiestudio.kie.catalog.actions import Action
-from kiestudio.studio.models import Asset, Generation, ReferenceImage
+from kiestudio.studio import uploads
+from kiestudio.studio.models import Asset, Generation, Reference, SunoPersona
 from kiestudio.studio.services import (
     MAX_VARIATIONS,
     GenerationError,
@@ -21,31 +22,87 @@ from kiestudio.studio.services import (
     generation_plan,
 )
 
-MEDIA_TYPES = {"image_url", "image_urls"}
+MEDIA_TYPES = set(uploads.FIELD_KINDS)
+LINKABLE = {"video", "audio"}  # a pasted link to a public clip or sound stays possible beside uploads
+
+
+NO_PERSONAS_HELP = "None yet: open a finished Suno song's Actions and choose “Make a persona”."
 
 
 class ReferenceWidget(forms.Widget):
-    """Picked reference images, as hidden inputs carrying their ids, plus a drop zone (static/js/generate.js)."""
+    """A picture, clip or sound input: picked references as hidden inputs carrying their ids, a drop zone to upload
+    or pick from the gallery (static/js/references.js) and, for clips and sounds, a box to paste a link instead.
+
+    Its value is a list: reference ids (digits) and links, one per line in the link box."""
 
     template_name = "studio/widgets/references.html"
 
-    def __init__(self, *, multiple: bool, max_items: int | None, attrs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        kind: str = "image",
+        multiple: bool,
+        max_items: int | None,
+        rules: uploads.MediaRules | None = None,
+        model_key: str = "",
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(attrs)
+        self.kind = kind
         self.multiple = multiple
         self.max_items = max_items if multiple else 1
+        self.rules = rules or uploads.DEFAULT_RULES[kind]
+        self.model_key = model_key
+        self.references: list[Reference] = []
 
     def value_from_datadict(self, data, files, name):
-        return [v for v in data.getlist(name) if v] if hasattr(data, "getlist") else data.get(name) or []
+        values = data.getlist(name) if hasattr(data, "getlist") else data.get(name) or []
+        return split_media_values(values)
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
+        links = [v for v in split_media_values(value) if not v.isdigit()]
+        one, _, noun = uploads.NOUNS[self.kind]
         context["widget"].update(
-            {"multiple": self.multiple, "max_items": self.max_items, "references": getattr(self, "references", [])}
+            {
+                "kind": self.kind,
+                "noun": noun,
+                "one": one,
+                "multiple": self.multiple,
+                "max_items": self.max_items,
+                "references": self.references,
+                "linkable": self.kind in LINKABLE,
+                "links": "\n".join(links),
+                "accept": self.rules.accept,
+                "max_bytes": self.rules.max_bytes,
+                "limits": self.rules.summary(),
+                "model_key": self.model_key,
+            }
         )
         return context
 
 
-def _field_for(spec_field: FieldSpec) -> forms.Field:
+def split_media_values(value: Any) -> list[str]:
+    """A media input's values as a flat list: reference ids stay as they are, link text splits on whitespace."""
+    values = value if isinstance(value, list | tuple) else ([] if value in (None, "") else [value])
+    out: list[str] = []
+    for item in values:
+        text = str(item).strip()
+        out.extend([text] if text.isdigit() else text.split())
+    return out
+
+
+def remix_initial(generation: Generation) -> dict[str, Any]:
+    """A generation's inputs to start a form from, with its references as ids (and links beside them)."""
+    initial: dict[str, Any] = dict(generation.inputs)
+    for name, ids in (generation.references or {}).items():
+        sent = generation.inputs.get(name)
+        links = sent[len(ids) :] if isinstance(sent, list) else []
+        initial[name] = [*(str(i) for i in ids), *links]
+    return initial
+
+
+def _field_for(spec_field: FieldSpec, spec: ModelSpec) -> forms.Field:
     common = {"label": spec_field.label, "required": spec_field.required, "help_text": spec_field.help}
     kind = spec_field.type
     if kind == "text":
@@ -70,10 +127,15 @@ def _field_for(spec_field: FieldSpec) -> forms.Field:
             choices = [("", "Default"), *choices]
         return forms.ChoiceField(choices=choices, **common)
     if kind in MEDIA_TYPES:
-        widget = ReferenceWidget(multiple=kind == "image_urls", max_items=spec_field.max_items)
+        media_kind = uploads.FIELD_KINDS[kind]
+        widget = ReferenceWidget(
+            kind=media_kind,
+            multiple=spec_field.is_list,
+            max_items=spec_field.max_items,
+            rules=uploads.rules_for(media_kind, spec, spec_field.name),
+            model_key=spec.key,
+        )
         return forms.Field(widget=widget, **common)
-    if kind in {"video_url", "audio_url"}:
-        return forms.URLField(assume_scheme="https", **common)
     if kind == "json":
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}), **common)
     return forms.CharField(**common)
@@ -101,7 +163,7 @@ class GenerateForm(forms.Form):
         if not self.is_bound and "form_token" not in self.initial:
             self.initial["form_token"] = uuid.uuid4()
         for spec_field in spec.fields:
-            field = _field_for(spec_field)
+            field = _field_for(spec_field, spec)
             field.spec = spec_field
             if spec_field.has_default and spec_field.name not in self.initial:
                 default = spec_field.default_value()
@@ -110,6 +172,26 @@ class GenerateForm(forms.Form):
         # Keep variations last.
         self.order_fields([f.name for f in spec.fields] + ["variations", "form_token"])
         self._attach_references()
+        self._offer_personas()
+
+    def _offer_personas(self) -> None:
+        """Suno V5 and V5.5 take a persona by Kie's id: offer the workspace's personas by name instead of a text box
+        (an id that isn't one of them is refused like any other choice)."""
+        if "personaId" not in self.fields or not self.spec.family.startswith("suno"):
+            return
+        personas = SunoPersona.objects.filter(workspace=self.workspace) if self.workspace else []
+        choices = [("", "No persona"), *((p.persona_id, p.name) for p in personas)]
+        spec_field = self.fields["personaId"].spec
+        help_text = spec_field.help if len(choices) > 1 else NO_PERSONAS_HELP
+        field = forms.ChoiceField(
+            choices=choices,
+            required=False,
+            label=spec_field.label,
+            help_text=help_text,
+            error_messages={"invalid_choice": "Choose one of this workspace's personas."},
+        )
+        field.spec = spec_field
+        self.fields["personaId"] = field
 
     @property
     def basic_fields(self):
@@ -120,15 +202,62 @@ class GenerateForm(forms.Form):
         return [self[f.name] for f in self.spec.fields if f.advanced and f.name in self.fields]
 
     def _attach_references(self) -> None:
+        """Each media input's references, fetched once, in the workspace only: another workspace's id is missing."""
+        self.missing_references: set[str] = set()
         for spec_field in self.spec.fields:
             if spec_field.type not in MEDIA_TYPES or spec_field.name not in self.fields:
                 continue
             widget = self.fields[spec_field.name].widget
-            raw = self.data.getlist(spec_field.name) if self.is_bound else self.initial.get(spec_field.name) or []
-            ids = [int(v) for v in (raw if isinstance(raw, list) else [raw]) if str(v).isdigit()]
-            refs = ReferenceImage.objects.filter(workspace=self.workspace, pk__in=ids) if self.workspace else []
-            by_id = {r.pk: r for r in refs}
+            if self.is_bound:
+                values = widget.value_from_datadict(self.data, self.files, self.add_prefix(spec_field.name))
+            else:
+                values = split_media_values(self.initial.get(spec_field.name))
+            ids = [int(v) for v in values if v.isdigit()]
+            refs = Reference.objects.filter(workspace=self.workspace, kind=widget.kind, pk__in=ids) if ids else []
+            by_id = {r.pk: r for r in refs} if self.workspace else {}
             widget.references = [by_id[i] for i in ids if i in by_id]
+            if len(widget.references) != len(ids):
+                self.missing_references.add(spec_field.name)
+
+    def _media_value(self, spec_field: FieldSpec, values: list[str]) -> list[str] | str | None:
+        """Check a media input (its references against the model's limits, its links against the private-network
+        guard) and give what the catalog validates: stand-ins for our files, then the links."""
+        name = spec_field.name
+        widget = self.fields[name].widget
+        refs = widget.references
+        links = [v for v in values if not v.isdigit()]
+        one, many, noun = uploads.NOUNS[widget.kind]
+        errors: list[str] = []
+        if name in self.missing_references:
+            errors.append(f"A {noun} you chose is no longer available. Choose it again.")
+        for reference in refs:
+            if problem := uploads.reference_problem(reference, widget.rules):
+                errors.append(problem)
+        if problem := widget.rules.total_problem([r.duration for r in refs]):
+            errors.append(problem)
+        if links and widget.kind not in LINKABLE:
+            errors.append(f"Upload {one} or choose one from the gallery.")
+            links = []
+        for link in links:
+            if Reference.id_in_placeholder(link) is not None:
+                errors.append(f"That link is to a file in the studio: use Choose from gallery to add the {noun}.")
+                continue
+            try:
+                check_forward_url(link)
+            except BlockedURL as exc:
+                errors.append(f"Kie can't be sent this address: {exc}")
+        if not spec_field.is_list and len(refs) + len(links) > 1:
+            errors.append(f"Give one {noun}: upload it, choose it, or paste one link.")
+        for error in errors:
+            self.add_error(name, error)
+        if errors:
+            return None
+        if refs:
+            self.references[name] = [r.pk for r in refs]
+        items = [r.placeholder for r in refs] + links
+        if not items:
+            return None
+        return items if spec_field.is_list else items[0]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -142,14 +271,9 @@ class GenerateForm(forms.Form):
                 continue  # hidden by the other fields' values: whatever it still holds is not sent
             value = cleaned.get(spec_field.name)
             if spec_field.type in MEDIA_TYPES:
-                refs = self.fields[spec_field.name].widget.references
-                if not refs:
-                    continue
-                self.references[spec_field.name] = [r.pk for r in refs]
-                urls = [r.file.url for r in refs]
-                # The catalog validates URLs; these stand in for the Kie uploads the worker makes at submit time.
-                urls = [u if u.startswith("http") else f"https://studio.local{u}" for u in urls]
-                raw[spec_field.name] = urls if spec_field.type == "image_urls" else urls[0]
+                media_value = self._media_value(spec_field, split_media_values(value))
+                if media_value is not None:
+                    raw[spec_field.name] = media_value
                 continue
             if spec_field.type == "json" and value:
                 try:
@@ -159,12 +283,6 @@ class GenerateForm(forms.Form):
                     continue
             if value in (None, "") and not spec_field.required:
                 continue
-            if spec_field.type in {"video_url", "audio_url"} and value:
-                try:
-                    check_forward_url(value)
-                except BlockedURL as exc:
-                    self.add_error(spec_field.name, f"Kie can't be sent this address: {exc}")
-                    continue
             raw[spec_field.name] = value
         try:
             self.plan = self.make_plan(raw, cleaned.get("variations") or 1)
@@ -208,7 +326,7 @@ class FollowupForm(GenerateForm):
         suggestions, then the source track's title."""
         values: dict[str, Any] = {}
         for spec_field in spec.fields:
-            if spec_field.type in MEDIA_TYPES or spec_field.type in {"video_url", "audio_url"}:
+            if spec_field.type in MEDIA_TYPES:
                 continue
             if spec_field.name in generation.inputs and spec_field.name not in spec.from_parent:
                 value = generation.inputs[spec_field.name]
@@ -218,6 +336,10 @@ class FollowupForm(GenerateForm):
         title = (asset.metadata or {}).get("title")
         if title and spec.has_field("title"):
             values["title"] = title
+        # A Suno track's own lyrics and style, where the model wants the whole song's (replacing a section).
+        for wire, kept in (("fullLyrics", "prompt"), ("tags", "tags")):
+            if spec.has_field(wire) and wire not in values and (asset.metadata or {}).get(kept):
+                values[wire] = asset.metadata[kept]
         values.update({k: v for k, v in action.prefill.items() if spec.has_field(k)})
         return values
 
@@ -225,3 +347,24 @@ class FollowupForm(GenerateForm):
         return followup_plan(
             generation=self.parent, asset=self.asset, action=self.action, spec=self.spec, raw_inputs=raw
         )
+
+
+class PersonaForm(forms.Form):
+    """Naming a persona made from a track (the service checks the rest: Kie makes one per track)."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=80,
+        help_text="How it shows in the Persona list on Generate, e.g. “Smoky late-night crooner”.",
+    )
+    description = forms.CharField(
+        label="What it sounds like",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The voice, genre, mood and instruments it carries; Kie uses this to capture the style.",
+    )
+
+    @staticmethod
+    def prefill(asset: Asset) -> dict[str, str]:
+        """Start from the track: its title for the name, its style words for the description."""
+        metadata = asset.metadata or {}
+        return {"name": str(metadata.get("title") or "")[:80], "description": str(metadata.get("tags") or "")}

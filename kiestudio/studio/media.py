@@ -97,6 +97,63 @@ def probe_av(fh: IO[bytes]) -> Probe:
     raise MediaError("The file has neither audio nor video.")
 
 
+def probe_clip(fh: IO[bytes]) -> Probe:
+    """A video or sound a creator gives as an input: its exact container (MP4 and QuickTime, Matroska and WebM are
+    told apart, as Kie's models accept some and not others), its length, and proof that it decodes (the first frame
+    of picture, or of sound, must)."""
+    import av
+
+    try:
+        container = _av_open(fh)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError("The file is not a video or a sound file we can read.") from exc
+    with container:
+        names = container.format.name.split(",")
+        # A song's cover art is a "video" stream of one picture: it doesn't make the file a video.
+        cover = av.stream.Disposition.attached_pic
+        video = next((s for s in container.streams.video if s.codec_context.width and not s.disposition & cover), None)
+        audio = next(iter(container.streams.audio), None)
+        stream = video or audio
+        if stream is None:
+            raise MediaError("The file has neither picture nor sound.")
+        kind = "video" if video is not None else "audio"
+        mime, ext = _clip_type(fh, names, container.metadata.get("major_brand", ""), kind)
+        if mime is None:
+            raise MediaError(f"The {container.format.name} format is not supported.")
+        duration = None
+        if container.duration is not None and container.duration > 0:
+            duration = round(container.duration / 1_000_000, 3)
+        elif stream.duration and stream.time_base:
+            duration = round(float(stream.duration * stream.time_base), 3)
+        try:
+            next(container.decode(stream))
+        except (av.error.FFmpegError, StopIteration, ValueError) as exc:
+            what = "picture" if kind == "video" else "sound"
+            raise MediaError(f"Not a single frame of its {what} could be decoded: the file may be damaged.") from exc
+        width = video.codec_context.width if video is not None else None
+        height = video.codec_context.height if video is not None else None
+        return Probe(kind, mime, ext, width, height, duration)
+
+
+def _clip_type(fh: IO[bytes], names: list[str], brand: str, kind: str) -> tuple[str | None, str | None]:
+    if "mp4" in names or "mov" in names:
+        if kind == "audio":
+            return "audio/mp4", "m4a"
+        return ("video/quicktime", "mov") if brand.strip() == "qt" else ("video/mp4", "mp4")
+    if "matroska" in names:
+        position = fh.tell()  # PyAV is reading this file too: put it back where it was
+        fh.seek(0)
+        webm = b"webm" in fh.read(64)  # the EBML header's DocType
+        fh.seek(position)
+        if kind == "audio":
+            return ("audio/webm", "webm") if webm else ("audio/x-matroska", "mka")
+        return ("video/webm", "webm") if webm else ("video/x-matroska", "mkv")
+    for name in names:
+        if name in AV_MIME and AV_MIME[name][0].startswith(f"{kind}/"):
+            return AV_MIME[name]
+    return None, None
+
+
 def probe(fh: IO[bytes]) -> Probe:
     """Images first (cheap), then audio and video."""
     try:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from decimal import Decimal
 
@@ -232,26 +233,63 @@ class Asset(models.Model):
         return f"{self.kind} {self.index} of generation {self.generation_id}"
 
 
-def reference_path(instance: ReferenceImage, filename: str) -> str:
+REFERENCE_PLACEHOLDER = "https://studio.local/files/references/{pk}/"
+_PLACEHOLDER = re.compile(r"https://studio\.local/files/references/(\d+)/")
+
+
+def reference_path(instance: Reference, filename: str) -> str:
     return f"ws{instance.workspace_id}/refs/{filename}"
 
 
-class ReferenceImage(models.Model):
-    """An image a creator uploaded to guide a generation, checked by content and sent to Kie's file upload."""
+class Reference(models.Model):
+    """A picture, video clip or sound a creator gave to guide a generation: uploaded (checked by its content) or
+    copied from one of the workspace's results. At submit time the worker sends Kie its own upload of the file."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="reference_images")
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="references")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMAGE)
     file = models.FileField(upload_to=reference_path, max_length=300)
+    # A video's first frame (WebP), for its chip and the picker.
+    poster = models.FileField(upload_to=reference_path, max_length=300, blank=True)
+    label = models.CharField(max_length=120, blank=True)  # the file's own name, or the result's title
     mime_type = models.CharField(max_length=40)
-    size = models.PositiveIntegerField()
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)  # seconds, for video and audio
+    # The result it was copied from: picking that result again reuses this copy (and its Kie upload).
+    source_asset = models.ForeignKey(
+        "Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="references"
+    )
     kie_url = models.TextField(blank=True)
     kie_uploaded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["workspace", "kind", "-created_at"], name="reference_by_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reference {self.pk}"
+
+    @property
+    def placeholder(self) -> str:
+        """What a job's inputs hold in place of this file until the worker sends Kie its upload of it."""
+        return REFERENCE_PLACEHOLDER.format(pk=self.pk)
+
+    @staticmethod
+    def id_in_placeholder(value: object) -> int | None:
+        match = _PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+        return int(match[1]) if match else None
+
+
+# The model's name before it took video and audio too; chat, workspaces and the submit code still import it.
+ReferenceImage = Reference
 
 
 class CallbackReceipt(models.Model):
@@ -262,3 +300,28 @@ class CallbackReceipt(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     # A Veo 4K answer (its only delivery) that came before its job recorded the task; the submit applies it.
     result = models.JSONField(null=True, blank=True)
+
+
+class SunoPersona(models.Model):
+    """A voice and style Kie saved from one of the workspace's Suno tracks (``generate-persona``). New songs reuse
+    it by Kie's ``persona_id`` (Suno V5 and V5.5 take one); Kie makes one persona per track."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="suno_personas")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    persona_id = models.CharField(max_length=120)
+    name = models.CharField(max_length=80)
+    description = models.TextField()
+    # The track it was made from (kept when that file is deleted: the persona lives on at Kie).
+    source_asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="personas")
+    audio_id = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "persona_id"], name="persona_unique_id"),
+            models.UniqueConstraint(fields=["workspace", "audio_id"], name="persona_one_per_track"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

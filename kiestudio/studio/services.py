@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -25,7 +26,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from kiestudio.core.fetch import FetchError, fetch_to_file
-from kiestudio.core.kie import kie_client
+from kiestudio.core.kie import callbacks_reachable, kie_client
 from kiestudio.core.ratelimit import shared_limiter
 from kiestudio.kie import errors as kie_errors
 from kiestudio.kie.catalog import (
@@ -39,6 +40,7 @@ from kiestudio.kie.catalog import (
 from kiestudio.kie.catalog.actions import Action, Parent, actions_for
 from kiestudio.kie.http import account_id
 from kiestudio.kie.types import TaskState, TaskStatus
+from kiestudio.kie.webhooks import callback_shape, four_k_answer, key_paths
 from kiestudio.studio import media
 from kiestudio.studio.models import (
     PENDING,
@@ -50,6 +52,7 @@ from kiestudio.studio.models import (
     Prompt,
     ReferenceImage,
     Status,
+    SunoPersona,
 )
 from kiestudio.workspaces.models import Membership, UsageEntry, Workspace
 from kiestudio.workspaces.services import budget_check, usage_record, workspace_kie_key
@@ -164,6 +167,7 @@ def generation_create(
     existing = list(Generation.objects.filter(request_key__in=keys, workspace=workspace).order_by("variation"))
     if existing:
         return existing
+    persona_check(workspace=workspace, inputs=plan.inputs)
     created: list[Generation] = []
     # A retry keeps its place in the family tree even if its parent has since been purged.
     lineage = parent.descendant_prefix if parent is not None else (retry_of.lineage if retry_of else "")
@@ -254,6 +258,7 @@ def followup_parent(*, generation: Generation, asset: Asset) -> Parent:
         has_task=bool(generation.kie_task_id) and generation.status == Status.SUCCEEDED,
         media_kind=asset.kind,
         is_track=bool((asset.metadata or {}).get("audio_id")),
+        model_key=generation.model_key,
     )
 
 
@@ -287,9 +292,7 @@ def followup_check(*, generation: Generation, asset: Asset, action: Action, spec
     if spec.key not in {s.key for s in action.models(parent)}:
         raise GenerationError(f"{spec.name} can't {action.label.lower()} this item.")
     if spec.operation == "veo_4k" and not callback_url_for(spec)[1]:
-        raise GenerationError(
-            "Kie sends 4K videos only by callback, and callbacks are off here (KIE_CALLBACKS or PUBLIC_BASE_URL)."
-        )
+        raise GenerationError(f"Kie sends 4K videos only by callback. {callbacks_reachable()[1]}")
 
 
 def followup_media_placeholder(asset: Asset, *, as_list: bool) -> str | list[str]:
@@ -314,7 +317,9 @@ def followup_plan(
         if value in (None, ""):
             raise GenerationError(f"This item has no {source.replace('_', ' ')} for Kie, so it can't be used here.")
         taken[wire] = value
-    return PlannedGeneration(spec, {**plan.inputs, **taken}, plan.credits_each, 1)
+    planned = PlannedGeneration(spec, {**plan.inputs, **taken}, plan.credits_each, 1)
+    suno_followup_check(generation=generation, asset=asset, plan=planned)
+    return planned
 
 
 def _parent_value(generation: Generation, asset: Asset, source: str) -> Any:
@@ -355,9 +360,13 @@ def followup_create(
     return child
 
 
-def asset_timestamped_lyrics(*, asset: Asset) -> list[dict[str, Any]]:
+TIMESTAMPED_LYRICS_CREDITS = Decimal("0.5")  # Kie's table: "Suno, TimeStamped Lyrics", $0.0025 a request
+
+
+def asset_timestamped_lyrics(*, asset: Asset, user=None) -> list[dict[str, Any]]:
     """Each sung word of a Suno track with its start and end, asked of Kie once and kept on the asset (shown
-    karaoke-style under the player). Free on Kie's side, but only while Kie keeps the task (14 days)."""
+    karaoke-style under the player). Kie charges half a credit ($0.0025) a request, and answers only while it keeps
+    the task (14 days)."""
     cached = (asset.metadata or {}).get("lyrics")
     if isinstance(cached, list):
         return cached
@@ -377,6 +386,16 @@ def asset_timestamped_lyrics(*, asset: Asset) -> list[dict[str, Any]]:
         for w in aligned.words
         if w.word.strip() and w.start is not None and w.end is not None
     ]
+    # Kie charged for the answer, words or not: the ledger has it (once per track, as the answer is kept).
+    usage_record(
+        workspace_id=generation.workspace_id,
+        user_id=getattr(user, "pk", None),
+        kind=UsageEntry.Kind.GENERATION,
+        model_key="suno/timestamped-lyrics",
+        credits=TIMESTAMPED_LYRICS_CREDITS,
+        source=f"lyrics:{asset.pk}",
+        estimated=False,
+    )
     if not words:
         raise GenerationError("Kie found no sung words in this track (is it instrumental?).")
     metadata = {**(asset.metadata or {}), "lyrics": words}
@@ -617,7 +636,7 @@ def callback_url_for(spec: ModelSpec) -> tuple[str | None, bool]:
 
     from kiestudio.kie.catalog import FAMILIES
 
-    enabled = bool(getattr(settings, "KIE_CALLBACKS", True) and settings.PUBLIC_BASE_URL)
+    enabled = callbacks_reachable()[0]
     # Veo's 4K result comes only by callback (there is nothing to poll).
     required = bool(FAMILIES[spec.family].get("callback_required")) or spec.operation == "veo_4k"
     if not (enabled or required):
@@ -707,7 +726,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             payload = _payload_with_references(generation, client)
             client.limiter = _SubmitLimiter(limiter, generation)
             client.limiter.prepaid = True
-            task_id = _send_create(client, spec, payload, callback)
+            task_id, immediate = _send_create(client, spec, payload, callback)
     except (kie_errors.KieUnknownOutcome, kie_errors.KieTimeout) as exc:
         transition(
             generation,
@@ -791,7 +810,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     sent_at = Generation.objects.filter(pk=generation.pk).values_list("create_sent_at", flat=True).first() or now
     early = CallbackReceipt.objects.filter(task_id=task_id, received_at__gte=sent_at - timedelta(seconds=5))
     if spec.operation == "veo_4k":
-        answer = early.filter(result__isnull=False).values_list("result", flat=True).first()
+        answer = immediate or early.filter(result__isnull=False).values_list("result", flat=True).first()
         if answer is not None:
             _on_4k_callback(task_id=task_id, body=answer)
         return "submitted"
@@ -801,12 +820,21 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     return "submitted"
 
 
-def _send_create(client, spec: ModelSpec, payload: dict[str, Any], callback: str | None) -> str:
-    """The one call that buys the Kie task. Veo's 4K answers to the source task's id (its callback names it)."""
+def _send_create(client, spec: ModelSpec, payload: dict[str, Any], callback: str | None) -> tuple[str, Any]:
+    """The one call that buys the Kie task, and any result its answer already carries. Veo's 4K answers to the
+    source task's id (its callback names it); asked again for a 4K Kie has made, the answer holds the URLs, and
+    while Kie is still making one it says "processing" (the first request's callback brings the file)."""
     if spec.operation == "veo_4k":
-        client.veo_4k(str(payload["taskId"]), index=int(payload.get("index") or 0), callback_url=callback)
-        return str(payload["taskId"])
-    return client.create_task(spec, payload, callback_url=callback)
+        try:
+            data = client.veo_4k_answer(
+                str(payload["taskId"]), index=int(payload.get("index") or 0), callback_url=callback
+            )
+        except kie_errors.KieNotReady:
+            data = None
+        immediate = {"code": 200, "data": data} if isinstance(data, dict) else None
+        answer = four_k_answer(immediate) if immediate else None
+        return str(payload["taskId"]), immediate if answer is not None and answer.ok else None
+    return client.create_task(spec, payload, callback_url=callback), None
 
 
 def _first_check(spec: ModelSpec, *, callbacks: bool) -> float:
@@ -816,8 +844,8 @@ def _first_check(spec: ModelSpec, *, callbacks: bool) -> float:
 
 
 def _submit_1080p(generation: Generation, lease: uuid.UUID, spec: ModelSpec) -> str:
-    """Veo's 1080p is a free read of the source task: there is no create to send, so no slot to take. The job
-    goes straight to following the source task, whose 1080p Kie makes on request."""
+    """Veo's 1080p is a read of the source task (Kie charges $0.025 for the copy): there is no create to send, so no
+    slot to take. The job goes straight to following the source task, whose 1080p Kie makes on request."""
     if not transition(generation, Status.SUBMITTING, note="Asking Kie for 1080p", lease_token=lease):
         return "lost-race"
     now = timezone.now()
@@ -857,12 +885,24 @@ def _charge(generation: Generation, credits: Decimal, *, estimated: bool) -> Non
 
 
 def _payload_with_references(generation: Generation, client) -> dict[str, Any]:
-    """The inputs to send, with our reference images (and a follow-up's parent file) swapped for fresh Kie
-    uploads."""
+    """The inputs to send, with our references (pictures, clips, sounds) and a follow-up's parent file swapped for
+    fresh Kie uploads. In a list, our files come first and any links typed beside them follow, sent as typed."""
     payload = dict(generation.inputs)
     for field_name, ids in (generation.references or {}).items():
         urls = [reference_kie_url(reference_id=rid, workspace_id=generation.workspace_id, client=client) for rid in ids]
-        payload[field_name] = urls if isinstance(payload.get(field_name), list) else urls[0]
+        sent = payload.get(field_name)
+        payload[field_name] = urls + sent[len(ids) :] if isinstance(sent, list) else urls[0]
+
+    # A reference's stand-in names it ("https://studio.local/files/references/12/"), so one the list above doesn't
+    # cover (a follow-up's voice or mask, say) is swapped too; only a reference of this workspace ever is.
+    def swapped(value: Any) -> Any:
+        rid = ReferenceImage.id_in_placeholder(value)
+        if rid is None:
+            return value
+        return reference_kie_url(reference_id=rid, workspace_id=generation.workspace_id, client=client)
+
+    for field_name, value in payload.items():
+        payload[field_name] = [swapped(v) for v in value] if isinstance(value, list) else swapped(value)
     if generation.parent_media_field:
         url = asset_kie_url(asset_id=generation.parent_asset_id, workspace_id=generation.workspace_id, client=client)
         field_name = generation.parent_media_field
@@ -881,22 +921,53 @@ def asset_kie_url(*, asset_id: int | None, workspace_id: int, client) -> str:
 def reference_kie_url(*, reference_id: int, workspace_id: int, client) -> str:
     reference = ReferenceImage.objects.filter(pk=reference_id, workspace_id=workspace_id).first()
     if reference is None:
-        raise _ReferenceError("A reference image was deleted before the job was sent. Upload it again.")
+        raise _ReferenceError("A file added to this job was deleted before the job was sent. Add it again.")
     return _kie_copy(reference, client, folder="kiestudio/references")
 
 
 def _kie_copy(stored: Asset | ReferenceImage, client, *, folder: str) -> str:
-    """The Kie URL of one of our files: the last upload while Kie still keeps it (3 days), else a new upload."""
+    """The Kie URL of one of our files: the last upload while Kie still keeps it (3 days), else a new upload.
+
+    One upload per file: jobs that share a file and are sent at the same moment (variations, a retry, two tabs)
+    take turns under a lease, and the one that waited finds the other's upload. If the upload it waits for seems
+    stuck (a worker died holding the lease), it stops waiting and uploads the file itself."""
+    from kiestudio.core.leases import lease_acquire, lease_release
+
+    wait_seconds, lease_seconds = 180.0, 900.0
+
+    def current() -> str | None:
+        row = type(stored).objects.filter(pk=stored.pk).values("kie_url", "kie_uploaded_at").first() or {}
+        at = row.get("kie_uploaded_at")
+        if row.get("kie_url") and at and timezone.now() - at < REFERENCE_KIE_TTL:
+            stored.kie_url, stored.kie_uploaded_at = row["kie_url"], at
+            return row["kie_url"]
+        return None
+
     fresh = stored.kie_uploaded_at and timezone.now() - stored.kie_uploaded_at < REFERENCE_KIE_TTL
     if stored.kie_url and fresh:
         return stored.kie_url
-    with stored.file.open("rb") as fh:
-        uploaded = client.upload_file(
-            fh, file_name=stored.file.name.rsplit("/", 1)[-1], mime_type=stored.mime_type, upload_path=folder
-        )
-    type(stored).objects.filter(pk=stored.pk).update(kie_url=uploaded.url, kie_uploaded_at=timezone.now())
-    stored.kie_url = uploaded.url
-    return uploaded.url
+    name = f"kie-upload:{stored._meta.model_name}:{stored.pk}"
+    holder = uuid.uuid4().hex
+    give_up = time.monotonic() + wait_seconds
+    while not lease_acquire(name=name, holder=holder, seconds=lease_seconds):
+        if url := current():
+            return url
+        if time.monotonic() > give_up:
+            break
+        time.sleep(0.5)
+    try:
+        if url := current():  # uploaded by another worker while this one waited for the lease
+            return url
+        with stored.file.open("rb") as fh:
+            uploaded = client.upload_file(
+                fh, file_name=stored.file.name.rsplit("/", 1)[-1], mime_type=stored.mime_type, upload_path=folder
+            )
+        now = timezone.now()
+        type(stored).objects.filter(pk=stored.pk).update(kie_url=uploaded.url, kie_uploaded_at=now)
+        stored.kie_url, stored.kie_uploaded_at = uploaded.url, now
+        return uploaded.url
+    finally:
+        lease_release(name=name, holder=holder)
 
 
 def _poll(generation: Generation, lease: uuid.UUID) -> str:
@@ -1103,9 +1174,11 @@ def _store_one(generation: Generation, index: int, result: dict[str, Any]) -> As
 def generation_on_callback(*, task_id: str, body: dict[str, Any] | None = None) -> bool:
     """A Kie callback only makes the task due for an immediate status read; its body is never trusted, except
     for Veo's 4K, which Kie delivers by callback alone (see ``_on_4k_callback``)."""
+    if body is not None and callback_shape(body) is None:
+        _log_new_shape(body)
     # One upsert statement: a read-then-write here made SQLite refuse the lock upgrade under load. A body that
     # may be a 4K answer is kept with the receipt, in case its job hasn't recorded the task yet.
-    kept = body if body is not None and _is_4k_body(body) else None
+    kept = body if body is not None and four_k_answer(body) is not None else None
     CallbackReceipt.objects.bulk_create(
         [CallbackReceipt(task_id=task_id[:120], received_at=timezone.now(), result=kept)],
         update_conflicts=True,
@@ -1137,43 +1210,50 @@ def generation_on_callback(*, task_id: str, body: dict[str, Any] | None = None) 
     return True
 
 
-def _is_4k_body(body: dict[str, Any]) -> bool:
-    """Whether a callback naming a Veo task can be its 4K answer. The 4K callback uses snake_case
-    (``data.task_id``, ``result_urls``); Veo's own generate/extend callback, which names the same task id (Kie may
-    deliver it late, after a status read already stored the video), has ``data.taskId`` and ``data.info``."""
-    data = body.get("data")
-    if not isinstance(data, dict):
-        return True
-    if "result_urls" in data or "image_urls" in data or "media_ids" in data:
-        return True
-    return "taskId" not in data and "info" not in data
+_SHAPES_SEEN: set[tuple[str, ...]] = set()
+
+
+def _log_new_shape(body: dict[str, Any]) -> None:
+    """A callback shape no family documents: logged once per process and shape, with its keys (never its values,
+    which hold URLs); the callback still makes the task due for a status read, which is what we trust."""
+    paths = tuple(key_paths(body))
+    if paths in _SHAPES_SEEN or len(_SHAPES_SEEN) > 200:
+        return
+    _SHAPES_SEEN.add(paths)
+    log.warning(
+        "Kie sent a callback of a shape the studio doesn't know; reading the task's status instead. Keys: %s",
+        ", ".join(paths) or "(none)",
+    )
+
+
+def _pending_4k(task_id: str) -> QuerySet[Generation]:
+    keys = [spec.key for spec in load_catalog() if spec.operation == "veo_4k"]
+    return Generation.objects.filter(kie_task_id=task_id, model_key__in=keys, status=Status.SUBMITTED).order_by("pk")
 
 
 def _on_4k_callback(*, task_id: str, body: dict[str, Any]) -> bool:
     """Veo's 4K file has no record to poll: the callback (already checked against the URL secret and, when
-    configured, the HMAC signature) carries its URLs. They are fetched through the same guarded download as
-    every result, so a forged URL can't reach inside our network."""
-    if not _is_4k_body(body):
+    configured, the HMAC signature) carries its URLs, in any of Kie's documented shapes (``four_k_answer``). They
+    are fetched through the same guarded download as every result, so a forged URL can't reach inside our
+    network. Every 4K job waiting on this task gets the answer (a second request for the same video is answered
+    "processing" by Kie, and only the first request's callback comes)."""
+    answer = four_k_answer(body)
+    if answer is None:
         return False
-    keys = [spec.key for spec in load_catalog() if spec.operation == "veo_4k"]
-    generation = (
-        Generation.objects.filter(kie_task_id=task_id, model_key__in=keys, status=Status.SUBMITTED)
-        .order_by("pk")
-        .first()
-    )
-    if generation is None:
+    waiting = list(_pending_4k(task_id))
+    if not waiting:
         return False
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    urls = [u for u in data.get("result_urls") or () if isinstance(u, str) and u.startswith(("http://", "https://"))]
-    code = body.get("code")
-    if code not in (200, "200", None) or not urls:
-        message = str(body.get("msg") or "Kie could not make the 4K video.")[:300]
-        _fail(generation, None, message=f"Kie couldn't make the 4K version: {message}")
-        return True
-    index = int(generation.inputs.get("index") or 0)
-    results = [{"url": url, "kind": "video", "metadata": {"index": index, "resolution": "4k"}} for url in urls[:4]]
-    _results_ready(generation, None, results, charged=None, state=TaskState.SUCCESS.value, stage="")
-    log.info("generation %s: Kie sent the 4K video", generation.pk)
+    for generation in waiting:
+        if not answer.ok:
+            message = (answer.message or "Kie could not make the 4K video.")[:300]
+            _fail(generation, None, message=f"Kie couldn't make the 4K version: {message}")
+            continue
+        index = int(generation.inputs.get("index") or 0)
+        results = [
+            {"url": url, "kind": "video", "metadata": {"index": index, "resolution": "4k"}} for url in answer.urls[:4]
+        ]
+        _results_ready(generation, None, results, charged=None, state=TaskState.SUCCESS.value, stage="")
+        log.info("generation %s: Kie sent the 4K video", generation.pk)
     return True
 
 
@@ -1187,14 +1267,151 @@ def generation_delete(*, generation: Generation, user=None) -> None:
     generations_trash(generations=[generation], user=user)
 
 
-def reference_from_asset(*, asset: Asset, user) -> ReferenceImage:
-    """Use a generated image as a reference for a new generation."""
-    from kiestudio.studio.uploads import MAX_REFERENCE_BYTES, UploadRejected, reference_from_bytes
+def reference_from_asset(*, asset: Asset, user, kind: str = "image", rules=None) -> ReferenceImage:
+    """Use one of the workspace's results (a picture, a clip, a sound) as a reference, checked against ``rules`` (the
+    input's, see uploads.rules_for) or the studio's limits. Picking the same result again reuses the copy made the
+    first time, and with it Kie's upload of it while Kie keeps it."""
+    from kiestudio.studio.uploads import NOUNS, UploadRejected, reference_from_asset_file
 
-    if asset.kind != Asset.Kind.IMAGE:
-        raise UploadRejected("Only images can be used as references.")
-    if asset.size > MAX_REFERENCE_BYTES:
-        raise UploadRejected("That image is larger than the 10 MB reference limit.")
-    with asset.file.open("rb") as fh:
-        data = fh.read()
-    return reference_from_bytes(workspace=asset.workspace, user=user, data=data)
+    if asset.kind != kind or kind not in NOUNS:
+        raise UploadRejected(f"Only {NOUNS.get(kind, NOUNS['image'])[1]} can be used here.")
+    existing = ReferenceImage.objects.filter(workspace_id=asset.workspace_id, source_asset=asset).order_by("-pk")
+    return existing.first() or reference_from_asset_file(asset=asset, user=user, rules=rules)
+
+
+# --- Suno: personas, style boost and what Kie refuses of a follow-up -----------------------------------------
+
+#: A replaced section is 6 to 60 seconds long (Kie's replace-section page).
+SECTION_SECONDS = (6.0, 60.0)
+#: Kie's table: "Suno, Boost Music Style Boost", $0.002 a request.
+STYLE_BOOST_CREDITS = Decimal("0.4")
+PERSONA_ACTION = "persona"
+
+
+def suno_followup_check(*, generation: Generation, asset: Asset, plan: PlannedGeneration) -> None:
+    """Refuse, before anything is spent, what Kie would refuse of a Suno follow-up: a replaced section is 6 to 60
+    seconds and ends within the song; Kie draws cover art once per song."""
+    spec, inputs = plan.spec, plan.inputs
+    if spec.family == "suno_section":
+        start, end = float(inputs["infillStartS"]), float(inputs["infillEndS"])
+        shortest, longest = SECTION_SECONDS
+        length = asset.duration or _as_seconds((asset.metadata or {}).get("duration"))
+        problem = ""
+        if end <= start:
+            problem = "End the section after it starts."
+        elif not shortest <= end - start <= longest:
+            problem = f"That section is {end - start:g} seconds long; Kie replaces 6 to 60 seconds at a time."
+        elif length and end > length + 0.01:
+            problem = f"The song is {length:.1f} seconds long: end the section by then."
+        if problem:
+            raise GenerationError(problem, {"infillEndS": [problem]})
+    if spec.family == "suno_cover":
+        earlier = (
+            Generation.objects.filter(workspace_id=generation.workspace_id, parent=generation, model_key=spec.key)
+            .exclude(status=Status.FAILED)
+            .order_by("pk")
+            .first()
+        )
+        if earlier is not None:
+            where = "in the trash" if earlier.deleted_at else "among its follow-ups"
+            raise GenerationError(f"Kie draws cover art once per song, and this song already has it ({where}).")
+
+
+def _as_seconds(value: Any) -> float | None:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
+
+def persona_check(*, workspace: Workspace, inputs: dict[str, Any]) -> None:
+    """A song may only use a persona of its own workspace (the form offers no other; this guards every way in)."""
+    persona_id = inputs.get("personaId")
+    if persona_id and not SunoPersona.objects.filter(workspace=workspace, persona_id=str(persona_id)).exists():
+        message = "Choose one of this workspace's personas."
+        raise GenerationError(message, {"personaId": [message]})
+
+
+def persona_create(*, generation: Generation, asset: Asset, user, name: str, description: str) -> SunoPersona:
+    """Ask Kie for a persona of one track (answered at once, free) and keep it for the workspace's new songs. Kie
+    makes one persona per track, from a generated or extended song it still keeps (14 days)."""
+    name, description = " ".join(name.split()), description.strip()
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["Give the persona a name."]
+    elif len(name) > 80:
+        errors["name"] = [f"Keep the name to 80 characters (it has {len(name)})."]
+    if not description:
+        errors["description"] = ["Describe the voice and style it carries, e.g. “warm, breathy female pop vocals”."]
+    if errors:
+        raise GenerationError("Check the persona's name and description.", errors)
+    audio_id = str((asset.metadata or {}).get("audio_id") or "")
+    choices = followup_choices(generation=generation, asset=asset) if audio_id else []
+    choice = next((c for c in choices if c.action.key == PERSONA_ACTION), None)
+    if choice is None:
+        raise GenerationError("A persona can only be made from a finished Suno song, generated or extended.")
+    if choice.unavailable:
+        raise GenerationError(choice.unavailable)
+    existing = SunoPersona.objects.filter(workspace_id=generation.workspace_id, audio_id=audio_id).first()
+    if existing is not None:
+        raise GenerationError(f"This track already has a persona: “{existing.name}”. Kie makes one per track.")
+    try:
+        with kie_client(api_key=workspace_kie_key(generation.workspace_id)) as client:
+            made = client.suno_generate_persona(generation.kie_task_id, audio_id, name=name, description=description)
+    except kie_errors.KieBadRequest as exc:
+        if exc.code == 409:
+            raise GenerationError("Kie already has a persona for this track, and it makes only one per track.") from exc
+        raise GenerationError(f"Kie couldn't make the persona: {exc.user_message}") from exc
+    except kie_errors.KieError as exc:
+        raise GenerationError(f"Kie couldn't make the persona: {exc.user_message}") from exc
+    persona = SunoPersona(
+        workspace_id=generation.workspace_id,
+        created_by=user,
+        persona_id=made.persona_id,
+        name=name,
+        description=description,
+        source_asset=asset,
+        audio_id=audio_id,
+    )
+    try:
+        persona.full_clean(exclude=["workspace", "created_by", "source_asset"])
+        with transaction.atomic():
+            persona.save()
+    except ValidationError as exc:
+        raise GenerationError("Kie's persona couldn't be kept here.", exc.message_dict) from exc
+    except IntegrityError as exc:  # a second click that got here first
+        raise GenerationError("This track already has a persona. Kie makes one per track.") from exc
+    log.info("persona %s made from asset %s", persona.pk, asset.pk)
+    return persona
+
+
+def persona_delete(*, persona: SunoPersona) -> None:
+    """Forget a persona here. Kie has no call to delete one, so songs already made with it are unchanged."""
+    persona.delete()
+
+
+def style_boost(*, workspace: Workspace, user, style: str, membership: Membership | None = None) -> str:
+    """Kie's richer wording of a Suno style, answered at once. Charged per request, so it goes in the ledger (and
+    counts against the budget like any generation)."""
+    text = style.strip()
+    if not text:
+        raise GenerationError("Write a few words of style first (e.g. “dreamy synth-pop, female vocals”), then boost.")
+    if membership is not None:
+        budget_check(workspace=workspace, membership=membership, cost=STYLE_BOOST_CREDITS)
+    try:
+        with kie_client(api_key=workspace_kie_key(workspace.pk)) as client:
+            boosted = client.suno_boost_style(text)
+    except kie_errors.KieError as exc:
+        raise GenerationError(f"Kie couldn't boost the style: {exc.user_message}") from exc
+    charged = boosted.credits_consumed
+    usage_record(
+        workspace_id=workspace.pk,
+        user_id=getattr(user, "pk", None),
+        kind=UsageEntry.Kind.GENERATION,
+        model_key="suno/style-boost",
+        credits=Decimal(str(charged)) if charged is not None else STYLE_BOOST_CREDITS,
+        source=f"style-boost:{(boosted.task_id or uuid.uuid4().hex)[:28]}",
+        estimated=charged is None,
+    )
+    return boosted.text

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from kiestudio.studio import followup_views, views
+from kiestudio.studio import followup_views, suno_views, views
 
 urlpatterns = [
     path("generate/", views.generate, name="generate"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("generate/estimate/", views.generate_estimate, name="generate-estimate"),
     path("generate/submit/", views.generate_submit, name="generate-submit"),
     path("generate/recent/", views.recent_strip, name="generate-recent"),
+    path("generate/style-boost/", suno_views.style_boost, name="style-boost"),
     path("generations/<int:pk>/card/", views.generation_card, name="generation-card"),
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation-cancel"),
     path("generations/<int:pk>/retry/", views.generation_retry, name="generation-retry"),
@@ -24,7 +25,11 @@ urlpatterns = [
     ),
     path("assets/<int:pk>/followups/<slug:action>/submit/", followup_views.followup_submit, name="followup-submit"),
     path("assets/<int:pk>/lyrics/", followup_views.asset_lyrics, name="asset-lyrics"),
+    path("assets/<int:pk>/persona/", followup_views.asset_persona, name="asset-persona"),
+    path("personas/", suno_views.persona_list, name="personas"),
+    path("personas/<int:pk>/delete/", suno_views.persona_delete, name="persona-delete"),
     path("files/references/<int:pk>/", views.reference_file, name="reference-file"),
+    path("files/references/<int:pk>/poster/", views.reference_poster, name="reference-poster"),
     path("references/upload/", views.reference_upload, name="reference-upload"),
     path("references/pick/", views.reference_picker, name="reference-picker"),
     path("references/from-asset/<int:pk>/", views.reference_from_asset, name="reference-from-asset"),

@@ -26,9 +26,10 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from kiestudio.kie.catalog import KINDS, UnknownModel, get_model, load_catalog
 from kiestudio.kie.webhooks import callback_task_id, verify_signature
-from kiestudio.studio import services
-from kiestudio.studio.forms import GenerateForm
-from kiestudio.studio.models import PENDING, Asset, Generation, Prompt, ReferenceImage
+from kiestudio.studio import services, uploads
+from kiestudio.studio.forms import GenerateForm, remix_initial
+from kiestudio.studio.models import PENDING, Asset, Generation, Prompt, Reference
+from kiestudio.studio.selectors import is_new, popular_model_keys
 from kiestudio.studio.uploads import UploadRejected, reference_create
 from kiestudio.workspaces.access import (
     current_membership,
@@ -48,7 +49,9 @@ SAFE_INLINE_TYPES = {
     "image/webp",
     "image/gif",
     "video/mp4",
+    "video/quicktime",
     "video/webm",
+    "video/x-matroska",
     "audio/mpeg",
     "audio/wav",
     "audio/ogg",
@@ -112,15 +115,19 @@ def generate(request: HttpRequest) -> HttpResponse:
         if source.model_key in load_catalog() and get_model(source.model_key).followup_only:
             messages.info(request, "A follow-up is made from a result: here is the one it came from, with its actions.")
             return redirect("gallery-detail", pk=source.parent_id or source.pk)
-        initial = {**source.inputs, **dict((source.references or {}).items())}
+        initial = remix_initial(source)
     spec = _pick_spec(request, key)
     form = GenerateForm(spec, initial=initial, workspace=current_workspace(request))
     catalog = load_catalog()
+    popular = popular_model_keys(workspace=current_workspace(request), keys=set(catalog.keys()))
     context = {
         **_form_context(request, form),
         **_recent_context(request),
         "models": catalog.originals,
         "kinds": [(k, label) for k, label in KINDS.items() if any(s.kind == k for s in catalog.originals)],
+        "makers": catalog.makers(),
+        "popular": set(popular),
+        "new_keys": {spec.key for spec in catalog.originals if is_new(spec)},
         "remixing": bool(remix_id),
     }
     return render(request, "studio/generate.html", context)
@@ -163,7 +170,7 @@ def generate_submit(request: HttpRequest) -> HttpResponse:
             references=form.references,
             membership=current_membership(request),
         )
-    except BudgetExceeded as exc:
+    except (BudgetExceeded, services.GenerationError) as exc:  # over budget, or a persona deleted meanwhile
         form.add_error(None, str(exc))
         return render(request, "studio/generate.html#model-form", _form_context(request, form), status=422)
     count = len(created)
@@ -301,41 +308,88 @@ def asset_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
-    reference = get_for_workspace(request, ReferenceImage, pk=pk)
+    reference = get_for_workspace(request, Reference, pk=pk)
     return _serve(reference.file, reference.mime_type, download=False, filename=f"reference-{reference.pk}")
+
+
+@require_GET
+@login_required
+def reference_poster(request: HttpRequest, pk: int) -> HttpResponse:
+    """A video reference's first frame; a picture is its own."""
+    reference = get_for_workspace(request, Reference, pk=pk)
+    if not reference.poster:
+        return reference_file(request, pk)
+    return _serve(reference.poster, "image/webp", download=False, filename=f"reference-{reference.pk}.webp")
+
+
+def _reference_json(reference: Reference) -> dict[str, object]:
+    """What a chip shows (static/js/references.js builds it from this)."""
+    return {
+        "id": reference.pk,
+        "kind": reference.kind,
+        "thumb": reverse("reference-poster" if reference.poster else "reference-file", args=[reference.pk]),
+        "src": reverse("reference-file", args=[reference.pk]),
+        "width": reference.width,
+        "height": reference.height,
+        "duration": reference.duration,
+        "clock": uploads.clock(reference.duration),
+        "label": reference.label,
+    }
+
+
+def _media_request(request: HttpRequest) -> tuple[str, uploads.MediaRules]:
+    """The kind of file a drop zone takes, and the rules of the model input it belongs to (or the defaults)."""
+    params = request.POST if request.method == "POST" else request.GET
+    kind = params.get("kind") or "image"
+    if kind not in uploads.DEFAULT_RULES:
+        kind = "image"
+    return kind, uploads.rules_for(kind, params.get("model") or None, params.get("field") or None)
 
 
 @require_POST
 @login_required
 @require_role("member")
 def reference_upload(request: HttpRequest) -> HttpResponse:
+    kind, rules = _media_request(request)
     upload = request.FILES.get("file")
     if upload is None:
-        return JsonResponse({"error": "Choose an image to upload."}, status=400)
+        return JsonResponse({"error": f"Choose {uploads.NOUNS[kind][0]} to upload."}, status=400)
     try:
-        reference = reference_create(workspace=current_workspace(request), user=request.user, upload=upload)
+        reference = reference_create(
+            workspace=current_workspace(request), user=request.user, upload=upload, kind=kind, rules=rules
+        )
     except UploadRejected as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse(
-        {
-            "id": reference.pk,
-            "thumb": reverse("reference-file", args=[reference.pk]),
-            "width": reference.width,
-            "height": reference.height,
-        }
-    )
+    return JsonResponse(_reference_json(reference))
 
 
 @require_GET
 @login_required
 def reference_picker(request: HttpRequest) -> HttpResponse:
-    """Recent uploads and generated images, to pick as references without uploading again."""
-    references = scoped(request, ReferenceImage).order_by("-created_at")[:24]
-    images = scoped(request, Asset).filter(kind="image").select_related("generation").order_by("-created_at")[:24]
+    """Recent uploads and results of the drop zone's kind, to pick without uploading again. One that doesn't fit
+    the model's limits says why instead of being picked."""
+    kind, rules = _media_request(request)
+    references = list(scoped(request, Reference).filter(kind=kind).order_by("-created_at", "-pk")[:24])
+    assets = list(
+        scoped(request, Asset)
+        .filter(kind=kind, generation__deleted_at__isnull=True)
+        .select_related("generation")
+        .order_by("-created_at", "-pk")[:24]
+    )
+    for item in [*references, *assets]:
+        item.problem = uploads.reference_problem(item, rules)
+        item.clock = uploads.clock(item.duration)
+        item.name = uploads.display_name(item).strip("“”")
     return render(
         request,
         "studio/_reference_picker.html",
-        {"references": references, "images": images, "field": request.GET.get("field", "")},
+        {
+            "references": references,
+            "images": assets,
+            "kind": kind,
+            "noun": uploads.NOUNS[kind],
+            "field": request.GET.get("field", ""),
+        },
     )
 
 
@@ -344,18 +398,14 @@ def reference_picker(request: HttpRequest) -> HttpResponse:
 @require_role("member")
 def reference_from_asset(request: HttpRequest, pk: int) -> HttpResponse:
     asset = get_for_workspace(request, Asset, pk=pk)
+    kind, rules = _media_request(request)
     try:
-        reference = services.reference_from_asset(asset=asset, user=request.user)
+        reference = services.reference_from_asset(asset=asset, user=request.user, kind=kind, rules=rules)
     except UploadRejected as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse(
-        {
-            "id": reference.pk,
-            "thumb": reverse("reference-file", args=[reference.pk]),
-            "width": reference.width,
-            "height": reference.height,
-        }
-    )
+    if problem := uploads.reference_problem(reference, rules):
+        return JsonResponse({"error": problem}, status=400)
+    return JsonResponse(_reference_json(reference))
 
 
 @require_GET
@@ -406,7 +456,7 @@ def kie_callback(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("Unknown callback")
     try:
         body = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return HttpResponseBadRequest("Malformed JSON")
     task_id = callback_task_id(body) if isinstance(body, dict) else None
     if not task_id:

@@ -120,7 +120,12 @@ def workspace_delete(*, workspace: Workspace, actor, confirm: str) -> None:
 
     names = sorted(
         _file_names(Asset.objects.filter(workspace=workspace))
-        | {n for n in ReferenceImage.objects.filter(workspace=workspace).values_list("file", flat=True) if n}
+        | {
+            n
+            for pair in ReferenceImage.objects.filter(workspace=workspace).values_list("file", "poster")
+            for n in pair
+            if n
+        }
     )
     with transaction.atomic():
         audit_record(workspace=workspace, actor=actor, action=A.WORKSPACE_DELETED, target=workspace.name)

@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kiestudio.kie.catalog import load_catalog
-from kiestudio.kie.catalog.chat import load_chat_models
+from kiestudio.kie.catalog.chat import chat_model_groups
 from kiestudio.workspaces import services
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
 from kiestudio.workspaces.middleware import SESSION_KEY
@@ -236,11 +236,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 def _settings_context(request: HttpRequest, **extra: object) -> dict[str, object]:
     workspace = current_workspace(request)
-    models_, _ = load_chat_models()
     return {
         "others": workspace.memberships.exclude(user=request.user).select_related("user"),
         "generate_models": load_catalog().originals,
-        "chat_models": list(models_.values()),
+        "chat_model_groups": chat_model_groups(),
         "spent": services.spent_this_month(workspace=workspace) if workspace.monthly_budget is not None else None,
         **extra,
     }

@@ -1,4 +1,4 @@
-// Generate page: model search and kind filters and prompt chips (reference images: references.js).
+// Generate page: model search, kind and family filters, and prompt chips (pictures, clips and sounds: references.js).
 (function () {
   "use strict";
 
@@ -9,11 +9,19 @@
     if (!search || !list) return;
     var pressed = document.querySelector("[data-kind-filter][aria-pressed=true]");
     var kind = pressed ? pressed.getAttribute("data-kind-filter") : "";
+    var makerChip = document.querySelector("[data-maker-filter][aria-pressed=true]");
+    var maker = makerChip ? makerChip.getAttribute("data-maker-filter") : "";
     var words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0;
+    function kindMatches(item) {
+      if (!kind) return true;
+      if (kind === "new" || kind === "popular") return item.hasAttribute("data-" + kind);
+      return item.getAttribute("data-kind") === kind;
+    }
     list.querySelectorAll("li").forEach(function (item) {
       var text = item.getAttribute("data-search");
-      var ok = (!kind || item.getAttribute("data-kind") === kind) && words.every(function (w) { return text.indexOf(w) !== -1; });
+      var ok = kindMatches(item) && (!maker || item.getAttribute("data-maker") === maker) &&
+        words.every(function (w) { return text.indexOf(w) !== -1; });
       item.hidden = !ok;
       if (ok) shown += 1;
     });
@@ -25,9 +33,13 @@
     if (event.target.matches("[data-model-search]")) filterModels();
   });
   document.addEventListener("click", function (event) {
-    var chip = event.target.closest("[data-kind-filter]");
+    var chip = event.target.closest("[data-kind-filter], [data-maker-filter]");
     if (chip) {
-      document.querySelectorAll("[data-kind-filter]").forEach(function (c) { c.setAttribute("aria-pressed", c === chip ? "true" : "false"); });
+      var attribute = chip.hasAttribute("data-kind-filter") ? "data-kind-filter" : "data-maker-filter";
+      document.querySelectorAll("[" + attribute + "]").forEach(function (c) {
+        c.setAttribute("aria-pressed", c === chip ? "true" : "false");
+        c.tabIndex = c === chip ? 0 : -1;
+      });
       filterModels();
       return;
     }
@@ -48,6 +60,22 @@
         target.focus();
       }
     }
+  });
+
+  // Each chip row is one Tab stop (a toolbar): the arrow keys, Home and End move along it, Enter or Space picks.
+  // With ~20 families, Tab would otherwise walk through every chip before reaching the models.
+  document.addEventListener("keydown", function (event) {
+    var row = event.target.closest && event.target.closest("[data-chip-row]");
+    if (!row || !event.target.matches(".chip")) return;
+    var chips = Array.prototype.slice.call(row.querySelectorAll(".chip"));
+    var at = chips.indexOf(event.target);
+    var next = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: chips.length - 1 }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    var target = chips[(next + chips.length) % chips.length];
+    chips.forEach(function (c) { c.tabIndex = c === target ? 0 : -1; });
+    target.focus();
+    target.scrollIntoView({ block: "nearest", inline: "nearest" });
   });
 
   // After a successful Generate, move focus to the new card so keyboard and screen-reader users follow it.

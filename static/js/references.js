@@ -1,17 +1,41 @@
-// Reference images, shared by Generate and Chat: drop, paste, file picker or gallery pick into a
-// [data-dropzone] inside a form that names its upload and picker URLs. Files are checked here for type and
-// size before anything is uploaded, and again on the server by their content.
+// References: pictures, video clips and sounds given to a model, on Generate, in the follow-up dialog and in
+// Chat. Drop, paste (pictures), file picker or gallery pick into a [data-dropzone]; the zone (or its form) names
+// its upload and picker URLs, the kind of file it takes and its size limit. Files are checked here for type and
+// size before anything is uploaded, and again on the server by their content, length included.
+// Loaded by every page (the follow-up dialog can open anywhere); a second copy of the script does nothing.
 (function () {
   "use strict";
-  var MAX_BYTES = 10 * 1024 * 1024;
-  var TYPES = ["image/jpeg", "image/png", "image/webp"];
+  if (window.KieReferences) return;
+  window.KieReferences = true;
+
+  var IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var KIND_NAMES = { image: "a JPEG, PNG or WebP image", video: "a video", audio: "a sound file" };
 
   function csrf() {
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
 
-  // --- Reference images -------------------------------------------------------------------------------------
+  function attr(zone, name) {
+    var form = zone.closest("form");
+    return zone.getAttribute(name) || (form && form.getAttribute(name)) || "";
+  }
+
+  function kindOf(zone) { return zone.getAttribute("data-kind") || "image"; }
+
+  function nounOf(zone) { return zone.getAttribute("data-noun") || "reference image"; }
+
+  // The zone's own rules, for the upload and the picker: its kind, and the model input it belongs to.
+  function zoneParams(zone) {
+    var params = new URLSearchParams();
+    if (zone.getAttribute("data-kind")) {
+      params.set("kind", kindOf(zone));
+      params.set("model", zone.getAttribute("data-model") || "");
+      params.set("field", zone.getAttribute("data-name") || "");
+    }
+    return params;
+  }
+
   function zoneError(zone, message) {
     var box = zone.querySelector("[data-ref-error]");
     box.textContent = message || "";
@@ -20,30 +44,62 @@
 
   function refCount(zone) { return zone.querySelectorAll(".ref-item").length; }
 
-  function addRef(zone, id, thumb) {
+  function megabytes(bytes) { return Math.round(bytes / 104857.6) / 10 + " MB"; }
+
+  // A chip from the zone's own <template> (the same markup the server renders), else a picture chip (Chat).
+  function buildChip(zone, data, n) {
+    var noun = nounOf(zone);
+    var template = zone.querySelector("template[data-ref-template]");
+    var li;
+    if (template && template.content.firstElementChild) {
+      li = template.content.firstElementChild.cloneNode(true);
+    } else {
+      li = document.createElement("li");
+      li.className = "ref-item";
+      var hiddenInput = document.createElement("input");
+      hiddenInput.type = "hidden";
+      var picture = document.createElement("img");
+      picture.setAttribute("data-ref-thumb", "");
+      picture.width = 72; picture.height = 72;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "ref-remove";
+      button.setAttribute("data-ref-remove", "");
+      button.textContent = "×";
+      li.append(hiddenInput, picture, button);
+    }
+    var hidden = li.querySelector("input[type=hidden]");
+    hidden.name = zone.getAttribute("data-name");
+    hidden.value = data.id;
+    var img = li.querySelector("[data-ref-thumb]");
+    if (img) {
+      img.src = data.thumb;
+      img.alt = noun.charAt(0).toUpperCase() + noun.slice(1) + " " + n + (data.label ? ": " + data.label : "");
+    }
+    var player = li.querySelector("[data-ref-media]");
+    if (player) {
+      player.src = data.src;
+      player.setAttribute("aria-label", "Play " + (data.label || noun));
+    }
+    var duration = li.querySelector("[data-ref-duration]");
+    if (duration) duration.textContent = data.clock || "";
+    var label = li.querySelector("[data-ref-label]");
+    if (label) label.textContent = data.label || "Sound";
+    li.querySelector("[data-ref-remove]").setAttribute("aria-label", "Remove " + noun + " " + n);
+    return li;
+  }
+
+  function addRef(zone, data) {
     var multiple = zone.getAttribute("data-multiple") === "1";
     var list = zone.querySelector("[data-ref-list]");
-    if (!multiple) list.innerHTML = "";
-    var n = refCount(zone) + 1;
-    var li = document.createElement("li");
-    li.className = "ref-item";
-    var hidden = document.createElement("input");
-    hidden.type = "hidden";
-    hidden.name = zone.getAttribute("data-name");
-    hidden.value = id;
-    var img = document.createElement("img");
-    img.src = thumb;
-    img.alt = "Reference image " + n;
-    img.width = 72; img.height = 72;
-    var remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "ref-remove";
-    remove.setAttribute("data-ref-remove", "");
-    remove.setAttribute("aria-label", "Remove reference image " + n);
-    remove.textContent = "×";
-    li.append(hidden, img, remove);
+    if (!multiple) {
+      list.innerHTML = "";
+      var link = zone.querySelector("[data-ref-link]");
+      if (link) link.value = "";  // one file or one link: the file just given wins
+    }
+    var li = buildChip(zone, data, refCount(zone) + 1);
     list.append(li);
-    hidden.dispatchEvent(new Event("change", { bubbles: true }));
+    li.querySelector("input[type=hidden]").dispatchEvent(new Event("change", { bubbles: true }));
   }
 
   function roomFor(zone) {
@@ -52,26 +108,44 @@
     return max ? max - refCount(zone) : 99;
   }
 
+  function acceptable(zone, file) {
+    var kind = kindOf(zone);
+    var ok = kind === "image" ? IMAGE_TYPES.indexOf(file.type) !== -1
+      : file.type === "" || file.type.indexOf(kind + "/") === 0;  // the server checks the content either way
+    return ok ? "" : file.name + " is not " + KIND_NAMES[kind] + ".";
+  }
+
+  function postJson(url, body) {
+    return fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" })
+      .then(function (r) {
+        return r.json().then(function (data) { return { ok: r.ok, data: data }; }, function () {
+          return { ok: false, data: { error: r.status === 413 ? "That file is too large to send." : "Upload failed." } };
+        });
+      });
+  }
+
   function upload(zone, files) {
-    var form = zone.closest("form");
-    var url = form.getAttribute("data-upload-url");
+    var url = attr(zone, "data-upload-url");
+    var maxBytes = parseInt(zone.getAttribute("data-max-bytes") || String(10 * 1024 * 1024), 10);
     var list = Array.prototype.slice.call(files, 0, Math.max(roomFor(zone), 0));
-    if (!list.length) { zoneError(zone, "That's as many images as this model takes."); return; }
+    if (!list.length) { zoneError(zone, "That's as many as this model takes."); return; }
     zoneError(zone, "");
     list.forEach(function (file) {
-      if (TYPES.indexOf(file.type) === -1) { zoneError(zone, file.name + " is not a JPEG, PNG or WebP image."); return; }
-      if (file.size > MAX_BYTES) { zoneError(zone, file.name + " is larger than 10 MB."); return; }
+      var refused = acceptable(zone, file);
+      if (refused) { zoneError(zone, refused); return; }
+      if (file.size > maxBytes) { zoneError(zone, file.name + " is larger than " + megabytes(maxBytes) + "."); return; }
       var body = new FormData();
       body.append("file", file);
+      zoneParams(zone).forEach(function (value, key) { body.append(key, value); });
       zone.classList.add("is-busy");
-      fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" })
-        .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
+      zone.setAttribute("aria-busy", "true");
+      postJson(url, body)
         .then(function (res) {
           if (!res.ok) { zoneError(zone, res.data.error || "Upload failed."); return; }
-          addRef(zone, res.data.id, res.data.thumb);
+          addRef(zone, res.data);
         })
         .catch(function () { zoneError(zone, "Upload failed: check your connection and try again."); })
-        .finally(function () { zone.classList.remove("is-busy"); });
+        .finally(function () { zone.classList.remove("is-busy"); zone.removeAttribute("aria-busy"); });
     });
   }
 
@@ -94,29 +168,40 @@
       var pzone = pick.closest("[data-dropzone]");
       var panel = pzone.querySelector("[data-ref-picker]");
       if (!panel.hidden) { panel.hidden = true; return; }
-      fetch(pick.closest("form").getAttribute("data-picker-url"), { credentials: "same-origin" })
+      var query = zoneParams(pzone).toString();
+      var pickerUrl = attr(pzone, "data-picker-url");
+      fetch(pickerUrl + (query ? "?" + query : ""), { credentials: "same-origin" })
         .then(function (r) { return r.text(); })
         .then(function (html) { panel.innerHTML = html; panel.hidden = false; var first = panel.querySelector("button"); if (first) first.focus(); });
       return;
     }
-    var ref = event.target.closest("[data-pick-ref]");
-    if (ref) {
-      var rzone = ref.closest("[data-dropzone]");
-      addRef(rzone, ref.getAttribute("data-pick-ref"), ref.getAttribute("data-thumb"));
-      rzone.querySelector("[data-ref-picker]").hidden = true;
+    var item = event.target.closest("[data-pick-ref], [data-pick-asset]");
+    if (!item) return;
+    var izone = item.closest("[data-dropzone]");
+    if (item.getAttribute("data-problem")) { zoneError(izone, item.getAttribute("data-problem")); return; }
+    zoneError(izone, "");
+    if (item.hasAttribute("data-pick-ref")) {
+      addRef(izone, {
+        id: item.getAttribute("data-pick-ref"),
+        thumb: item.getAttribute("data-thumb"),
+        src: item.getAttribute("data-src"),
+        clock: item.getAttribute("data-clock"),
+        label: item.getAttribute("data-label"),
+      });
+      izone.querySelector("[data-ref-picker]").hidden = true;
       return;
     }
-    var asset = event.target.closest("[data-pick-asset]");
-    if (asset) {
-      var azone = asset.closest("[data-dropzone]");
-      fetch(asset.getAttribute("data-pick-asset"), { method: "POST", headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" })
-        .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
-        .then(function (res) {
-          if (!res.ok) { zoneError(azone, res.data.error || "Could not use that image."); return; }
-          addRef(azone, res.data.id, res.data.thumb);
-          azone.querySelector("[data-ref-picker]").hidden = true;
-        });
-    }
+    var body = new FormData();
+    zoneParams(izone).forEach(function (value, key) { body.append(key, value); });
+    izone.classList.add("is-busy");
+    postJson(item.getAttribute("data-pick-asset"), body)
+      .then(function (res) {
+        if (!res.ok) { zoneError(izone, res.data.error || "That can't be used here."); return; }
+        addRef(izone, res.data);
+        izone.querySelector("[data-ref-picker]").hidden = true;
+      })
+      .catch(function () { zoneError(izone, "That didn't work: check your connection and try again."); })
+      .finally(function () { izone.classList.remove("is-busy"); });
   });
   document.addEventListener("dragover", function (event) {
     var zone = event.target.closest && event.target.closest("[data-dropzone]");
@@ -133,12 +218,13 @@
     zone.classList.remove("is-over");
     upload(zone, event.dataTransfer.files);
   });
-  // Paste anywhere on the page: the page's first reference drop zone takes the images.
+  // Paste anywhere on the page: the page's first picture drop zone takes the images (an open dialog's first).
   document.addEventListener("paste", function (event) {
-    var zone = document.querySelector("form [data-dropzone]");
+    var selector = "form [data-dropzone]:not([data-kind]), form [data-dropzone][data-kind=image]";
+    var dialog = document.querySelector("dialog[open]");
+    var zone = (dialog && dialog.querySelector(selector)) || document.querySelector(selector);
     if (!zone || !event.clipboardData) return;
     var files = Array.prototype.filter.call(event.clipboardData.files || [], function (f) { return f.type.indexOf("image/") === 0; });
     if (files.length) { event.preventDefault(); upload(zone, files); }
   });
-
 })();

@@ -118,11 +118,20 @@ def test_generating_works_by_keyboard_alone(
     search = page.get_by_label("Search models")
     search.focus()
     page.keyboard.type("imagen 4 fast")
-    page.keyboard.press("Tab")  # past the kind filters to the one model left
-    for _ in range(20):
-        if page.evaluate("() => document.activeElement.classList.contains('model-item')"):
-            break
-        page.keyboard.press("Tab")
+    # Each chip row is one Tab stop, moved along with the arrow keys: kinds, then families, then the model.
+    page.keyboard.press("Tab")
+    expect(page.locator("[data-kind-filter='']")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("[data-kind-filter='']")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("[data-maker-filter='']")).to_be_focused()
+    page.keyboard.press("End")
+    last_family = page.locator("[data-maker-filter]").last
+    expect(last_family).to_be_focused()
+    page.keyboard.press("Home")
+    page.keyboard.press("Tab")
+    expect(page.locator(".model-item:visible")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Imagen 4 Fast", level=1)).to_be_visible()
     prompt = page.get_by_label("Prompt")

@@ -56,12 +56,50 @@ def test_history_system_prompt_and_thinking_go_upstream(chat_sim, alice, monkeyp
     assert plan.messages[2]["content"] == "Second question [sim:words 8]"
 
 
-def test_openai_format_models_stream_too(chat_sim, alice):
-    conversation = conversation_for(alice, model_key="gemini-3-flash", system_prompt="Answer in English.")
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [
+        ("gemini-3-flash", "/gemini-3-flash/v1/chat/completions"),
+        ("gemini-3.5-flash", "/gemini-3-5-flash-openai/v1/chat/completions"),
+        ("gpt-5-5", "/codex/v1/responses"),
+        ("gpt-5.2-codex", "/api/v1/responses"),
+        ("claude-fable-5", "/claude/v1/messages"),
+    ],
+)
+def test_every_format_streams_too(chat_sim, alice, model, path):
+    conversation = conversation_for(alice, model_key=model, system_prompt="Answer in English.", thinking=True)
     reply = wait_until_done(send(conversation, "Ideas for a song [sim:words 20]"))
-    assert reply.status == Message.Status.COMPLETE and reply.text
+    assert reply.status == Message.Status.COMPLETE and len(reply.text.split()) >= 15
+    assert reply.stop_reason == "end_turn" and reply.input_tokens > 0 and reply.output_tokens > 0
+    assert reply.credits is not None and not reply.credits_estimated
+    assert Decimal(str(chat_sim.sim.config.balance)) - chat_sim.sim.balance == reply.credits
     [call] = [e for e in chat_sim.sim.log.entries if e.kind == "chat"]
-    assert call.path == "/gemini-3-flash/v1/chat/completions"
+    assert call.path == path and call.status == 200
+
+
+def test_a_responses_thread_goes_upstream_in_that_format(chat_sim, alice, monkeypatch):
+    plans = []
+    original = relay._stream
+    monkeypatch.setattr(relay, "_stream", lambda plan: (plans.append(plan), original(plan))[1])
+    conversation = conversation_for(alice, model_key="gpt-5-4", system_prompt="Be brief.")
+    first = wait_until_done(send(conversation, "First question [sim:words 8]"))
+    second = wait_until_done(send(conversation, "Second question [sim:words 8]"))
+    assert second.status == Message.Status.COMPLETE
+    # Parts lists, the model's own turn as output_text (the simulator refuses input_text there, as OpenAI does).
+    assert plans[-1].messages == [
+        {"role": "user", "content": [{"type": "input_text", "text": "First question [sim:words 8]"}]},
+        {"role": "assistant", "content": [{"type": "output_text", "text": first.text}]},
+        {"role": "user", "content": [{"type": "input_text", "text": "Second question [sim:words 8]"}]},
+    ]
+    assert plans[-1].system == "Be brief."
+
+
+def test_a_responses_error_mid_stream_keeps_the_partial_reply(chat_sim, alice):
+    conversation = conversation_for(alice, model_key="gpt-5.4-codex")
+    reply = wait_until_done(send(conversation, "Tell me a story [sim:cut 4] [sim:words 60]"))
+    assert reply.status == Message.Status.FAILED
+    assert reply.error_class == "upstream_error" and "kept" in reply.error_message
+    assert len(reply.text.split()) >= 4
 
 
 @pytest.mark.parametrize(
@@ -168,14 +206,15 @@ def test_block_events_carry_sanitised_markdown(chat_sim, alice):
 
 
 @pytest.mark.parametrize(
-    ("model", "image_part"),
+    ("model", "image_part", "text_type"),
     [
-        ("claude-sonnet-4-6", lambda url: {"type": "image", "source": {"type": "url", "url": url}}),
-        ("gemini-3-flash", lambda url: {"type": "image_url", "image_url": {"url": url}}),
+        ("claude-sonnet-4-6", lambda url: {"type": "image", "source": {"type": "url", "url": url}}, "text"),
+        ("gemini-3-flash", lambda url: {"type": "image_url", "image_url": {"url": url}}, "text"),
+        ("gpt-5-4", lambda url: {"type": "input_image", "image_url": url}, "input_text"),
     ],
 )
 def test_attached_images_go_to_kie_as_vision_content(
-    chat_sim, alice, monkeypatch, settings, tmp_path, model, image_part
+    chat_sim, alice, monkeypatch, settings, tmp_path, model, image_part, text_type
 ):
     settings.MEDIA_ROOT = str(tmp_path)
     plans = []
@@ -192,5 +231,5 @@ def test_attached_images_go_to_kie_as_vision_content(
     [question] = plans[-1].messages
     assert question["content"] == [
         image_part(reference.kie_url),
-        {"type": "text", "text": question["content"][1]["text"]},
+        {"type": text_type, "text": "What is in this picture? [sim:words 10]"},
     ]

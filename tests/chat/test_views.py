@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from kiestudio.chat import urls as chat_urls
 from kiestudio.chat.models import Conversation, Message
+from kiestudio.kie.catalog.chat import load_chat_models
 from kiestudio.workspaces.models import Membership
 from tests.conftest import PASSWORD
 from tests.studio.helpers import workspace_of
@@ -44,6 +47,20 @@ def test_chat_home_offers_models_and_a_composer(client, alice):
     assert 'id="composer"' in html and "Claude Sonnet 4.6" in html and "Gemini 3 Pro" in html
     assert "Extended thinking" in html
     assert reverse("chat-start") in html
+
+
+def test_the_model_picker_groups_every_model_under_its_maker(client, alice):
+    html = login(client, alice).get(reverse("chat")).content.decode()
+    picker = html[html.index('id="composer-model"') : html.index("</select>", html.index('id="composer-model"'))]
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', picker)
+    options = {label: re.findall(r'<option value="([^"]+)"', body) for label, body in groups}
+    assert list(options) == ["Anthropic", "OpenAI", "OpenAI Codex (for code)", "Google"]
+    assert options["Anthropic"][-3:] == ["claude-opus-4-7", "claude-opus-4-8", "claude-fable-5"]
+    assert options["OpenAI"] == ["gpt-5-2", "gpt-5-4", "gpt-5-5"]
+    assert options["OpenAI Codex (for code)"][-1] == "gpt-5.4-codex"
+    assert {"gemini-3.1-pro", "gemini-3.5-flash"} <= set(options["Google"])
+    assert sorted(sum(options.values(), [])) == sorted(load_chat_models()[0])
+    assert 'value="claude-sonnet-4-6" data-thinking="1"' in picker and "selected" in picker
 
 
 STREAM = {"HTTP_ACCEPT": "text/event-stream"}

@@ -138,12 +138,13 @@ def test_veo_1080p_waits_while_kie_says_processing_then_stores_the_video(kie_sim
     assert asset.metadata == {"index": 0, "resolution": "1080p"}
     assert asset.source_url == f"{kie_sim.base_url}/_sim/media/{parent.kie_task_id}/100.mp4"
     assert_lineage(child, parent, parent.assets.get(), "veo_1080p")
-    # Nothing was bought: no create at all, only the three reads of the 1080p video.
+    # No create at all, only the three reads of the 1080p video.
     assert len(kie_sim.log.of_kind("create")) == creates_before
     api_calls = [e for e in kie_sim.log.entries[seen_before:] if e.path.startswith("/api/")]
     assert [(e.method, e.path) for e in api_calls] == [("GET", "/api/v1/veo/get-1080p-video")] * 3
+    # Kie's table: "Google veo 3.1, Get 1080P Video" $0.025 = 5 credits.
     entry = ledger(child)
-    assert entry.credits == 0 and entry.model_key == "veo/1080p"
+    assert entry.credits == 5 and entry.model_key == "veo/1080p"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -237,7 +238,7 @@ def test_a_4k_answer_that_beats_the_submit_is_kept_and_applied(kie_sim, alice, s
     parent = made(alice, "veo/veo3_fast", prompt="A drone flight over hills")
     settings.KIE_CALLBACKS = True
     url = parent.assets.get().source_url  # a file the simulator serves over HTTP
-    original = KieClient.veo_4k
+    original = KieClient.veo_4k_answer
 
     def ask_then_call_back(self, task_id, **kwargs):
         answer = original(self, task_id, **kwargs)
@@ -250,7 +251,7 @@ def test_a_4k_answer_that_beats_the_submit_is_kept_and_applied(kie_sim, alice, s
         assert client.post(callback, data=json.dumps(body), content_type="application/json").status_code == 200
         return answer
 
-    monkeypatch.setattr(KieClient, "veo_4k", ask_then_call_back)
+    monkeypatch.setattr(KieClient, "veo_4k_answer", ask_then_call_back)
     child = step(follow(alice, parent, "veo_4k", "veo/4k"))
     assert child.status == Status.SUCCEEDED, (child.status, child.failure_message)
     assert child.assets.get().source_url == url
@@ -476,7 +477,7 @@ def test_suno_midi_is_stored_as_a_midi_file_with_every_instrument(kie_sim, alice
     assert asset.metadata["tracks"] == [{"name": i["name"], "notes": len(i["notes"])} for i in instruments]
     assert asset.duration == pytest.approx(last_end, abs=0.01)
     assert_lineage(child, parent, second, "midi")
-    assert ledger(child).credits == 10
+    assert ledger(child).credits == 0  # Kie's table: "Suno, Generate Midi From Audio" $0
 
 
 def test_suno_music_video_is_stored_as_a_video(kie_sim, alice):
@@ -501,7 +502,7 @@ def test_timestamped_lyrics_are_asked_once_and_kept_on_the_track(kie_sim, alice)
     def asked() -> list:
         return [e for e in kie_sim.log.entries if e.path == "/api/v1/generate/get-timestamped-lyrics"]
 
-    words = services.asset_timestamped_lyrics(asset=second)
+    words = services.asset_timestamped_lyrics(asset=second, user=alice)
     [request] = asked()
     assert request.task_id == parent.kie_task_id and request.status == 200
     assert [w["word"] for w in words] == second.metadata["prompt"].split()
@@ -512,6 +513,9 @@ def test_timestamped_lyrics_are_asked_once_and_kept_on_the_track(kie_sim, alice)
     assert stored.metadata["audio_id"] == second.metadata["audio_id"]  # the rest of the metadata is kept
     assert services.asset_timestamped_lyrics(asset=stored) == words
     assert len(asked()) == 1
+    # Kie charges half a credit a request ($0.0025 in its table): in the ledger once, for the one request.
+    entry = UsageEntry.objects.get(source=f"lyrics:{second.pk}")
+    assert (entry.credits, entry.user, entry.model_key) == (Decimal("0.5"), alice, "suno/timestamped-lyrics")
 
 
 def test_suno_stages_are_recorded_as_the_status_is_read(kie_sim, alice, monkeypatch):

@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.gallery.models import Collection
-from kiestudio.studio.models import Asset, Generation, ReferenceImage
+from kiestudio.studio.models import Asset, Generation, ReferenceImage, SunoPersona
 from kiestudio.workspaces.models import Membership, Role
 from kiestudio.workspaces.services import invitation_create
 from tests.chat.helpers import conversation_for
@@ -36,11 +36,14 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "asset-file": ("asset", "get"),
     "asset-thumb": ("asset", "get"),
     "reference-file": ("reference", "get"),
+    "reference-poster": ("reference", "get"),
     "reference-from-asset": ("asset", "post"),
     "followup": ("asset", "get", ["upscale"]),
     "followup-estimate": ("asset", "post", ["upscale"]),
     "followup-submit": ("asset", "post", ["upscale"]),
     "asset-lyrics": ("asset", "post"),
+    "asset-persona": ("asset", "post"),
+    "persona-delete": ("persona", "post"),
     "prompt-detail": ("prompt", "get"),
     "prompt-save": ("prompt", "post"),
     # gallery
@@ -108,6 +111,9 @@ def make_objects(alice) -> dict[str, object]:
     reference = ReferenceImage(workspace=workspace, created_by=alice, mime_type="image/png", size=3, width=1, height=1)
     reference.file.save("ref.png", ContentFile(b"png"), save=True)
     collection = Collection.objects.create(workspace=workspace, name="Moodboard")
+    persona = SunoPersona.objects.create(
+        workspace=workspace, created_by=alice, persona_id="p1", name="Crooner", description="Soft", audio_id="a1"
+    )
     conversation = conversation_for(alice)
     question = Message.objects.create(
         workspace=workspace, conversation=conversation, role="user", content=[{"type": "text", "text": "Hi"}]
@@ -131,6 +137,7 @@ def make_objects(alice) -> dict[str, object]:
         "reference": reference,
         "prompt": generation.prompt,
         "collection": collection,
+        "persona": persona,
         "conversation": conversation,
         "message": reply,
         "question": question,
@@ -165,6 +172,7 @@ def test_a_member_of_another_workspace_gets_404(client, charlie, objects, name):
     assert generation.deleted_at is None and not generation.favorites.exists()
     assert Membership.objects.filter(pk=objects["membership"].pk, role=Role.OWNER, monthly_cap=None).exists()
     assert Collection.objects.filter(pk=objects["collection"].pk, name="Moodboard").exists()
+    assert SunoPersona.objects.filter(pk=objects["persona"].pk).exists()
     assert Conversation.objects.filter(pk=objects["conversation"].pk, pinned_at=None).exists()
     assert Message.objects.filter(conversation=objects["conversation"]).count() == 2
 

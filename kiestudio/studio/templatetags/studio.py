@@ -71,6 +71,14 @@ def duration_label(seconds) -> str:
 
 
 @register.filter
+def clock(seconds) -> str:
+    """A clip's length as a player shows it: 0:05, 3:20."""
+    from kiestudio.studio.uploads import clock as as_clock
+
+    return as_clock(seconds)
+
+
+@register.filter
 def failure_title(failure_class: str) -> str:
     return FAILURE_TITLES.get(failure_class, "Failed")
 

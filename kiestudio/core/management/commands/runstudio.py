@@ -18,6 +18,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from kiestudio.core.kie import callbacks_reachable
+
 
 def _wait_for_port(host: str, port: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
@@ -84,6 +86,7 @@ class Command(BaseCommand):
             url = f"http://{host}:{port}"
             self.stdout.write(self.style.SUCCESS(f"\n  Kie Studio is running at {url}\n"))
             self.stdout.write(f"  {kie_line}\n")
+            self.stdout.write(f"  Callbacks: {callbacks_reachable()[1]}\n")
             self.stdout.write("  Worker: " + ("off (--no-worker)" if no_worker else "django-q2 cluster running") + "\n")
             self.stdout.write("  Press Ctrl-C to stop everything.\n\n")
             self._supervise()
