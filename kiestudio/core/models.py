@@ -25,3 +25,11 @@ class Lease(models.Model):
     name = models.CharField(primary_key=True, max_length=80)
     holder = models.CharField(max_length=64)
     expires_at = models.DateTimeField()
+
+
+class Heartbeat(models.Model):
+    """When a named loop last showed it was alive (the job dispatcher beats here; /healthz and the worker
+    supervisor read it to tell a stuck cluster from a quiet one)."""
+
+    name = models.CharField(primary_key=True, max_length=80)
+    beat_at = models.DateTimeField()

@@ -51,19 +51,37 @@ def _check_broker() -> dict[str, object]:
     return {"ok": True, "kind": "orm", "queued": queued}
 
 
+def _check_jobs() -> dict[str, object]:
+    """Whether background work is moving (a stuck worker cluster makes this 503 until it recovers)."""
+    from kiestudio.studio.health import jobs_health
+
+    return jobs_health().as_dict()
+
+
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _check_database()
     broker = _check_broker()
-    ok = bool(database["ok"] and broker["ok"])
+    jobs = _check_jobs() if database["ok"] else {"ok": False, "reason": "The database is unreachable."}
+    ok = bool(database["ok"] and broker["ok"] and jobs["ok"])
     body = {
         "status": "ok" if ok else "error",
         "database": database,
         "broker": broker,
+        "jobs": jobs,
         "kie": {"mode": "simulator" if settings.KIE_USE_SIMULATOR else "kie"},
     }
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Malformed request data. A ``BadParameter``'s message is written for people (it names the value); any
+    other reason stays generic."""
+    from kiestudio.core.params import BadParameter
+
+    reason = exception.message if isinstance(exception, BadParameter) else "Something in the request was malformed."
+    return render(request, "400.html", {"reason": reason}, status=400)
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

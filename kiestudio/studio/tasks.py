@@ -9,8 +9,9 @@ import uuid
 
 from django.conf import settings
 
-from kiestudio.core.leases import lease_acquire, lease_release
+from kiestudio.core.leases import heartbeat_beat, lease_acquire, lease_release
 from kiestudio.studio import services
+from kiestudio.studio.health import DISPATCHER_HEARTBEAT
 
 log = logging.getLogger("kiestudio.studio")
 
@@ -38,11 +39,15 @@ def run_dispatcher(
         time.sleep(0.5)
     handed = 0
     started = time.monotonic()
-    last_sweep = 0.0
+    last_sweep = last_beat = 0.0
     try:
         while time.monotonic() - started < seconds:
             if not lease_acquire(name=DISPATCHER_LEASE, holder=holder, seconds=DISPATCHER_LEASE_SECONDS):
                 return handed
+            if time.monotonic() - last_beat >= 1:
+                # Proof that the queue reaches a worker: /healthz and the worker supervisor read it.
+                heartbeat_beat(name=DISPATCHER_HEARTBEAT)
+                last_beat = time.monotonic()
             if time.monotonic() - last_sweep > 5:
                 services.sweep()
                 last_sweep = time.monotonic()

@@ -1,7 +1,8 @@
 """``manage.py runstudio``: the web server, the worker and (without a Kie key) the Kie simulator, together.
 
 Ctrl-C (or SIGTERM) stops all of them. If one of them dies, the others are stopped too, so a broken start
-never leaves half a studio running.
+never leaves half a studio running. If this process itself is killed outright, its children get a parent-death
+signal and stop too (the worker passes it on to every process of its cluster), so nothing is orphaned.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kiestudio.core.kie import callbacks_reachable
+from kiestudio.core.processes import preexec_dying_with_us
 
 
 def _wait_for_port(host: str, port: int, timeout: float) -> bool:
@@ -80,14 +82,15 @@ class Command(BaseCommand):
                 env,
             )
             if not no_worker:
-                self._spawn("worker", [sys.executable, "manage.py", "qcluster"], env)
+                self._spawn("worker", [sys.executable, "manage.py", "runworker"], env)
             if not _wait_for_port(host, port, 30):
                 raise CommandError("The web server did not start within 30 seconds.")
             url = f"http://{host}:{port}"
             self.stdout.write(self.style.SUCCESS(f"\n  Kie Studio is running at {url}\n"))
             self.stdout.write(f"  {kie_line}\n")
             self.stdout.write(f"  Callbacks: {callbacks_reachable()[1]}\n")
-            self.stdout.write("  Worker: " + ("off (--no-worker)" if no_worker else "django-q2 cluster running") + "\n")
+            worker = "off (--no-worker)" if no_worker else "django-q2 cluster running, supervised (restarted if stuck)"
+            self.stdout.write(f"  Worker: {worker}\n")
             self.stdout.write("  Press Ctrl-C to stop everything.\n\n")
             self._supervise()
         except KeyboardInterrupt:
@@ -123,8 +126,11 @@ class Command(BaseCommand):
         return f"Kie: the built-in simulator at {settings.KIE_BASE_URL} (no KIE_API_KEY set; nothing is charged)."
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        # Children get their own process group so a terminal Ctrl-C reaches us first and we stop them in order.
-        process = subprocess.Popen(command, env=env, start_new_session=True)
+        # Children get their own process group so a terminal Ctrl-C reaches us first and we stop them in order,
+        # and a parent-death signal, so they stop even when this process is killed outright (SIGKILL, OOM).
+        process = subprocess.Popen(
+            command, env=env, start_new_session=True, preexec_fn=preexec_dying_with_us(signal.SIGTERM)
+        )
         self.children.append((name, process))
 
     def _supervise(self) -> None:
