@@ -214,6 +214,7 @@ ACCOUNT_UNIQUE_EMAIL = True
 # A taken email must be reported beside the field on sign-up, so enumeration prevention is off; login and
 # password reset still answer the same way for known and unknown addresses.
 ACCOUNT_PREVENT_ENUMERATION = False
+ACCOUNT_FORMS = {"reset_password": "kiestudio.accounts.forms.ResetPasswordForm"}
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_RATE_LIMITS = {
@@ -287,6 +288,11 @@ FETCH_ALLOWED_PRIVATE_HOSTS = env_list(
 STUDIO_LEASE_SECONDS = env_int("STUDIO_LEASE_SECONDS", 90, minimum=2)
 STUDIO_POLL_SCALE = env_float("STUDIO_POLL_SCALE", 1.0, minimum=0.0)
 STUDIO_DISPATCH_SECONDS = env_float("STUDIO_DISPATCH_SECONDS", 25.0, minimum=1.0)
+# Background work counts as stuck when the job dispatcher hasn't been seen for this long, or a due job has
+# waited this long: /healthz then answers 503 and the worker supervisor (manage.py runworker) restarts its cluster.
+STUDIO_STUCK_SECONDS = env_int("STUDIO_STUCK_SECONDS", 60, minimum=3)
+# A worker cluster asked to stop (SIGTERM) is ended with SIGKILL if it hasn't stopped within this many seconds.
+WORKER_STOP_SECONDS = env_float("WORKER_STOP_SECONDS", 20.0, minimum=1.0)
 
 # --- Chat -------------------------------------------------------------------------------------------------
 

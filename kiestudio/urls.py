@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("kiestudio.chat.urls")),
 ]
 
+handler400 = "kiestudio.core.views.error_400"
 handler403 = "kiestudio.core.views.error_403"
 handler404 = "kiestudio.core.views.error_404"

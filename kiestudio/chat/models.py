@@ -27,8 +27,14 @@ class Conversation(models.Model):
     current_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The composer token of the first message, for a conversation started with one: a resent "new conversation"
+    # POST finds this conversation (only its owner's, in this workspace) instead of starting a second one.
+    request_key = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "owner", "request_key"], name="conversation_unique_request"),
+        ]
         indexes = [
             models.Index(fields=["workspace", "owner", "-updated_at"], name="conversation_mine"),
             models.Index(fields=["workspace", "is_shared", "-updated_at"], name="conversation_shared"),
@@ -58,8 +64,9 @@ class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    # One click, one reply: a resent POST with the same composer token finds the same rows.
-    request_key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # One click, one reply: a resent POST with the same composer token finds the same rows. Unique per
+    # conversation only: a token replayed anywhere else is a new request there, never this row.
+    request_key = models.UUIDField(default=uuid.uuid4, editable=False)
     role = models.CharField(max_length=10, choices=Role.choices)
     # Content blocks: [{"type": "text", "text": …}, {"type": "image", "reference": 12}, {"type": "thinking", …}]
     content = models.JSONField(default=list, blank=True)
@@ -90,6 +97,9 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "conversation", "request_key"], name="message_unique_request"),
+        ]
         indexes = [
             models.Index(fields=["conversation", "created_at"], name="message_thread"),
             models.Index(fields=["status", "heartbeat_at"], name="message_live"),

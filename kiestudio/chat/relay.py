@@ -375,10 +375,16 @@ def finish_orphan(*, message_id: int, status: str) -> bool:
     fields: dict[str, Any] = {"status": status, "completed_at": timezone.now(), "heartbeat_at": None}
     if status == Status.INTERRUPTED:
         fields.update(error_class="interrupted", error_message=INTERRUPTED_MESSAGE)
-    if message.credits is None and (message.input_tokens or message.output_tokens):
-        fields.update(credits=_estimate(message.model_key, message.input_tokens, message.output_tokens))
-        fields.update(credits_estimated=True)
-    done = bool(Message.objects.filter(pk=message_id, status=Status.STREAMING, runner=message.runner).update(**fields))
+    if message.credits is None:
+        input_tokens, output_tokens = _orphan_tokens(message)
+        if input_tokens or output_tokens:
+            fields.update(input_tokens=input_tokens, output_tokens=output_tokens, credits_estimated=True)
+            fields.update(credits=_estimate(message.model_key, input_tokens, output_tokens))
+    with transaction.atomic():
+        live = Message.objects.filter(pk=message_id, status=Status.STREAMING, runner=message.runner)
+        done = bool(live.update(**fields))
+        if done:
+            _charge(message_id)  # Kie charged for what it wrote before the reply was cut off
     if done:
         _publish_done_from_sync(message_id, status, message.stream_seq + 1)
     return done
@@ -386,6 +392,53 @@ def finish_orphan(*, message_id: int, status: str) -> bool:
 
 def _estimate(model_key: str, input_tokens: int, output_tokens: int) -> Decimal:
     return get_chat_model(model_key).estimate_credits(input_tokens, output_tokens)
+
+
+# When a reply ends before Kie's final count arrives (a stop, a failure, a restart), Kie has still charged for what
+# it read and wrote. The tokens are then estimated: a common rule of thumb for text, and a typical image.
+CHARS_PER_TOKEN = 4
+IMAGE_TOKENS = 1000
+
+
+def tokens_in(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def prompt_tokens(messages: list[dict[str, Any]], system: str = "") -> int:
+    """An estimate of the input tokens of an upstream request (in any of the three wire formats)."""
+    total = tokens_in(system)
+    for turn in messages:
+        content = turn.get("content")
+        for part in [content] if isinstance(content, str) else content or []:
+            if isinstance(part, str):
+                total += tokens_in(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                total += tokens_in(part["text"])
+            else:
+                total += IMAGE_TOKENS
+    return total
+
+
+def _orphan_tokens(message: Message) -> tuple[int, int]:
+    """Tokens of a reply whose runner is gone: what it saved, or an estimate from its thread and its saved text."""
+    from kiestudio.chat.services import thread_path
+
+    streamed = tokens_in(message.text + message.thinking_text)
+    input_tokens = message.input_tokens
+    if not input_tokens and streamed and message.parent_id is not None:
+        path = thread_path(Message.objects.get(pk=message.parent_id))
+        input_tokens = prompt_tokens(_text_only(path), message.conversation.system_prompt)
+    return input_tokens, max(message.output_tokens, streamed)
+
+
+def _text_only(path: list[Message]) -> list[dict[str, Any]]:
+    """The thread as the upstream request had it, images counted but not uploaded again."""
+    turns = []
+    for message in path:
+        images = [{"type": "image"} for _ in message.image_ids] if message.role == Message.Role.USER else []
+        if message.text or images:
+            turns.append({"role": str(message.role), "content": [*images, {"type": "text", "text": message.text}]})
+    return turns
 
 
 def _publish_done_from_sync(message_id: int, status: str, seq: int) -> None:
@@ -411,6 +464,9 @@ class Runner:
         self.committed = ""
         self.input_tokens = 0
         self.output_tokens = 0
+        self.usage_final = False  # Kie's count for the whole reply arrived (not just the prompt's, at the start)
+        self.pieces = 0  # text and thinking deltas received: a floor for the output tokens Kie charges
+        self.plan: UpstreamPlan | None = None
         self.credits: float | None = None
         self.stop_reason = ""
         self.started = time.monotonic()
@@ -432,6 +488,7 @@ class Runner:
             return
         if self.first_token_at is None:
             self.first_token_at = timezone.now()
+        self.pieces += 1
         self.text += text
         self.dirty = True
         if "\n" in text:
@@ -444,6 +501,7 @@ class Runner:
 
     async def on_thinking(self, text: str) -> None:
         if text:
+            self.pieces += 1
             self.thinking += text
             self.dirty = True
             await self.emit("think", {"t": text})
@@ -464,7 +522,7 @@ class Runner:
                 if plan is None:
                     return  # another process runs it, or it already ended
             self.claimed = True
-            self.spec = plan.spec
+            self.plan, self.spec = plan, plan.spec
             await self.hub.ensure_listener()  # so stop requests from other processes reach this one
             fields = await self._stream(plan)
         except asyncio.CancelledError:
@@ -508,6 +566,8 @@ class Runner:
                         if event.usage is not None:
                             self.input_tokens = event.usage.input_tokens or self.input_tokens
                             self.output_tokens = event.usage.output_tokens or self.output_tokens
+                            if event.kind != K.MESSAGE_START and event.usage.output_tokens:
+                                self.usage_final = True
                         if event.credits_consumed is not None:
                             self.credits = event.credits_consumed
                         if event.stop_reason:
@@ -518,16 +578,26 @@ class Runner:
                         return self._failure(event.error_class or "upstream_error", event.error_message or "")
         return self._failure("upstream_error")
 
+    def tokens(self) -> tuple[int, int]:
+        """Kie's token counts. A reply cut short before Kie's final count (stopped, failed, interrupted) was still
+        charged for what Kie read and wrote: then the counts are estimated from the request and the streamed text."""
+        if self.usage_final or self.credits is not None or not (self.text or self.thinking):
+            return self.input_tokens, self.output_tokens
+        streamed = max(self.pieces, tokens_in(self.text + self.thinking))
+        prompt = self.input_tokens or (prompt_tokens(self.plan.messages, self.plan.system) if self.plan else 0)
+        return prompt, max(self.output_tokens, streamed)
+
     async def _finish(self, fields: dict[str, Any]) -> None:
+        input_tokens, output_tokens = self.tokens()
         credits, estimated = self.credits, False
-        if credits is None and (self.input_tokens or self.output_tokens):
-            credits, estimated = float(self.spec.estimate_credits(self.input_tokens, self.output_tokens)), True
+        if credits is None and (input_tokens or output_tokens):
+            credits, estimated = float(self.spec.estimate_credits(input_tokens, output_tokens)), True
         fields = {
             **fields,
             "content": _blocks(self.text, self.thinking),
             "stream_seq": self.seq,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
             "credits": Decimal(str(credits)) if credits is not None else None,
             "credits_estimated": estimated,
             "stop_reason": self.stop_reason,

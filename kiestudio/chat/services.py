@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.text import Truncator
 
@@ -59,7 +59,13 @@ def _chat_model(key: str | None) -> ChatModelSpec:
 
 
 def conversation_create(
-    *, workspace: Workspace, user, model_key: str | None = None, system_prompt: str = "", thinking: bool = False
+    *,
+    workspace: Workspace,
+    user,
+    model_key: str | None = None,
+    system_prompt: str = "",
+    thinking: bool = False,
+    request_key: uuid.UUID | None = None,
 ) -> Conversation:
     spec = _chat_model(model_key)
     conversation = Conversation(
@@ -68,10 +74,54 @@ def conversation_create(
         model_key=spec.key,
         system_prompt=_system_prompt(system_prompt),
         thinking=thinking and spec.supports_thinking,
+        request_key=request_key,
     )
     conversation.full_clean()
     conversation.save()
     return conversation
+
+
+def conversation_start(
+    *,
+    workspace: Workspace,
+    user,
+    text: str,
+    token: uuid.UUID | str,
+    model_key: str | None = None,
+    system_prompt: str = "",
+    thinking: bool = False,
+    attachments: list[int] | None = None,
+    membership: Membership | None = None,
+) -> tuple[Conversation, Message]:
+    """A new conversation and its first reply, in one transaction (nothing is kept if the message is refused).
+
+    Idempotent per composer token, for this user in this workspace only: a resent POST finds the conversation it
+    started. The same token from anyone else, or in another workspace, starts a conversation of their own."""
+    key = uuid.uuid5(REQUEST_NAMESPACE, f"{token}:conversation")
+    with transaction.atomic():
+        conversation = Conversation.objects.filter(workspace=workspace, owner=user, request_key=key).first()
+        if conversation is None:
+            try:
+                with transaction.atomic():
+                    conversation = conversation_create(
+                        workspace=workspace,
+                        user=user,
+                        model_key=model_key,
+                        system_prompt=system_prompt,
+                        thinking=thinking,
+                        request_key=key,
+                    )
+            except IntegrityError:  # the same click raced in twice: continue the first one's conversation
+                conversation = Conversation.objects.get(workspace=workspace, owner=user, request_key=key)
+        reply = message_send(
+            conversation=conversation,
+            user=user,
+            text=text,
+            token=token,
+            attachments=attachments,
+            membership=membership,
+        )
+    return conversation, reply
 
 
 def _system_prompt(text: str) -> str:
@@ -135,6 +185,14 @@ def conversation_delete(*, conversation: Conversation, user=None) -> None:
 def conversations_visible(*, workspace: Workspace, user) -> QuerySet[Conversation]:
     """The user's own conversations and the ones others shared with the workspace."""
     return Conversation.objects.filter(Q(owner=user) | Q(is_shared=True), workspace=workspace)
+
+
+def message_readable(*, message_id: int, user) -> bool:
+    """Whether ``user`` may still read this message: a member of its workspace, in a conversation of their own or
+    one shared with the workspace (open streams re-check it, so a member removed meanwhile stops receiving)."""
+    visible = Q(conversation__owner_id=user.pk) | Q(conversation__is_shared=True)
+    in_workspace = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user_id=user.pk)
+    return Message.objects.filter(visible, Exists(in_workspace), pk=message_id).exists()
 
 
 def conversation_search(*, workspace: Workspace, user, query: str = "") -> QuerySet[Conversation]:
@@ -274,6 +332,12 @@ def _keys(token: uuid.UUID | str) -> tuple[uuid.UUID, uuid.UUID]:
     return uuid.uuid5(REQUEST_NAMESPACE, f"{token}:user"), uuid.uuid5(REQUEST_NAMESPACE, f"{token}:assistant")
 
 
+def _raced(conversation: Conversation, reply_key: uuid.UUID) -> Message:
+    """The reply of the same click that got in first: looked up in this conversation only (a request key is
+    unique per conversation, so a token replayed in another conversation or workspace never lands here)."""
+    return Message.objects.get(workspace_id=conversation.workspace_id, conversation=conversation, request_key=reply_key)
+
+
 def _attachments(workspace_id: int, ids: list[int], spec: ChatModelSpec) -> list[dict[str, object]]:
     if not ids:
         return []
@@ -382,8 +446,8 @@ def message_send(
             path = [*branch, question]
             reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
-        # The same composer token raced in twice: the first one's reply is the answer.
-        return Message.objects.get(request_key=reply_key)
+        # The same composer token raced in twice in this conversation: the first one's reply is the answer.
+        return _raced(conversation, reply_key)
     return _show(conversation, reply)
 
 
@@ -453,7 +517,7 @@ def message_regenerate(
         with transaction.atomic():
             reply = _reply(conversation=conversation, user=user, path=path, key=reply_key, spec=spec)
     except IntegrityError:
-        return Message.objects.get(request_key=reply_key)
+        return _raced(conversation, reply_key)
     return _show(conversation, reply)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from functools import wraps
 
@@ -10,12 +11,12 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -25,13 +26,17 @@ from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.chat.services import ChatError
 from kiestudio.core.db import outside_request
+from kiestudio.core.params import parse_ids, parse_int, parse_optional_id
 from kiestudio.kie.catalog.chat import chat_model_groups, get_chat_model, load_chat_models
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
 
 log = logging.getLogger("kiestudio.chat")
 
 LIST_LIMIT = 100
+SEARCH_MAX = 200  # characters of a search: SQLite refuses a LIKE pattern past 50,000 bytes
 DB_POLL_SECONDS = 0.5
+ACCESS_CHECK_SECONDS = 2.0  # an open stream re-checks this often that its reader may still see the reply
+ACCESS_LOST = "You no longer have access to this conversation, so its reply isn't shown here any more."
 
 
 # --- Access: one helper per resource ---------------------------------------------------------------------------
@@ -71,7 +76,7 @@ def _models_context(request: HttpRequest, conversation: Conversation | None) -> 
 
 
 def _list_context(request: HttpRequest, conversation: Conversation | None = None) -> dict[str, object]:
-    query = request.GET.get("q", "") if request.method == "GET" else ""
+    query = request.GET.get("q", "")[:SEARCH_MAX] if request.method == "GET" else ""
     conversations = services.conversation_search(workspace=current_workspace(request), user=request.user, query=query)
     return {"conversations": conversations[:LIST_LIMIT], "query": query, "conversation": conversation}
 
@@ -116,10 +121,7 @@ def _flag(request: HttpRequest, name: str) -> bool:
 
 
 def _attachment_ids(request: HttpRequest) -> list[int]:
-    raw = request.POST.getlist("attachments")
-    if not all(value.isdigit() for value in raw):
-        raise Http404("Unknown attachment")
-    return [int(value) for value in raw]
+    return parse_ids(request.POST.getlist("attachments"), name="attachment")
 
 
 # --- Pages -----------------------------------------------------------------------------------------------------
@@ -141,8 +143,8 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    current = request.GET.get("current", "")
-    conversation = _get_conversation(request, current) if current.isdigit() else None
+    current = parse_optional_id(request.GET.get("current"), name="conversation")
+    conversation = _get_conversation(request, current) if current is not None else None
     return render(request, "chat/chat.html#conversation-list", _list_context(request, conversation))
 
 
@@ -185,22 +187,17 @@ async def _sent_events(request: HttpRequest, reply: Message, render):
 def conversation_start(request: HttpRequest):
     """The first message of a new conversation (nothing is kept if it is refused)."""
     try:
-        with transaction.atomic():
-            conversation = services.conversation_create(
-                workspace=current_workspace(request),
-                user=request.user,
-                model_key=request.POST.get("model"),
-                thinking=_flag(request, "thinking"),
-                system_prompt=request.POST.get("system_prompt", ""),
-            )
-            reply = services.message_send(
-                conversation=conversation,
-                user=request.user,
-                text=request.POST.get("text", ""),
-                token=request.POST.get("token") or uuid.uuid4(),
-                attachments=_attachment_ids(request),
-                membership=current_membership(request),
-            )
+        conversation, reply = services.conversation_start(
+            workspace=current_workspace(request),
+            user=request.user,
+            text=request.POST.get("text", ""),
+            token=request.POST.get("token") or uuid.uuid4(),
+            model_key=request.POST.get("model"),
+            thinking=_flag(request, "thinking"),
+            system_prompt=request.POST.get("system_prompt", ""),
+            attachments=_attachment_ids(request),
+            membership=current_membership(request),
+        )
     except ChatError as exc:
         return _error(request, exc)
     url = reverse("chat-conversation", args=[conversation.pk])
@@ -399,9 +396,9 @@ async def message_stream(request: HttpRequest, pk: int) -> HttpResponse:
     """
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
-    message = await _in_thread(_get_message)(request, pk)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
-    after = int(raw) if raw.isdigit() else 0
+    after = parse_int(raw, name="last event id", minimum=0)
+    message = await _in_thread(_get_message)(request, pk)
     return _event_stream(_stream_events(request, message, after))
 
 
@@ -427,24 +424,60 @@ def _in_thread(fn):
     return sync_to_async(outside_request(fn), thread_sensitive=False)
 
 
+class _Reader:
+    """Whether the stream's reader may still see the reply: re-checked (one indexed query) at most every
+    ACCESS_CHECK_SECONDS while the stream is open, and once more before the final event. A member removed from the
+    workspace, or a conversation no longer shared, ends the stream."""
+
+    def __init__(self, request: HttpRequest, message_id: int) -> None:
+        self.request, self.message_id = request, message_id
+        self.checked = time.monotonic()
+        self.allowed = True
+
+    def _check(self) -> bool:
+        return services.message_readable(message_id=self.message_id, user=self.request.user)
+
+    async def lost_access(self, *, now: bool = False) -> bool:
+        if self.allowed and (now or time.monotonic() - self.checked >= ACCESS_CHECK_SECONDS):
+            self.allowed = await _in_thread(self._check)()
+            self.checked = time.monotonic()
+        return not self.allowed
+
+
+def _access_lost_event(seq: int) -> str:
+    """The last event of a stream whose reader lost access: the reply on their page is replaced by a notice."""
+    html = format_html('<p class="msg msg-assistant status-revoked muted" role="status">{}</p>', ACCESS_LOST)
+    return _sse("done", {"html": html, "status": "revoked"}, seq)
+
+
 async def _stream_events(request: HttpRequest, message: Message, after: int):
+    reader = _Reader(request, message.pk)
     try:
         yield "retry: 1500\n\n"
         if message.is_streaming:
-            async for event in get_hub().follow(message.pk, after):
+            quiet_since = time.monotonic()
+            async for event in get_hub().follow(message.pk, after, keepalive=ACCESS_CHECK_SECONDS):
+                if await reader.lost_access():
+                    break
                 if event is None:
-                    yield ": keepalive\n\n"
+                    if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+                        yield ": keepalive\n\n"
+                        quiet_since = time.monotonic()
                 elif event.name == "done":
                     after = event.seq
                     break
                 else:
                     yield event.encode()
-                    after = event.seq
+                    after, quiet_since = event.seq, time.monotonic()
             else:
                 # Not followable here (another process without Redis, or the reply's process is gone):
                 # follow it through the database instead, with a snapshot whenever its saved text moves on.
-                async for chunk in _poll_database(message.pk, after):
+                async for chunk in _poll_database(message.pk, after, reader):
                     yield chunk
+        if await reader.lost_access(now=True):
+            log.info("chat stream ended: the reader lost access", extra={"message_id": message.pk})
+            yield _access_lost_event(after)
+            return
         html, status = await _in_thread(_done_html)(request, message.pk)
         yield _sse("done", {"html": html, "status": status}, after)
     except asyncio.CancelledError:
@@ -452,9 +485,11 @@ async def _stream_events(request: HttpRequest, message: Message, after: int):
         raise
 
 
-async def _poll_database(message_id: int, after: int):
+async def _poll_database(message_id: int, after: int, reader: _Reader):
     quiet = 0.0
     while True:
+        if await reader.lost_access():
+            return
         message = await _in_thread(_reload)(message_id)
         if not message.is_streaming:
             return

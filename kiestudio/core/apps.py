@@ -7,3 +7,8 @@ class CoreConfig(AppConfig):
     name = "kiestudio.core"
     label = "core"
     verbose_name = "Studio core"
+
+    def ready(self) -> None:
+        from kiestudio.core.logging import install_redaction
+
+        install_redaction()

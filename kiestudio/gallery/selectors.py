@@ -18,6 +18,14 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from kiestudio.core.params import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    BadParameter,
+    parse_id,
+    parse_optional_date,
+    parse_optional_id,
+)
 from kiestudio.gallery.models import Collection, Favorite
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.studio.models import PENDING, Asset, Generation, Status
@@ -101,12 +109,19 @@ class GalleryFilters:
 
 
 def _parse_date(value: str, label: str, notices: list[str]) -> date | None:
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        notices.append(f"Ignored the {label} date “{value[:20]}”: use YYYY-MM-DD.")
+        return parse_optional_date(value, name=f"{label} date")
+    except BadParameter:
+        span = f"{EARLIEST_DATE.year} and {LATEST_DATE.year}"
+        notices.append(f"Ignored the {label} date “{value[:20]}”: use YYYY-MM-DD, a day between {span}.")
+        return None
+
+
+def _parse_id(value: str, notices: list[str], notice: str) -> int | None:
+    try:
+        return parse_optional_id(value)
+    except BadParameter:
+        notices.append(notice)
         return None
 
 
@@ -131,12 +146,12 @@ def parse_filters(params: Any, *, workspace: Workspace, member_ids: set[int]) ->
         f.status = status
     elif status:
         notices.append(f"Ignored the unknown status “{status[:30]}”.")
-    member = params.get("member", "")
-    if member:
-        if member.isdigit() and int(member) in member_ids:
-            f.member = int(member)
-        else:
-            notices.append("Ignored the member filter: that person is not in this workspace.")
+    member_notice = "Ignored the member filter: that person is not in this workspace."
+    member = _parse_id(params.get("member", ""), notices, member_notice)
+    if member in member_ids:
+        f.member = member
+    elif member is not None:
+        notices.append(member_notice)
     f.date_from = _parse_date(params.get("from", ""), "from", notices)
     f.date_to = _parse_date(params.get("to", ""), "to", notices)
     if f.date_from and f.date_to and f.date_from > f.date_to:
@@ -144,22 +159,24 @@ def parse_filters(params: Any, *, workspace: Workspace, member_ids: set[int]) ->
         f.date_from, f.date_to = f.date_to, f.date_from
     f.favorites = params.get("favorites", "") in {"1", "on", "true"}
     f.trash = params.get("trash", "") in {"1", "on", "true"}
-    collection = params.get("collection", "")
-    if collection:
-        found = Collection.objects.filter(workspace=workspace, pk=collection).first() if collection.isdigit() else None
+    collection_notice = "Ignored the collection filter: no such collection in this workspace."
+    collection = _parse_id(params.get("collection", ""), notices, collection_notice)
+    if collection is not None:
+        found = Collection.objects.filter(workspace=workspace, pk=collection).first()
         if found is None:
-            notices.append("Ignored the collection filter: no such collection in this workspace.")
+            notices.append(collection_notice)
         f.collection = found
     origin = params.get("origin", "")
     if origin in ORIGINS:
         f.origin = origin
     elif origin:
         notices.append(f"Ignored the unknown origin “{origin[:30]}”.")
-    lineage = params.get("lineage", "")
-    if lineage:
-        found = Generation.objects.filter(workspace=workspace, pk=lineage).first() if lineage.isdigit() else None
+    lineage_notice = "Ignored the “made from” filter: no such item in this workspace."
+    lineage = _parse_id(params.get("lineage", ""), notices, lineage_notice)
+    if lineage is not None:
+        found = Generation.objects.filter(workspace=workspace, pk=lineage).first()
         if found is None:
-            notices.append("Ignored the “made from” filter: no such item in this workspace.")
+            notices.append(lineage_notice)
         f.derived_from = found
     return f
 
@@ -257,10 +274,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, pk = raw.split("|", 1)
         created = datetime.fromisoformat(stamp)
-        if created.tzinfo is None:
+        if created.tzinfo is None or not EARLIEST_DATE <= created.date() <= LATEST_DATE:
             return None
-        return created, int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return created, parse_id(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):  # BadParameter is a ValueError too
         return None
 
 

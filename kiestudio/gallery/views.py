@@ -10,7 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
+from kiestudio.core.params import parse_id, parse_ids
 from kiestudio.gallery import selectors, services
 from kiestudio.gallery.models import Collection, Favorite
 from kiestudio.kie.catalog import load_catalog
@@ -40,10 +42,9 @@ def _get_generation(request: HttpRequest, pk: object) -> Generation:
 def _selected(request: HttpRequest) -> list[Generation]:
     """The generations picked for a bulk action: every id must belong to this workspace, or the whole
     request is a 404 (nothing is half done)."""
-    raw = request.POST.getlist("ids")
-    if not raw or not all(i.isdigit() for i in raw):
+    ids = set(parse_ids(request.POST.getlist("ids"), name="selected item"))
+    if not ids:
         raise Http404("Nothing selected")
-    ids = {int(i) for i in raw}
     found = list(selectors.with_media(scoped(request, Generation).filter(pk__in=ids)).order_by("-created_at", "-id"))
     if len(found) != len(ids):
         raise Http404("Not found")
@@ -132,7 +133,11 @@ def favorite(request: HttpRequest, pk: int) -> HttpResponse:
     generation = _get_generation(request, pk)
     is_favorite = services.favorite_toggle(generation=generation, user=request.user)
     if request.htmx:
-        return render(request, "gallery/_favorite_button.html", {"generation": generation, "is_favorite": is_favorite})
+        response = render(
+            request, "gallery/_favorite_button.html", {"generation": generation, "is_favorite": is_favorite}
+        )
+        # The grid behind the detail dialog marks (or unmarks) this item's tile too (static/js/gallery.js).
+        return trigger_client_event(response, "gallery:favorite", {"id": generation.pk, "favorite": is_favorite})
     return redirect(request.POST.get("next") or reverse("gallery-detail", args=[pk]))
 
 
@@ -178,7 +183,8 @@ def collect(request: HttpRequest) -> HttpResponse:
     if name:
         collection = services.collection_create(workspace=current_workspace(request), user=request.user, name=name)
     else:
-        collection = get_for_workspace(request, Collection, pk=request.POST.get("collection", ""))
+        collection_id = parse_id(request.POST.get("collection"), name="collection")
+        collection = get_for_workspace(request, Collection, pk=collection_id)
     added = services.collection_add(collection=collection, generations=generations, user=request.user)
     messages.success(request, f"Added {added} item{'s' if added != 1 else ''} to “{collection.name}”.")
     return redirect(request.POST.get("next") or reverse("collection", args=[collection.pk]))

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 
 from kiestudio.core.fetch import BlockedURL, check_forward_url
+from kiestudio.core.params import BadJSON, is_id, parse_json
 from kiestudio.kie.catalog import FieldSpec, ModelSpec
 from kiestudio.kie.catalog.actions import Action
 from kiestudio.studio import uploads
@@ -24,6 +25,8 @@ from kiestudio.studio.services import (
 
 MEDIA_TYPES = set(uploads.FIELD_KINDS)
 LINKABLE = {"video", "audio"}  # a pasted link to a public clip or sound stays possible beside uploads
+FORM_JSON_DEPTH = 16  # a JSON field is a model's settings object: a few levels at most
+FORM_JSON_BYTES = 100_000
 
 
 NO_PERSONAS_HELP = "None yet: open a finished Suno song's Actions and choose “Make a persona”."
@@ -61,7 +64,7 @@ class ReferenceWidget(forms.Widget):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        links = [v for v in split_media_values(value) if not v.isdigit()]
+        links = [v for v in split_media_values(value) if not _is_reference(v)]
         one, _, noun = uploads.NOUNS[self.kind]
         context["widget"].update(
             {
@@ -82,13 +85,19 @@ class ReferenceWidget(forms.Widget):
         return context
 
 
+def _is_reference(value: str) -> bool:
+    """A media value written as digits names one of our references (an id out of range names none, so it is
+    reported missing); anything else is a link."""
+    return value.isascii() and value.isdigit()
+
+
 def split_media_values(value: Any) -> list[str]:
     """A media input's values as a flat list: reference ids stay as they are, link text splits on whitespace."""
     values = value if isinstance(value, list | tuple) else ([] if value in (None, "") else [value])
     out: list[str] = []
     for item in values:
         text = str(item).strip()
-        out.extend([text] if text.isdigit() else text.split())
+        out.extend([text] if _is_reference(text) else text.split())
     return out
 
 
@@ -212,11 +221,12 @@ class GenerateForm(forms.Form):
                 values = widget.value_from_datadict(self.data, self.files, self.add_prefix(spec_field.name))
             else:
                 values = split_media_values(self.initial.get(spec_field.name))
-            ids = [int(v) for v in values if v.isdigit()]
+            written = [v for v in values if _is_reference(v)]
+            ids = [int(v) for v in written if is_id(v)]
             refs = Reference.objects.filter(workspace=self.workspace, kind=widget.kind, pk__in=ids) if ids else []
             by_id = {r.pk: r for r in refs} if self.workspace else {}
             widget.references = [by_id[i] for i in ids if i in by_id]
-            if len(widget.references) != len(ids):
+            if len(widget.references) != len(written):
                 self.missing_references.add(spec_field.name)
 
     def _media_value(self, spec_field: FieldSpec, values: list[str]) -> list[str] | str | None:
@@ -225,7 +235,7 @@ class GenerateForm(forms.Form):
         name = spec_field.name
         widget = self.fields[name].widget
         refs = widget.references
-        links = [v for v in values if not v.isdigit()]
+        links = [v for v in values if not _is_reference(v)]
         one, many, noun = uploads.NOUNS[widget.kind]
         errors: list[str] = []
         if name in self.missing_references:
@@ -277,9 +287,9 @@ class GenerateForm(forms.Form):
                 continue
             if spec_field.type == "json" and value:
                 try:
-                    value = json.loads(value)
-                except ValueError:
-                    self.add_error(spec_field.name, "Enter valid JSON.")
+                    value = parse_json(value, max_depth=FORM_JSON_DEPTH, max_bytes=FORM_JSON_BYTES)
+                except BadJSON as exc:
+                    self.add_error(spec_field.name, exc.message)
                     continue
             if value in (None, "") and not spec_field.required:
                 continue

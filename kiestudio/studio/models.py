@@ -82,8 +82,9 @@ class Generation(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="generations")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    # One click, one task: the form's token plus the variation index; a resent POST finds the same row.
-    request_key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # One click, one task: the form's token plus the variation index; a resent POST finds the same row. Unique
+    # per workspace only: a token replayed in another workspace is a new request there, never this row.
+    request_key = models.UUIDField(default=uuid.uuid4, editable=False)
     model_key = models.CharField(max_length=120)
     family = models.CharField(max_length=20)
     kind = models.CharField(max_length=30)
@@ -140,6 +141,9 @@ class Generation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "request_key"], name="generation_unique_request"),
+        ]
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="generation_feed"),
             # The gallery's keyset pages, per filter, stay index-only walks at 100k rows.
@@ -234,7 +238,7 @@ class Asset(models.Model):
 
 
 REFERENCE_PLACEHOLDER = "https://studio.local/files/references/{pk}/"
-_PLACEHOLDER = re.compile(r"https://studio\.local/files/references/(\d+)/")
+_PLACEHOLDER = re.compile(r"https://studio\.local/files/references/([0-9]{1,18})/", re.ASCII)
 
 
 def reference_path(instance: Reference, filename: str) -> str:

@@ -205,8 +205,9 @@ def generation_create(
                 with transaction.atomic():
                     generation.save()
             except IntegrityError:
-                # A concurrent identical POST won the race; return its rows.
-                return list(Generation.objects.filter(request_key__in=keys).order_by("variation"))
+                # A concurrent identical POST in this workspace won the race; return its rows (never another
+                # workspace's: the key is unique per workspace, so a token replayed elsewhere can't collide here).
+                return list(Generation.objects.filter(request_key__in=keys, workspace=workspace).order_by("variation"))
             GenerationEvent.objects.create(generation=generation, to_status=Status.QUEUED, note="Created")
             created.append(generation)
         # Start at once if create slots are free; otherwise the dispatcher hands them out as slots free up.
@@ -564,21 +565,9 @@ def sweep() -> dict[str, int]:
     counts = {"requeued": 0, "unknown": 0, "rescheduled": 0}
     stalled = Generation.objects.filter(status=Status.SUBMITTING, lease_until__lt=now)
     for generation in stalled:
-        if generation.create_sent_at is None:
-            if transition(
-                generation,
-                Status.QUEUED,
-                note="Worker stopped before sending; queued again",
-                fields={"next_check_at": now, "lease_until": None},
-            ):
-                counts["requeued"] += 1
-        elif transition(
-            generation,
-            Status.UNKNOWN,
-            note="Worker stopped after sending the create call",
-            fields=_unknown_fields(),
-        ):
-            counts["unknown"] += 1
+        settled = _settle_abandoned_submit(generation)
+        if settled:
+            counts[settled] += 1
     CallbackReceipt.objects.filter(received_at__lt=now - timedelta(days=1)).delete()
     counts["rescheduled"] = Generation.objects.filter(
         status__in=(Status.QUEUED, Status.SUBMITTED, Status.STORING), next_check_at__isnull=True
@@ -603,8 +592,32 @@ def generation_advance(*, generation_id: int, token: str | None) -> str:
         return _poll(generation, lease)
     if generation.status == Status.STORING:
         return _store(generation, lease)
-    # SUBMITTING under a live lease belongs to another worker; the sweeper handles it if that worker died.
-    return "busy"
+    # SUBMITTING is only ever claimed after the submitting worker's lease ran out: that worker is gone. Settle
+    # it now (whoever looks first: this step or the sweeper), or the row would be re-claimed for ever.
+    return _settle_abandoned_submit(generation, token=lease) or "busy"
+
+
+def _settle_abandoned_submit(generation: Generation, *, token: uuid.UUID | None = None) -> str | None:
+    """A SUBMITTING row whose worker died: back to the queue if no create was sent (nothing reached Kie), else
+    UNKNOWN (Kie may have accepted it; never resent). Returns "requeued", "unknown", or None if another
+    process settled it first."""
+    if generation.create_sent_at is None:
+        moved = transition(
+            generation,
+            Status.QUEUED,
+            note="Worker stopped before sending; queued again",
+            fields={"next_check_at": timezone.now(), "lease_until": None},
+            lease_token=token,
+        )
+        return "requeued" if moved else None
+    moved = transition(
+        generation,
+        Status.UNKNOWN,
+        note="Worker stopped after sending the create call",
+        fields=_unknown_fields(),
+        lease_token=token,
+    )
+    return "unknown" if moved else None
 
 
 def _unknown_fields() -> dict[str, Any]:
@@ -777,6 +790,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             fields={
                 "create_sent_at": None,
                 "failure_class": exc.error_class,
+                "failure_message": exc.user_message,  # the card says why it waits ("Kie is down for maintenance")
                 "next_check_at": timezone.now() + timedelta(seconds=delay),
                 "lease_until": None,
             },
@@ -799,6 +813,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
             "kie_state": TaskState.WAITING.value,
             "submitted_at": now,
             "failure_class": "",
+            "failure_message": "",
             "deadline_at": now + timedelta(seconds=spec.deadline_seconds),
             "next_check_at": now + timedelta(seconds=_first_check(spec, callbacks=callbacks_on)),
             "lease_until": None,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
@@ -24,7 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from kiestudio.kie.catalog import KINDS, UnknownModel, get_model, load_catalog
+from kiestudio.core.params import BadJSON, BadParameter, parse_json, parse_optional_id
+from kiestudio.kie.catalog import KINDS, ModelSpec, UnknownModel, get_model, load_catalog
 from kiestudio.kie.webhooks import callback_task_id, verify_signature
 from kiestudio.studio import services, uploads
 from kiestudio.studio.forms import GenerateForm, remix_initial
@@ -43,6 +43,7 @@ from kiestudio.workspaces.services import BudgetExceeded, workspace_webhook_key
 log = logging.getLogger("kiestudio.studio")
 
 RECENT_COUNT = 12
+CALLBACK_JSON_DEPTH = 64  # Kie's task records nest a few levels; nothing legitimate comes near this
 SAFE_INLINE_TYPES = {
     "image/jpeg",
     "image/png",
@@ -91,6 +92,21 @@ def _pick_spec(request: HttpRequest, key: str | None):
     return spec
 
 
+def _posted_spec(request: HttpRequest) -> ModelSpec:
+    """The model a generate form posts. Estimating or buying never falls back to another model: an unknown name
+    is a 400 that quotes it."""
+    key = request.POST.get("model", "").strip()
+    if not key:
+        raise BadParameter("model", "Choose a model.")
+    try:
+        spec = get_model(key)
+    except UnknownModel:
+        raise BadParameter("model", f"There is no model called “{key[:100]}”.") from None
+    if spec.followup_only:
+        raise BadParameter("model", f"{spec.name} is made from an earlier result: open it from that result's actions.")
+    return spec
+
+
 def _prompt_options(request: HttpRequest) -> dict[str, object]:
     prompts = scoped(request, Prompt)
     return {
@@ -108,8 +124,8 @@ def _form_context(request: HttpRequest, form: GenerateForm) -> dict[str, object]
 def generate(request: HttpRequest) -> HttpResponse:
     initial: dict[str, object] = {}
     key = request.GET.get("model")
-    remix_id = request.GET.get("remix")
-    if remix_id:
+    remix_id = parse_optional_id(request.GET.get("remix"), name="remix")
+    if remix_id is not None:
         source = get_for_workspace(request, Generation, pk=remix_id)
         key = source.model_key
         if source.model_key in load_catalog() and get_model(source.model_key).followup_only:
@@ -128,7 +144,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         "makers": catalog.makers(),
         "popular": set(popular),
         "new_keys": {spec.key for spec in catalog.originals if is_new(spec)},
-        "remixing": bool(remix_id),
+        "remixing": remix_id is not None,
     }
     return render(request, "studio/generate.html", context)
 
@@ -145,7 +161,7 @@ def generate_form(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def generate_estimate(request: HttpRequest) -> HttpResponse:
-    spec = _pick_spec(request, request.POST.get("model"))
+    spec = _posted_spec(request)
     form = GenerateForm(spec, request.POST, workspace=current_workspace(request))
     form.is_valid()
     return render(request, "studio/generate.html#estimate", {"form": form, "spec": spec})
@@ -155,7 +171,7 @@ def generate_estimate(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_role("member")
 def generate_submit(request: HttpRequest) -> HttpResponse:
-    spec = _pick_spec(request, request.POST.get("model"))
+    spec = _posted_spec(request)
     workspace = current_workspace(request)
     form = GenerateForm(spec, request.POST, workspace=workspace)
     if not form.is_valid() or form.plan is None:
@@ -452,12 +468,12 @@ def kie_callback(request: HttpRequest, token: str) -> HttpResponse:
     It only makes the task due for an immediate status read: the body is never trusted on its own."""
     import hmac
 
-    if not hmac.compare_digest(token, settings.KIE_CALLBACK_TOKEN):
+    if not hmac.compare_digest(token.encode(), settings.KIE_CALLBACK_TOKEN.encode()):  # str needs ASCII
         raise Http404("Unknown callback")
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        return HttpResponseBadRequest("Malformed JSON")
+        body = parse_json(request.body, name="callback body", max_depth=CALLBACK_JSON_DEPTH, empty={})
+    except BadJSON as exc:
+        return HttpResponseBadRequest(exc.message)
     task_id = callback_task_id(body) if isinstance(body, dict) else None
     if not task_id:
         return HttpResponseBadRequest("No task id")

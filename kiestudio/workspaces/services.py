@@ -15,7 +15,9 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
@@ -23,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kiestudio.core import crypto
+from kiestudio.core.params import BadParameter, parse_decimal
 from kiestudio.workspaces.models import (
     ROLE_RANK,
     AuditEvent,
@@ -221,8 +224,8 @@ def parse_credits(raw: str | None, what: str) -> Decimal | None:
     if not raw:
         return None
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
+        value = parse_decimal(raw, name=what)
+    except (BadParameter, InvalidOperation):
         raise WorkspaceError(f"The {what} must be a number of credits, like 500.") from None
     if not value.is_finite():
         raise WorkspaceError(f"The {what} must be a number of credits, like 500.")
@@ -271,6 +274,11 @@ def invitation_create(
     if ROLE_RANK[Role(role)] > ROLE_RANK[Role(actor_membership.role)]:
         raise NotAllowed("You can't invite someone with a higher role than your own.")
     email = (email or "").strip().lower()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise WorkspaceError("Enter a valid email address, or leave it empty for a link anyone can use.") from None
     if email and workspace.memberships.filter(user__email__iexact=email).exists():
         raise WorkspaceError(f"{email} is already a member of {workspace.name}.")
     token = secrets.token_urlsafe(32)
@@ -360,24 +368,41 @@ def invitation_check(invitation: Invitation | None, user=None) -> None:
 
 
 def invitation_accept(*, invitation: Invitation, user) -> Membership:
-    """Join the workspace. Works once; a member who opens it again is simply taken to the workspace."""
+    """Join the workspace. Works once; a member who opens it again is simply taken to the workspace.
+
+    Safe under races: of many people accepting one link at once, the single conditional UPDATE lets exactly one
+    in and the others get ``InvitationUnusable`` ("already used"); the same person clicking twice gets their
+    membership both times. Nothing of a losing attempt is kept."""
     existing = Membership.objects.filter(workspace=invitation.workspace, user=user).first()
     if existing is not None:
         return existing
-    with transaction.atomic():
-        used = Invitation.objects.filter(
-            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        ).update(accepted_at=timezone.now(), accepted_by=user)
-        if not used:
-            invitation.refresh_from_db()
-            invitation_check(invitation, user)
-        try:
+    try:
+        with transaction.atomic():
+            used = Invitation.objects.filter(
+                pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+            ).update(accepted_at=timezone.now(), accepted_by=user)
+            if not used:
+                invitation.refresh_from_db()
+                if invitation.accepted_by_id == user.pk:  # this person's other click won the race
+                    mine = Membership.objects.filter(workspace=invitation.workspace, user=user).first()
+                    if mine is not None:
+                        return mine
+                invitation_check(invitation, user)
+                raise InvitationUnusable("unknown", "This invitation can't be used any more. Ask for a new one.")
             membership = Membership.objects.create(workspace=invitation.workspace, user=user, role=invitation.role)
-        except IntegrityError:
-            return Membership.objects.get(workspace=invitation.workspace, user=user)
-        audit_record(
-            workspace=invitation.workspace, actor=user, action=A.MEMBER_JOINED, target=_who(user), role=invitation.role
-        )
+            audit_record(
+                workspace=invitation.workspace,
+                actor=user,
+                action=A.MEMBER_JOINED,
+                target=_who(user),
+                role=invitation.role,
+            )
+    except IntegrityError:
+        # Joined another way meanwhile: the invitation's update rolled back with the membership, so it stays open.
+        existing = Membership.objects.filter(workspace=invitation.workspace, user=user).first()
+        if existing is None:
+            raise
+        return existing
     return membership
 
 
@@ -412,7 +437,7 @@ def workspace_set_key(*, workspace: Workspace, actor, key: str) -> Decimal:
     key = (key or "").strip()
     if not key:
         raise WorkspaceError("Paste the Kie API key from kie.ai (API keys page).")
-    if len(key) > 200 or any(c.isspace() for c in key):
+    if len(key) > 200 or any(c.isspace() for c in key) or not (key.isascii() and key.isprintable()):
         raise WorkspaceError("That doesn't look like a Kie API key: it has spaces or is far too long.")
     balance = kie_key_check(key)
     workspace.kie_key_encrypted = crypto.encrypt(key)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kiestudio.core.params import parse_id, parse_optional_date
 from kiestudio.kie.catalog import load_catalog
 from kiestudio.kie.catalog.chat import chat_model_groups
 from kiestudio.workspaces import services
@@ -47,12 +48,10 @@ def _switch(request: HttpRequest, workspace_id: int) -> None:
 @require_POST
 @login_required
 def workspace_switch(request: HttpRequest) -> HttpResponse:
-    raw_id = request.POST.get("workspace", "").strip()
-    membership = None
-    if raw_id.isdigit():
-        membership = (
-            Membership.objects.select_related("workspace").filter(user=request.user, workspace_id=raw_id).first()
-        )
+    workspace_id = parse_id(request.POST.get("workspace"), name="workspace")
+    membership = (
+        Membership.objects.select_related("workspace").filter(user=request.user, workspace_id=workspace_id).first()
+    )
     if membership is None:
         raise Http404("No such workspace")
     _switch(request, membership.workspace_id)
@@ -215,12 +214,13 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     user = request.user if request.user.is_authenticated else None
     try:
         services.invitation_check(found, user)
-    except services.InvitationUnusable as exc:
+        if request.method == "POST" and user is not None:
+            membership = services.invitation_accept(invitation=found, user=user)
+    except services.InvitationUnusable as exc:  # also when someone else used it a moment ago
         response = render(request, "workspaces/invitation.html", {"problem": exc, "invitation": found}, status=410)
         response["Cache-Control"] = "no-store"
         return response
     if request.method == "POST" and user is not None:
-        membership = services.invitation_accept(invitation=found, user=user)
         _switch(request, membership.workspace_id)
         messages.success(request, f"Welcome to {membership.workspace.name}!")
         return redirect("home")
@@ -344,7 +344,7 @@ def settings_budget(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_role(Role.OWNER)
 def settings_transfer(request: HttpRequest) -> HttpResponse:
-    to = _get_membership(request, request.POST.get("member", ""))
+    to = _get_membership(request, parse_id(request.POST.get("member"), name="member"))
     try:
         services.ownership_transfer(
             workspace=current_workspace(request), actor_membership=current_membership(request), to=to
@@ -385,17 +385,10 @@ def balance(request: HttpRequest) -> HttpResponse:
 # --- Usage and audit ------------------------------------------------------------------------------------------
 
 
-def _date(raw: str | None, fallback: date) -> date:
-    try:
-        return date.fromisoformat(raw) if raw else fallback
-    except ValueError:
-        return fallback
-
-
 def _range(request: HttpRequest) -> tuple[datetime, datetime, date, date]:
     today = timezone.localdate()
-    first = _date(request.GET.get("from"), today.replace(day=1))
-    last = _date(request.GET.get("to"), today)
+    first = parse_optional_date(request.GET.get("from"), name="from date") or today.replace(day=1)
+    last = parse_optional_date(request.GET.get("to"), name="to date") or today
     if last < first:
         first, last = last, first
     last = min(last, first + timedelta(days=366))

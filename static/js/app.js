@@ -189,6 +189,42 @@
   }
   document.addEventListener("DOMContentLoaded", revealCurrentSection);
 
+  // Text with a length limit: its count shows under it, and a paste the limit cuts says so (the browser keeps to
+  // maxlength silently, and a long paste would otherwise lose its end without a word).
+  function number(n) { return n.toLocaleString("en-US"); }
+  function limitNote(area) {
+    return area.id ? document.querySelector("[data-limit-note='" + area.id + "']") : null;
+  }
+  function showCount(area, warning) {
+    var note = limitNote(area);
+    if (!note) return;
+    note.querySelector("[data-limit-count]").textContent =
+      number(area.value.length) + " / " + number(area.maxLength) + " characters";
+    var warn = note.querySelector("[data-limit-warning]");
+    if (warning !== undefined) warn.textContent = warning;
+    note.classList.toggle("is-over", !!warn.textContent);
+  }
+  document.addEventListener("paste", function (event) {
+    var area = event.target;
+    if (!area.matches || !area.matches("textarea[maxlength]") || area.maxLength < 0 || !event.clipboardData) return;
+    var text = event.clipboardData.getData("text/plain").replace(/\r\n?/g, "\n");
+    var room = Math.max(0, area.maxLength - (area.value.length - (area.selectionEnd - area.selectionStart)));
+    var note = limitNote(area);
+    var what = note && note.getAttribute("data-limit-label") ? "the " + note.getAttribute("data-limit-label") : "this box";
+    var words = text.length <= room ? "" : "Your paste was " + number(text.length) + " characters; " + what +
+      " takes at most " + number(area.maxLength) + ", so the last " + number(text.length - room) + " were left out.";
+    // After the browser has put in what fits.
+    setTimeout(function () {
+      if (note) showCount(area, words);
+      else if (words) window.KieStudio.toast(words, "error");
+    }, 0);
+  });
+  document.addEventListener("input", function (event) {
+    var area = event.target;
+    if (!area.matches || !area.matches("textarea[maxlength]")) return;
+    showCount(area, event.inputType === "insertFromPaste" ? undefined : "");
+  });
+
   document.addEventListener("DOMContentLoaded", function () { wireKaraoke(document); sizeBars(document); });
   document.addEventListener("htmx:load", function (event) { sizeBars(event.detail.elt); });
   document.addEventListener("htmx:load", function (event) { wireKaraoke(event.detail.elt); });

@@ -233,7 +233,12 @@
       clearError();
       return readEvents(response, function (name, data, id) {
         if (name === "thread") {
+          // Measure before the new message and its reply are on the page: after, the reader who was at the
+          // bottom no longer is, and the page would leave them below the composer. A message sent from the
+          // composer is followed whatever the position (the sender is looking at it).
+          var stayDown = nearBottom() || isComposer;
           article = place(JSON.parse(data));
+          keepDown(stayDown);
           if (isComposer) resetComposer();
           release();
           if (article) { article._fetching = true; article.setAttribute("data-following", ""); }

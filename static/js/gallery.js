@@ -90,6 +90,24 @@
     else closeDetail(true);
   });
 
+  // A favourite set or cleared in the detail dialog shows on the tile behind it at once.
+  document.addEventListener("gallery:favorite", function (event) {
+    var detail = event.detail || {};
+    document.querySelectorAll(".gallery-tile[data-id='" + Number(detail.id) + "'] .tile-media").forEach(function (media) {
+      var badge = media.querySelector(".fav-badge");
+      if (detail.favorite && !badge) {
+        badge = document.createElement("span");
+        badge.className = "fav-badge";
+        badge.title = "Favourite";
+        badge.textContent = "★";
+        var count = media.querySelector(".count-badge");
+        media.insertBefore(badge, count);
+      } else if (!detail.favorite && badge) {
+        badge.remove();
+      }
+    });
+  });
+
   // --- Keyboard: ← newer, → older ---------------------------------------------------------------------------
   document.addEventListener("keydown", function (event) {
     if (event.target.matches && event.target.matches("input, textarea, select")) return;

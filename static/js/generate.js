@@ -78,6 +78,23 @@
     target.scrollIntoView({ block: "nearest", inline: "nearest" });
   });
 
+  // A refused Generate (over budget or cap, a field to fix) answers with the form again: bring the first problem
+  // into view, so pressing the button never seems to do nothing. The refusal is a role=alert by the button, and
+  // is announced; a field with an error takes the focus, so typing fixes it.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "model-form") return;
+    var invalid = form.querySelector(".field.has-error");
+    var problem = form.querySelector(".alert-error") || invalid;
+    if (!problem) return;
+    var box = problem.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) problem.scrollIntoView({ block: "center" });
+    if (!form.querySelector(".alert-error") && invalid) {
+      var control = invalid.querySelector("input:not([type=hidden]), select, textarea");
+      if (control) control.focus({ preventScroll: true });
+    }
+  });
+
   // After a successful Generate, move focus to the new card so keyboard and screen-reader users follow it.
   document.addEventListener("kie:generated", function (event) {
     var count = (event.detail && event.detail.count) || 1;

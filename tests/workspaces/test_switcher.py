@@ -26,7 +26,8 @@ def test_switching_to_a_workspace_you_are_not_in_is_404(client, alice, charlie):
     charlies = Workspace.objects.get(memberships__user=charlie)
     client.force_login(alice)
     assert client.post("/workspaces/switch/", {"workspace": charlies.pk}).status_code == 404
-    assert client.post("/workspaces/switch/", {"workspace": "nope"}).status_code == 404
+    for malformed in ("nope", "²", "١٢", str(2**70), "-1"):  # not an id at all: a 400, never a 500
+        assert client.post("/workspaces/switch/", {"workspace": malformed}).status_code == 400
     assert client.session["workspace_id"] != charlies.pk
 
 

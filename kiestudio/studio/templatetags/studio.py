@@ -96,6 +96,26 @@ def progress_percent(generation) -> int:
 
 
 @register.simple_tag
+def waiting_reason(generation) -> dict[str, object] | None:
+    """Why a job not yet sent is waiting, when Kie turned it away (maintenance, an internal error, too many
+    requests, no answer): the reason in words and the seconds until the studio tries again. None otherwise."""
+    if generation.status != "queued" or not generation.failure_class:
+        return None
+    message = (generation.failure_message or "").strip()
+    # The first sentence is the reason; the rest tells a creator what to do once it has failed for good.
+    if message:
+        reason = message.split(". ", 1)[0].rstrip(".")
+    elif generation.failure_class == "rate_limited":
+        reason = "Kie is busy with this account's other jobs"
+    else:
+        reason = FAILURE_TITLES.get(generation.failure_class, "")
+    retry_in = None
+    if generation.next_check_at:
+        retry_in = max(0, round((generation.next_check_at - timezone.now()).total_seconds()))
+    return {"reason": reason or "Kie turned the job away", "retry_in": retry_in, "tries": generation.submit_attempts}
+
+
+@register.simple_tag
 def elapsed_seconds(generation) -> int:
     start = generation.submitted_at or generation.created_at
     end = generation.completed_at or timezone.now()
