@@ -1,7 +1,9 @@
 """The asynchronous Kie client: chat (Claude Messages, OpenAI-style GPT/Gemini, the Responses format of
 GPT-5.4/5.5 and Codex) and the credit balance.
 
-All requests go through :meth:`AsyncKieClient._send` over an injectable ``httpx.AsyncBaseTransport``.
+All requests go through :meth:`AsyncKieClient._open` (rate limit, retry) and :meth:`AsyncKieClient._send` (one HTTP
+seam over an injectable ``httpx.AsyncBaseTransport``); planning, interpreting and the retry decision are
+:class:`~kiestudio.kie.base.KieBase`'s, shared with the sync client.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
+from .answers import credits_from
+from .base import Call, KieBase, KieOptions
 from .chat import (
     AnthropicStreamTranslator,
     ChatStream,
@@ -24,21 +28,8 @@ from .chat import (
     parse_responses_reply,
     responses_text_part,
 )
-from .client import _KieConfig
-from .errors import KieError, KieMalformedResponse
-from .http import (
-    DEFAULT_BASE_URL,
-    DEFAULT_TIMEOUT,
-    DEFAULT_UPLOAD_BASE_URL,
-    DEFAULT_USER_AGENT,
-    Op,
-    RetryPolicy,
-    error_from_transport,
-    interpret_response,
-    may_retry,
-)
-from .limiter import RateLimiter
-from .records import as_number
+from .errors import KieError
+from .http import Op, error_from_transport
 from .sse import aiter_sse
 from .types import ChatEvent, ChatEventKind, ChatReply
 
@@ -54,44 +45,20 @@ async def _default_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-class AsyncKieClient(_KieConfig):
+class AsyncKieClient(KieBase):
     """Async client for the chat page. Use ``async with`` or call :meth:`aclose`."""
 
     def __init__(
         self,
         api_key: str,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        upload_base_url: str = DEFAULT_UPLOAD_BASE_URL,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         chat_timeout: float | httpx.Timeout = DEFAULT_CHAT_TIMEOUT,
-        limiter: RateLimiter | None = None,
-        create_limit: int = 20,
-        create_window: float = 10.0,
-        read_limit: int = 10,
-        read_window: float = 1.0,
-        rate_margin: float = 0.25,
-        retries: RetryPolicy | int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        default_callback_url: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = _default_sleep,
+        **options: Unpack[KieOptions],
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            upload_base_url=upload_base_url,
-            timeout=timeout,
-            limiter=limiter,
-            create_limit=create_limit,
-            create_window=create_window,
-            read_limit=read_limit,
-            read_window=read_window,
-            rate_margin=rate_margin,
-            retries=retries,
-            user_agent=user_agent,
-            default_callback_url=default_callback_url,
-        )
+        """``options`` are :class:`~kiestudio.kie.base.KieBase`'s; ``chat_timeout`` applies to the chat calls."""
+        super().__init__(api_key, **options)
         self._sleep = sleep
         self.chat_timeout = chat_timeout if isinstance(chat_timeout, httpx.Timeout) else httpx.Timeout(chat_timeout)
         self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport, follow_redirects=False)
@@ -108,24 +75,26 @@ class AsyncKieClient(_KieConfig):
     # -- plumbing ---------------------------------------------------------------------------------------
 
     async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        op: Op,
-        stream: bool = False,
-        timeout: httpx.Timeout | None = None,
-        **kwargs: Any,
+        self, call: Call, *, stream: bool = False, timeout: httpx.Timeout | None = None, **kwargs: Any
     ) -> httpx.Response:
-        """The one place an async request leaves the process."""
-        headers = self._headers()
-        if stream:
-            headers["Accept"] = "text/event-stream"
-        request = self._http.build_request(method, url, headers=headers, timeout=timeout or self.timeout, **kwargs)
+        """The one place an async request leaves the process. A JSON answer comes back read and closed; a live
+        event stream (asked for with ``stream``) comes back open, for the caller to read and close."""
+        request = self._http.build_request(
+            call.method, call.url, headers=call.headers, timeout=timeout or self.timeout, **kwargs
+        )
         try:
-            return await self._http.send(request, stream=stream)
+            response = await self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
-            raise error_from_transport(exc, op=op) from exc
+            raise error_from_transport(exc, op=call.op) from exc
+        if _is_live_stream(response, stream):
+            return response
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, op=call.op) from exc
+        finally:
+            await response.aclose()
+        return response
 
     async def _open(
         self,
@@ -142,42 +111,27 @@ class AsyncKieClient(_KieConfig):
         Returns ``(response, body)``: ``body`` is the parsed JSON when the answer was JSON (``response`` is
         then closed); for a live event stream ``body`` is None and the caller must close ``response``.
         """
-        url = f"{self.base_url}{path}"
-        bucket = self._bucket(op)
+        call = self._plan(method, path, op=op, stream=stream)
         failures = 0
         while True:
-            if bucket:
-                await asyncio.to_thread(self.limiter.acquire, bucket[0], limit=bucket[1], window=bucket[2])
+            if call.bucket:
+                await asyncio.to_thread(
+                    self.limiter.acquire, call.bucket[0], limit=call.bucket[1], window=call.bucket[2]
+                )
             try:
-                response = await self._send(method, url, op=op, stream=stream, timeout=timeout, **kwargs)
-                is_sse = response.headers.get("content-type", "").startswith("text/event-stream")
-                if stream and response.status_code < 400 and is_sse:
+                response = await self._send(call, stream=stream, timeout=timeout, **kwargs)
+                if _is_live_stream(response, stream):
                     return response, None
-                try:
-                    await response.aread()
-                except httpx.HTTPError as exc:
-                    raise error_from_transport(exc, op=op) from exc
-                finally:
-                    await response.aclose()
-                return response, interpret_response(response, op=op, secret=self._api_key)
+                return response, self._interpret(call, response)
             except KieError as err:
                 failures += 1
-                if failures >= self.retry.attempts or not may_retry(err, op):
-                    raise
-                delay = self.retry.delay(failures, getattr(err, "retry_after", None))
-                log.warning(
-                    "kie %s %s failed (%s, %s); retry %d", method, path, type(err).__name__, self.account, failures
-                )
-                await self._sleep(delay)
+                await self._sleep(self._backoff(call, err, failures))
 
     # -- credits ----------------------------------------------------------------------------------------
 
     async def get_credits(self) -> float:
         _, body = await self._open("GET", "/api/v1/chat/credit", op=Op.READ)
-        credits = as_number((body or {}).get("data"))
-        if credits is None:
-            raise KieMalformedResponse("Kie's credit answer carried no number")
-        return credits
+        return credits_from(body)
 
     # -- Claude (Anthropic Messages format) -------------------------------------------------------------
 
@@ -395,3 +349,9 @@ class AsyncKieClient(_KieConfig):
         finally:
             # Runs on normal end, on aclose() and on task cancellation: the upstream connection is released now.
             await response.aclose()
+
+
+def _is_live_stream(response: httpx.Response, asked: bool) -> bool:
+    """Whether ``response`` is the event stream the caller ``asked`` for (left open), not a JSON answer."""
+    is_sse = response.headers.get("content-type", "").startswith("text/event-stream")
+    return asked and response.status_code < 400 and is_sse

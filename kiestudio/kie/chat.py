@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypedDict
 
 from .records import as_number
 from .sse import SSEMessage
@@ -163,7 +163,7 @@ class AnthropicStreamTranslator:
             self.credits_consumed = credits
 
         if kind == "message_start":
-            msg = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+            msg = _dict(payload.get("message"))
             self._take_usage(msg.get("usage"))
             return [
                 ChatEvent(
@@ -177,7 +177,7 @@ class AnthropicStreamTranslator:
             ]
         if kind == "content_block_start":
             index = payload.get("index")
-            block = payload.get("content_block") if isinstance(payload.get("content_block"), dict) else {}
+            block = _dict(payload.get("content_block"))
             block_type = block.get("type")
             if block_type in ("tool_use", "server_tool_use"):
                 events = [
@@ -201,7 +201,7 @@ class AnthropicStreamTranslator:
             return events
         if kind == "content_block_delta":
             index = payload.get("index")
-            delta = payload.get("delta") if isinstance(payload.get("delta"), dict) else {}
+            delta = _dict(payload.get("delta"))
             match delta.get("type"):
                 case "text_delta":
                     return [ChatEvent(kind=K.TEXT_DELTA, index=index, text=delta.get("text") or "")]
@@ -214,7 +214,7 @@ class AnthropicStreamTranslator:
         if kind == "content_block_stop":
             return [ChatEvent(kind=K.BLOCK_STOP, index=payload.get("index"))]
         if kind == "message_delta":
-            delta = payload.get("delta") if isinstance(payload.get("delta"), dict) else {}
+            delta = _dict(payload.get("delta"))
             if delta.get("stop_reason"):
                 self.stop_reason = delta["stop_reason"]
             self._take_usage(payload.get("usage"))
@@ -315,7 +315,7 @@ class OpenAIStreamTranslator(_NumberedBlocks):
             )
         choices = payload.get("choices") if isinstance(payload.get("choices"), list) else []
         choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        delta = _dict(choice.get("delta"))
 
         thinking = delta.get("reasoning_content") or delta.get("reasoning") or delta.get("thinking")
         if isinstance(thinking, str) and thinking:
@@ -330,7 +330,7 @@ class OpenAIStreamTranslator(_NumberedBlocks):
         for call in delta.get("tool_calls") or ():
             if not isinstance(call, dict):
                 continue
-            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            function = _dict(call.get("function"))
             key = f"tool:{call.get('index', 0)}"
             events += self._open(
                 key,
@@ -384,6 +384,14 @@ class OpenAIStreamTranslator(_NumberedBlocks):
             return self._done()
         self.finished = True
         return [*self._close(), _truncated()]
+
+
+class _Final(TypedDict):
+    """What the closing USAGE and MESSAGE_STOP events of a replayed reply both carry."""
+
+    usage: ChatUsage
+    stop_reason: str | None
+    credits_consumed: float | None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -573,7 +581,7 @@ def parse_anthropic_reply(body: dict[str, Any]) -> ChatReply:
                 calls.append(
                     ToolCall(id=block.get("id") or "", name=block.get("name") or "", input=block.get("input") or {})
                 )
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    usage = _dict(body.get("usage"))
     return ChatReply(
         id=body.get("id"),
         model=body.get("model"),
@@ -590,7 +598,7 @@ def parse_anthropic_reply(body: dict[str, Any]) -> ChatReply:
 def parse_openai_reply(body: dict[str, Any]) -> ChatReply:
     choices = body.get("choices") if isinstance(body.get("choices"), list) else []
     choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    message = _dict(choice.get("message"))
     content = message.get("content")
     if isinstance(content, list):
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
@@ -598,14 +606,14 @@ def parse_openai_reply(body: dict[str, Any]) -> ChatReply:
     for call in message.get("tool_calls") or ():
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = _dict(call.get("function"))
         arguments = function.get("arguments") or "{}"
         try:
             parsed: dict[str, Any] | str = json.loads(arguments) if isinstance(arguments, str) else arguments
         except ValueError:
             parsed = arguments
         calls.append(ToolCall(id=call.get("id") or "", name=function.get("name") or "", input=parsed))
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    usage = _dict(body.get("usage"))
     reason = choice.get("finish_reason")
     return ChatReply(
         id=body.get("id"),
@@ -644,7 +652,7 @@ def parse_responses_reply(body: dict[str, Any]) -> ChatReply:
                 calls.append(
                     ToolCall(id=item.get("call_id") or item.get("id") or "", name=item.get("name") or "", input=parsed)
                 )
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    usage = _dict(body.get("usage"))
     if body.get("status") == "incomplete":
         reason = str(_dict(body.get("incomplete_details")).get("reason") or "max_output_tokens")
         stop = _INCOMPLETE_REASONS.get(reason, reason)
@@ -683,7 +691,7 @@ def events_from_reply(reply: ChatReply) -> list[ChatEvent]:
             ChatEvent(kind=K.BLOCK_STOP, index=index),
         ]
         index += 1
-    final = {"usage": reply.usage, "stop_reason": reply.stop_reason, "credits_consumed": reply.credits_consumed}
+    final: _Final = {"usage": reply.usage, "stop_reason": reply.stop_reason, "credits_consumed": reply.credits_consumed}
     events += [ChatEvent(kind=K.USAGE, **final), ChatEvent(kind=K.MESSAGE_STOP, **final)]
     return events
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TypedDict
 
 __all__ = [
     "KieAuthError",
@@ -294,6 +295,13 @@ def field_from_message(message: str | None, candidates: Iterable[str] = ()) -> s
     return None
 
 
+class _Where(TypedDict):
+    """Where a Kie answer came from: the keyword arguments every error takes."""
+
+    http_status: int | None
+    code: int | None
+
+
 def error_for_code(
     code: int | None,
     message: str | None,
@@ -304,7 +312,7 @@ def error_for_code(
 ) -> KieError:
     """Turn a non-success Kie code (body ``code``, or the HTTP status when that is all there is) into an error."""
     msg = message or ""
-    kwargs = {"http_status": http_status, "code": code}
+    kwargs: _Where = {"http_status": http_status, "code": code}
     match code:
         case 400 | 413 if looks_like_content_rejection(msg) or code == 413:
             return KieContentRejected(msg, **kwargs)

@@ -15,6 +15,15 @@ from urllib.parse import urlparse
 
 from .types import ResultFile, TaskState, TaskStatus
 
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 __all__ = ["FAMILIES", "as_number", "first_of", "kind_from_url", "normalise_record", "parse_url_list"]
 
 _EXTENSIONS = {
@@ -199,7 +208,7 @@ def _veo(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gpt4o(data: dict[str, Any]) -> dict[str, Any]:
-    response = data.get("response") if isinstance(data.get("response"), dict) else {}
+    response = _dict(data.get("response"))
     state = _flag_state(data["successFlag"]) if "successFlag" in data else _flag_state(data.get("status"))
     return {
         "state": state,
@@ -212,7 +221,7 @@ def _gpt4o(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flux(data: dict[str, Any]) -> dict[str, Any]:
-    response = data.get("response") if isinstance(data.get("response"), dict) else {}
+    response = _dict(data.get("response"))
     url = first_of(response, "resultImageUrl", "result_image_url")
     files = []
     if url:
@@ -236,7 +245,7 @@ def _error_set(value: Any) -> bool:
 def _aleph(data: dict[str, Any]) -> dict[str, Any]:
     """Aleph's details page: ``successFlag`` 1 is success and 0 is "failed *or* still running"; a failure shows only
     in ``errorCode``/``errorMessage`` being set."""
-    response = data.get("response") if isinstance(data.get("response"), dict) else {}
+    response = _dict(data.get("response"))
     url = first_of(response, "resultVideoUrl", "result_video_url")
     files = []
     if url:
@@ -256,7 +265,7 @@ def _aleph(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _runway(data: dict[str, Any]) -> dict[str, Any]:
-    info = data.get("videoInfo") if isinstance(data.get("videoInfo"), dict) else {}
+    info = _dict(data.get("videoInfo"))
     url = first_of(info, "videoUrl", "video_url") or first_of(data, "videoUrl", "video_url")
     files = []
     if url:
@@ -344,8 +353,8 @@ def _suno(data: dict[str, Any]) -> dict[str, Any]:
 
 def _suno_lyrics(data: dict[str, Any]) -> dict[str, Any]:
     base = _suno({**data, "response": None})
-    response = data.get("response") if isinstance(data.get("response"), dict) else {}
-    items = response.get("data") if isinstance(response.get("data"), list) else []
+    response = _dict(data.get("response"))
+    items = _list(response.get("data"))
     lyrics = [
         {
             "text": item.get("text"),
@@ -366,8 +375,8 @@ def _suno_side(kind: str | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def parse(data: dict[str, Any]) -> dict[str, Any]:
         flag = data.get("successFlag", data.get("status"))
         state = _flag_state(flag)
-        response = data.get("response") if isinstance(data.get("response"), dict) else {}
-        files = []
+        response = _dict(data.get("response"))
+        files: list[ResultFile] = []
         for key, value in response.items():
             if not key.lower().endswith("url") or _blank(value) or not isinstance(value, str):
                 continue
@@ -404,7 +413,7 @@ def _suno_cover(data: dict[str, Any]) -> dict[str, Any]:
         state = _COVER_FLAGS[int(number)]
     else:
         state = _flag_state(flag)
-    response = data.get("response") if isinstance(data.get("response"), dict) else {}
+    response = _dict(data.get("response"))
     urls = parse_url_list(first_of(response, "images", "imageUrls", "image_urls"))
     files = [
         ResultFile(url=url, kind=kind_from_url(url) or "image", metadata={"index": i, "name": f"Cover {i + 1}"})

@@ -17,6 +17,11 @@ from typing import Any
 
 from .records import first_of, parse_url_list
 
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
@@ -111,8 +116,8 @@ def four_k_answer(body: Any) -> FourKAnswer | None:
     """
     if not isinstance(body, dict):
         return None
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    data = _dict(body.get("data"))
+    info = _dict(data.get("info"))
     if any(key in data for key in _VEO_GENERATE_KEYS) or any(key in info for key in _VEO_GENERATE_INFO_KEYS):
         return None
     code = body.get("code")

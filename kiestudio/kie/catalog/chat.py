@@ -26,8 +26,8 @@ APIS = ("anthropic", "openai", "responses")
 # flag: Kie's ``thinkingFlag``; include_thoughts: Gemini's switch; reasoning_effort: GPT's high/low (``reasoning.effort``
 # in the Responses format).
 THINKING_STYLES = ("flag", "include_thoughts", "reasoning_effort")
-#: The switches each wire format has.
-FORMAT_THINKING = {
+#: The switches each wire format has (looked up with whatever a catalog entry says, which may be missing).
+FORMAT_THINKING: dict[str | None, tuple[str, ...]] = {
     "anthropic": ("flag",),
     "openai": ("include_thoughts", "reasoning_effort"),
     "responses": ("reasoning_effort",),

@@ -19,13 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .conditions import is_empty, price_key
 from .errors import PricingError
-from .specs import USD_PER_CREDIT
-
-if TYPE_CHECKING:
-    from .specs import ModelSpec
+from .specs import USD_PER_CREDIT, ModelSpec
 
 CENT = Decimal("0.01")
 _BASES = ("credits", "by")
@@ -34,32 +32,6 @@ _PER_KEYS = frozenset({"field", "measure", "unit", "round", "assume", "path"})
 _MULTIPLY_KEYS = frozenset({"field", "table", "default", "assume"})
 _MEASURES = ("value", "chars", "items")
 _ROUNDING = ("exact", "up")
-
-
-def price_key(value: Any) -> str:
-    """Normalise a field value to the string used as a key in price tables and rule conditions."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float | Decimal):
-        number = Decimal(str(value))
-        if number == number.to_integral_value():
-            return str(int(number))
-        return format(number.normalize(), "f")
-    if isinstance(value, list | tuple | dict) and not value:
-        return ""
-    return str(value)
-
-
-def is_empty(value: Any) -> bool:
-    return (
-        value is None
-        or (isinstance(value, str) and not value.strip())
-        or (isinstance(value, list | tuple | dict | set) and not value)
-    )
 
 
 def to_decimal(value: Any, where: str = "value") -> Decimal:
@@ -186,56 +158,84 @@ def check_price(node: Any, field_names: set[str] | frozenset[str], where: str = 
         return [] if node >= 0 and math.isfinite(node) else [f"{where}: credits must be a non-negative number"]
     if not isinstance(node, Mapping):
         return [f"{where}: must be a number or an object"]
-    problems: list[str] = []
+    problems = _node_key_problems(node, where)
+    if "credits" in node:
+        problems += check_price(node["credits"], field_names, f"{where}.credits")
+    problems += _lookup_problems(node, field_names, where)
+    problems += _per_problems(node.get("per"), field_names, where)
+    problems += _multiply_problems(node.get("multiply", []), field_names, where)
+    return problems
+
+
+def _node_key_problems(node: Mapping[str, Any], where: str) -> list[str]:
+    problems = []
     unknown = set(node) - _NODE_KEYS
     if unknown:
         problems.append(f"{where}: unknown key(s) {sorted(unknown)}")
-    bases = [base for base in _BASES if base in node]
-    if len(bases) != 1:
+    if len([base for base in _BASES if base in node]) != 1:
         problems.append(f"{where}: needs exactly one of 'credits' or 'by'")
-    if "credits" in node:
-        problems += check_price(node["credits"], field_names, f"{where}.credits")
-    if "by" in node:
-        selectors = node["by"]
-        if not isinstance(selectors, list) or not selectors:
-            problems.append(f"{where}.by: must be a non-empty list of field names")
-            selectors = []
-        for selector in selectors:
-            name = selector[4:] if isinstance(selector, str) and selector.startswith("has:") else selector
-            if name not in field_names:
-                problems.append(f"{where}.by: unknown field {selector!r}")
-        table = node.get("table")
-        if not isinstance(table, Mapping) or not table:
-            problems.append(f"{where}.table: must be a non-empty object")
-        else:
-            for key, sub in table.items():
-                if isinstance(key, str) and selectors and key.count("|") != len(selectors) - 1:
-                    problems.append(f"{where}.table: key {key!r} needs {len(selectors)} part(s) joined by '|'")
-                problems += check_price(sub, field_names, f"{where}[{key}]")
-        if "default" in node:
-            problems += check_price(node["default"], field_names, f"{where}.default")
-    elif "table" in node or "default" in node:
-        problems.append(f"{where}: 'table'/'default' only make sense with 'by'")
-    per = node.get("per")
-    if per is not None:
-        if not isinstance(per, Mapping):
-            problems.append(f"{where}.per: must be an object")
-        else:
-            if set(per) - _PER_KEYS:
-                problems.append(f"{where}.per: unknown key(s) {sorted(set(per) - _PER_KEYS)}")
-            if per.get("field") not in field_names:
-                problems.append(f"{where}.per: unknown field {per.get('field')!r}")
-            if per.get("measure", "value") not in _MEASURES:
-                problems.append(f"{where}.per.measure: must be one of {', '.join(_MEASURES)}")
-            if per.get("round", "exact") not in _ROUNDING:
-                problems.append(f"{where}.per.round: must be one of {', '.join(_ROUNDING)}")
-            unit = per.get("unit", 1)
-            if isinstance(unit, bool) or not isinstance(unit, int | float) or unit <= 0:
-                problems.append(f"{where}.per.unit: must be a positive number")
-    multiply = node.get("multiply", [])
+    return problems
+
+
+def _lookup_problems(node: Mapping[str, Any], field_names: set[str] | frozenset[str], where: str) -> list[str]:
+    """The ``by`` base: known selectors, a table keyed by one value per selector, an optional default."""
+    if "by" not in node:
+        return [f"{where}: 'table'/'default' only make sense with 'by'"] if "table" in node or "default" in node else []
+    selectors, problems = _checked_selectors(node["by"], field_names, where)
+    problems += _table_problems(node.get("table"), selectors, field_names, where)
+    if "default" in node:
+        problems += check_price(node["default"], field_names, f"{where}.default")
+    return problems
+
+
+def _checked_selectors(
+    selectors: Any, field_names: set[str] | frozenset[str], where: str
+) -> tuple[list[Any], list[str]]:
+    if not isinstance(selectors, list) or not selectors:
+        return [], [f"{where}.by: must be a non-empty list of field names"]
+    problems = []
+    for selector in selectors:
+        name = selector[4:] if isinstance(selector, str) and selector.startswith("has:") else selector
+        if name not in field_names:
+            problems.append(f"{where}.by: unknown field {selector!r}")
+    return selectors, problems
+
+
+def _table_problems(table: Any, selectors: list[Any], field_names: set[str] | frozenset[str], where: str) -> list[str]:
+    if not isinstance(table, Mapping) or not table:
+        return [f"{where}.table: must be a non-empty object"]
+    problems = []
+    for key, sub in table.items():
+        if isinstance(key, str) and selectors and key.count("|") != len(selectors) - 1:
+            problems.append(f"{where}.table: key {key!r} needs {len(selectors)} part(s) joined by '|'")
+        problems += check_price(sub, field_names, f"{where}[{key}]")
+    return problems
+
+
+def _per_problems(per: Any, field_names: set[str] | frozenset[str], where: str) -> list[str]:
+    if per is None:
+        return []
+    if not isinstance(per, Mapping):
+        return [f"{where}.per: must be an object"]
+    problems = []
+    if set(per) - _PER_KEYS:
+        problems.append(f"{where}.per: unknown key(s) {sorted(set(per) - _PER_KEYS)}")
+    if per.get("field") not in field_names:
+        problems.append(f"{where}.per: unknown field {per.get('field')!r}")
+    if per.get("measure", "value") not in _MEASURES:
+        problems.append(f"{where}.per.measure: must be one of {', '.join(_MEASURES)}")
+    if per.get("round", "exact") not in _ROUNDING:
+        problems.append(f"{where}.per.round: must be one of {', '.join(_ROUNDING)}")
+    unit = per.get("unit", 1)
+    if isinstance(unit, bool) or not isinstance(unit, int | float) or unit <= 0:
+        problems.append(f"{where}.per.unit: must be a positive number")
+    return problems
+
+
+def _multiply_problems(multiply: Any, field_names: set[str] | frozenset[str], where: str) -> list[str]:
     if not isinstance(multiply, list):
-        problems.append(f"{where}.multiply: must be a list")
-        multiply = []
+        return [f"{where}.multiply: must be a list"]
+    problems = []
     for factor in multiply:
         if not isinstance(factor, Mapping) or factor.get("field") not in field_names:
             problems.append(f"{where}.multiply: each entry needs a known 'field'")

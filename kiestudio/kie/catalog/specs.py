@@ -12,6 +12,8 @@ from dataclasses import field as dataclass_field
 from types import MappingProxyType
 from typing import Any
 
+from .conditions import condition_matches
+
 #: Kinds of generation, in display order, with a human label.
 KINDS: MappingProxyType[str, str] = MappingProxyType(
     {
@@ -61,135 +63,137 @@ PARENT_VALUES: MappingProxyType[str, str] = MappingProxyType(
 FAMILIES: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
     {
         family: MappingProxyType(info)
-        for family, info in {
-            "market": {
-                "name": "Kie Market",
-                "create_endpoint": "POST /api/v1/jobs/createTask",
-                "record_endpoint": "GET /api/v1/jobs/recordInfo",
-                "input_wrapper": "input",
-                "model_param": "model",
-                "callback_required": False,
-            },
-            "veo": {
-                "name": "Veo 3.1",
-                "create_endpoint": "POST /api/v1/veo/generate",
-                "other_endpoints": (
-                    "POST /api/v1/veo/extend",
-                    "GET /api/v1/veo/get-1080p-video",
-                    "POST /api/v1/veo/get-4k-video",
-                ),
-                "record_endpoint": "GET /api/v1/veo/record-info",
-                "input_wrapper": None,
-                "model_param": "model",
-                "callback_required": False,
-            },
-            "suno": {
-                "name": "Suno",
-                "create_endpoint": "POST /api/v1/generate",
-                "other_endpoints": (
-                    "POST /api/v1/generate/extend",
-                    "POST /api/v1/generate/upload-cover",
-                    "POST /api/v1/generate/add-vocals",
-                    "POST /api/v1/generate/add-instrumental",
-                ),
-                "record_endpoint": "GET /api/v1/generate/record-info",
-                "input_wrapper": None,
-                "model_param": "model",
-                "callback_required": True,
-            },
-            "gpt4o_image": {
-                "name": "4o Image",
-                "create_endpoint": "POST /api/v1/gpt4o-image/generate",
-                "record_endpoint": "GET /api/v1/gpt4o-image/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": False,
-            },
-            "flux_kontext": {
-                "name": "Flux Kontext",
-                "create_endpoint": "POST /api/v1/flux/kontext/generate",
-                "record_endpoint": "GET /api/v1/flux/kontext/record-info",
-                "input_wrapper": None,
-                "model_param": "model",
-                "callback_required": False,
-            },
-            "runway": {
-                "name": "Runway",
-                "create_endpoint": "POST /api/v1/runway/generate",
-                "other_endpoints": ("POST /api/v1/runway/extend",),
-                "record_endpoint": "GET /api/v1/runway/record-detail",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": False,
-            },
-            "aleph": {
-                "name": "Runway Aleph",
-                "create_endpoint": "POST /api/v1/aleph/generate",
-                "record_endpoint": "GET /api/v1/aleph/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": False,
-            },
-            # Suno's side APIs, each with a record endpoint of its own (follow-ups of a finished track).
-            "suno_wav": {
-                "name": "Suno WAV",
-                "create_endpoint": "POST /api/v1/wav/generate",
-                "record_endpoint": "GET /api/v1/wav/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": True,
-            },
-            "suno_vocal_removal": {
-                "name": "Suno stems",
-                "create_endpoint": "POST /api/v1/vocal-removal/generate",
-                "record_endpoint": "GET /api/v1/vocal-removal/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": True,
-            },
-            "suno_midi": {
-                "name": "Suno MIDI",
-                "create_endpoint": "POST /api/v1/midi/generate",
-                "record_endpoint": "GET /api/v1/midi/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": True,
-            },
-            "suno_mp4": {
-                "name": "Suno music video",
-                "create_endpoint": "POST /api/v1/mp4/generate",
-                "record_endpoint": "GET /api/v1/mp4/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": False,
-            },
-            # A mashup is its own Generate-page model, so it has its own create endpoint (the record is Suno's).
-            "suno_mashup": {
-                "name": "Suno mashup",
-                "create_endpoint": "POST /api/v1/generate/mashup",
-                "record_endpoint": "GET /api/v1/generate/record-info",
-                "input_wrapper": None,
-                "model_param": "model",
-                "callback_required": True,
-            },
-            # Replacing a section names the source task and track, and takes no model (Suno's record again).
-            "suno_section": {
-                "name": "Suno replace section",
-                "create_endpoint": "POST /api/v1/generate/replace-section",
-                "record_endpoint": "GET /api/v1/generate/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": False,
-            },
-            "suno_cover": {
-                "name": "Suno cover art",
-                "create_endpoint": "POST /api/v1/suno/cover/generate",
-                "record_endpoint": "GET /api/v1/suno/cover/record-info",
-                "input_wrapper": None,
-                "model_param": None,
-                "callback_required": False,
-            },
-        }.items()
+        for family, info in dict[str, dict[str, Any]](
+            {
+                "market": {
+                    "name": "Kie Market",
+                    "create_endpoint": "POST /api/v1/jobs/createTask",
+                    "record_endpoint": "GET /api/v1/jobs/recordInfo",
+                    "input_wrapper": "input",
+                    "model_param": "model",
+                    "callback_required": False,
+                },
+                "veo": {
+                    "name": "Veo 3.1",
+                    "create_endpoint": "POST /api/v1/veo/generate",
+                    "other_endpoints": (
+                        "POST /api/v1/veo/extend",
+                        "GET /api/v1/veo/get-1080p-video",
+                        "POST /api/v1/veo/get-4k-video",
+                    ),
+                    "record_endpoint": "GET /api/v1/veo/record-info",
+                    "input_wrapper": None,
+                    "model_param": "model",
+                    "callback_required": False,
+                },
+                "suno": {
+                    "name": "Suno",
+                    "create_endpoint": "POST /api/v1/generate",
+                    "other_endpoints": (
+                        "POST /api/v1/generate/extend",
+                        "POST /api/v1/generate/upload-cover",
+                        "POST /api/v1/generate/add-vocals",
+                        "POST /api/v1/generate/add-instrumental",
+                    ),
+                    "record_endpoint": "GET /api/v1/generate/record-info",
+                    "input_wrapper": None,
+                    "model_param": "model",
+                    "callback_required": True,
+                },
+                "gpt4o_image": {
+                    "name": "4o Image",
+                    "create_endpoint": "POST /api/v1/gpt4o-image/generate",
+                    "record_endpoint": "GET /api/v1/gpt4o-image/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": False,
+                },
+                "flux_kontext": {
+                    "name": "Flux Kontext",
+                    "create_endpoint": "POST /api/v1/flux/kontext/generate",
+                    "record_endpoint": "GET /api/v1/flux/kontext/record-info",
+                    "input_wrapper": None,
+                    "model_param": "model",
+                    "callback_required": False,
+                },
+                "runway": {
+                    "name": "Runway",
+                    "create_endpoint": "POST /api/v1/runway/generate",
+                    "other_endpoints": ("POST /api/v1/runway/extend",),
+                    "record_endpoint": "GET /api/v1/runway/record-detail",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": False,
+                },
+                "aleph": {
+                    "name": "Runway Aleph",
+                    "create_endpoint": "POST /api/v1/aleph/generate",
+                    "record_endpoint": "GET /api/v1/aleph/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": False,
+                },
+                # Suno's side APIs, each with a record endpoint of its own (follow-ups of a finished track).
+                "suno_wav": {
+                    "name": "Suno WAV",
+                    "create_endpoint": "POST /api/v1/wav/generate",
+                    "record_endpoint": "GET /api/v1/wav/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": True,
+                },
+                "suno_vocal_removal": {
+                    "name": "Suno stems",
+                    "create_endpoint": "POST /api/v1/vocal-removal/generate",
+                    "record_endpoint": "GET /api/v1/vocal-removal/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": True,
+                },
+                "suno_midi": {
+                    "name": "Suno MIDI",
+                    "create_endpoint": "POST /api/v1/midi/generate",
+                    "record_endpoint": "GET /api/v1/midi/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": True,
+                },
+                "suno_mp4": {
+                    "name": "Suno music video",
+                    "create_endpoint": "POST /api/v1/mp4/generate",
+                    "record_endpoint": "GET /api/v1/mp4/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": False,
+                },
+                # A mashup is its own Generate-page model, so it has its own create endpoint (the record is Suno's).
+                "suno_mashup": {
+                    "name": "Suno mashup",
+                    "create_endpoint": "POST /api/v1/generate/mashup",
+                    "record_endpoint": "GET /api/v1/generate/record-info",
+                    "input_wrapper": None,
+                    "model_param": "model",
+                    "callback_required": True,
+                },
+                # Replacing a section names the source task and track, and takes no model (Suno's record again).
+                "suno_section": {
+                    "name": "Suno replace section",
+                    "create_endpoint": "POST /api/v1/generate/replace-section",
+                    "record_endpoint": "GET /api/v1/generate/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": False,
+                },
+                "suno_cover": {
+                    "name": "Suno cover art",
+                    "create_endpoint": "POST /api/v1/suno/cover/generate",
+                    "record_endpoint": "GET /api/v1/suno/cover/record-info",
+                    "input_wrapper": None,
+                    "model_param": None,
+                    "callback_required": False,
+                },
+            }
+        ).items()
     }
 )
 
@@ -270,8 +274,6 @@ class FieldSpec:
 
     def is_shown(self, values: Mapping[str, Any]) -> bool:
         """Whether the field applies, given the other fields' values (wire values, or form strings)."""
-        from .validation import condition_matches  # the rules' own matcher; validation imports this module
-
         return not self.shown_when or condition_matches(self.shown_when, values)
 
     @property
@@ -354,7 +356,8 @@ class ModelSpec:
 
     @property
     def family_name(self) -> str:
-        return FAMILIES[self.family]["name"]
+        name: str = FAMILIES[self.family]["name"]
+        return name
 
     @property
     def is_estimate(self) -> bool:

@@ -13,15 +13,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from .conditions import as_list, condition_matches, is_empty, price_key
 from .errors import InputValidationError
-from .pricing import is_empty, price_key
-from .specs import NUMERIC_TYPES, TEXT_TYPES, URL_LIST_TYPES, URL_TYPES, FieldSpec
-
-if TYPE_CHECKING:
-    from .specs import ModelSpec
+from .specs import NUMERIC_TYPES, TEXT_TYPES, URL_LIST_TYPES, URL_TYPES, FieldSpec, ModelSpec
 
 TRUE_WORDS = frozenset({"true", "on", "yes", "1", "y", "t", "checked"})
 FALSE_WORDS = frozenset({"false", "off", "no", "0", "n", "f", ""})
@@ -286,29 +283,6 @@ def check_constraints(field: FieldSpec, value: Any) -> list[str]:
 # Cross-field rules
 
 
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def condition_matches(when: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
-    """``when`` maps field -> value | [values] | null (absent) | {"present": bool} | {"not": value(s)}."""
-    for name, expected in when.items():
-        present = name in values and not is_empty(values[name])
-        if expected is None:
-            if present:
-                return False
-        elif isinstance(expected, Mapping):
-            if "present" in expected and present != bool(expected["present"]):
-                return False
-            if "not" in expected and present:
-                banned = {price_key(item) for item in _as_list(expected["not"])}
-                if price_key(values[name]) in banned:
-                    return False
-        elif not present or price_key(values[name]) not in {price_key(item) for item in _as_list(expected)}:
-            return False
-    return True
-
-
 def _describe_when(spec: ModelSpec, when: Mapping[str, Any]) -> str:
     parts = []
     for name, expected in when.items():
@@ -318,7 +292,7 @@ def _describe_when(spec: ModelSpec, when: Mapping[str, Any]) -> str:
         elif isinstance(expected, Mapping):
             parts.append(f"{label} is {'set' if expected.get('present', True) else 'empty'}")
         else:
-            parts.append(f"{label} is {' or '.join(price_key(item) for item in _as_list(expected))}")
+            parts.append(f"{label} is {' or '.join(price_key(item) for item in as_list(expected))}")
     return " and ".join(parts)
 
 
@@ -360,12 +334,13 @@ def check_rule(
             continue
         if banned is None:
             found.append((name, custom or f"{label(name)} must be left empty{context}"))
-        elif price_key(values[name]) in {price_key(item) for item in _as_list(banned)}:
+        elif price_key(values[name]) in {price_key(item) for item in as_list(banned)}:
             found.append((name, custom or f"{label(name)} cannot be {price_key(values[name])}{context}"))
     for name, limits in rule.get("limit", {}).items():
         if not present(name):
             continue
-        narrowed = replace(spec.field(name), **{k: tuple(v) if k == "choices" else v for k, v in limits.items()})
+        narrowing: dict[str, Any] = {k: tuple(v) if k == "choices" else v for k, v in limits.items()}
+        narrowed = replace(spec.field(name), **narrowing)
         if narrowed.choices and price_key(values[name]) not in {price_key(c) for c in narrowed.choices}:
             found.append(
                 (name, custom or f"{narrowed.label}: choose one of {describe_choices(narrowed.choices)}{context}")
@@ -375,7 +350,7 @@ def check_rule(
             found.append((name, custom or f"{problem}{context}"))
     if total := rule.get("total_items"):
         names = total["fields"]
-        count = sum(len(_as_list(values[name])) for name in names if present(name))
+        count = sum(len(as_list(values[name])) for name in names if present(name))
         if count > total["max"]:
             together = " and ".join(label(name) for name in names)
             message = f"{together} allow at most {total['max']} items together (got {count}){context}"
