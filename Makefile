@@ -9,7 +9,7 @@ export PORT
 BOOT_PYTHON := $(shell for p in python3.13 python3.12 python3; do \
 	if $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then echo $$p; break; fi; done)
 
-.PHONY: install run test lint format bench lock clean audit
+.PHONY: install run test lint typecheck format bench lock clean audit
 
 $(VENV)/.installed: requirements-dev.lock
 	@test -n "$(BOOT_PYTHON)" || { echo "Kie Studio needs Python 3.12 or newer on PATH (python3.12 or python3.13)."; exit 1; }
@@ -32,6 +32,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# mypy with django-stubs over kiestudio/ (settings in pyproject.toml): strict for kie and the simulator.
+typecheck: install
+	$(VENV)/bin/mypy
+
 # Static analysis gates: bandit (no high-severity finding in our code) and pip-audit (no known vulnerability in
 # the locked production dependencies; it asks PyPI, which these machines reach through the registry).
 audit: install
@@ -53,4 +57,4 @@ lock: install
 	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -q --no-header -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache

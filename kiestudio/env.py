@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import overload
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -28,6 +29,10 @@ def _raw(name: str) -> str | None:
     return value.strip()
 
 
+@overload
+def env_str(name: str, default: str, *, required: bool = False) -> str: ...
+@overload
+def env_str(name: str, default: str | None = None, *, required: bool = False) -> str | None: ...
 def env_str(name: str, default: str | None = None, *, required: bool = False) -> str | None:
     value = _raw(name)
     if value is None:
@@ -84,6 +89,10 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+@overload
+def env_secret(name: str, default: str, *, required: bool = False) -> str: ...
+@overload
+def env_secret(name: str, default: str | None = None, *, required: bool = False) -> str | None: ...
 def env_secret(name: str, default: str | None = None, *, required: bool = False) -> str | None:
     """Read NAME, or the contents of the file named by NAME_FILE (Docker and systemd secrets)."""
     file_name = _raw(f"{name}_FILE")
@@ -95,6 +104,10 @@ def env_secret(name: str, default: str | None = None, *, required: bool = False)
     return env_str(name, default, required=required)
 
 
+@overload
+def env_url(name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str: ...
+@overload
+def env_url(name: str, default: str | None = None, *, schemes: tuple[str, ...] = ("http", "https")) -> str | None: ...
 def env_url(name: str, default: str | None = None, *, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
     value = env_str(name, default)
     if value is None:

@@ -11,6 +11,7 @@ import hmac
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -28,6 +29,7 @@ PRODUCTION = not DEBUG and not TESTING
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
 SECRET_KEY = env_secret("SECRET_KEY", None if PRODUCTION else _DEV_SECRET_KEY, required=PRODUCTION)
+assert SECRET_KEY is not None  # required in production, defaulted elsewhere
 if PRODUCTION and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 40):
     raise EnvError("SECRET_KEY", "must be a random string of at least 40 characters in production.")
 
@@ -130,6 +132,7 @@ SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 }
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASES: dict[str, Any]
 if DATABASE_URL:
     try:
         # Tests close connections after each request, so no thread keeps the test database open at teardown.

@@ -20,5 +20,5 @@ class ResetPasswordForm(AllauthResetPasswordForm):
         except forms.ValidationError as exc:
             if exc.code != "unknown_email":
                 raise
-            self.users = []
+            self.users: list[object] = []
             return self.cleaned_data["email"]

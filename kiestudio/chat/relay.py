@@ -31,7 +31,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,11 +44,14 @@ from django.utils import timezone
 from kiestudio.chat.hub import Event, get_hub
 from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Message
+from kiestudio.chat.selectors import thread_path
 from kiestudio.core.db import outside_request
+from kiestudio.core.kie import kie_client
 from kiestudio.kie import AsyncKieClient, image_block, openai_image_part, responses_image_part, responses_text_part
 from kiestudio.kie import errors as kie_errors
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
 from kiestudio.kie.types import ChatEventKind
+from kiestudio.studio.services import reference_kie_url
 from kiestudio.workspaces.models import UsageEntry
 from kiestudio.workspaces.services import usage_record, workspace_kie_key
 
@@ -199,8 +202,6 @@ class UpstreamPlan:
 
 
 def _image_urls(message: Message) -> dict[int, str]:
-    from kiestudio.core.kie import kie_client
-    from kiestudio.studio.services import reference_kie_url
 
     urls = {}
     for reference_id in message.image_ids:
@@ -270,7 +271,6 @@ def prepare(*, conversation, path: list[Message], spec: ChatModelSpec, thinking:
 
 
 def _claim(message_id: int) -> UpstreamPlan | None:
-    from kiestudio.chat.services import thread_path
 
     now = timezone.now()
     claimed = Message.objects.filter(pk=message_id, status=Status.STREAMING, runner="").update(
@@ -421,7 +421,6 @@ def prompt_tokens(messages: list[dict[str, Any]], system: str = "") -> int:
 
 def _orphan_tokens(message: Message) -> tuple[int, int]:
     """Tokens of a reply whose runner is gone: what it saved, or an estimate from its thread and its saved text."""
-    from kiestudio.chat.services import thread_path
 
     streamed = tokens_in(message.text + message.thinking_text)
     input_tokens = message.input_tokens
@@ -470,7 +469,7 @@ class Runner:
         self.credits: float | None = None
         self.stop_reason = ""
         self.started = time.monotonic()
-        self.first_token_at = None
+        self.first_token_at: datetime | None = None
         self.claimed = False
         self.dirty = False
         self.stop_requested = False
@@ -648,8 +647,8 @@ async def _flusher() -> None:
                 runner.dirty = True
             continue
         for message_id in stops:
-            if (runner := RUNNERS.get(message_id)) is not None:
-                runner.stop()
+            if (stopping := RUNNERS.get(message_id)) is not None:
+                stopping.stop()
 
 
 def _ensure_flusher(loop: asyncio.AbstractEventLoop) -> None:

@@ -8,17 +8,26 @@ synchronous Django; the live part is in ``relay.py``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import Truncator
 
 from kiestudio.chat import relay
 from kiestudio.chat.models import Conversation, Message
+
+# The reads live in selectors.py; views and tests still find them here (explicit re-exports).
+from kiestudio.chat.selectors import Tree
+from kiestudio.chat.selectors import conversation_search as conversation_search
+from kiestudio.chat.selectors import conversation_usage as conversation_usage
+from kiestudio.chat.selectors import conversations_visible as conversations_visible
+from kiestudio.chat.selectors import message_readable as message_readable
+from kiestudio.chat.selectors import thread_for as thread_for
+from kiestudio.chat.selectors import thread_item as thread_item
+from kiestudio.chat.selectors import thread_path as thread_path
 from kiestudio.kie.catalog import UnknownModel
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
 from kiestudio.studio.models import ReferenceImage
@@ -35,17 +44,6 @@ TYPICAL_REPLY_TOKENS = 800
 
 class ChatError(Exception):
     """A chat action was refused before anything was spent; the message is safe to show."""
-
-
-@dataclass(frozen=True)
-class ThreadItem:
-    """A message on the visible branch, with its place among its siblings (other versions)."""
-
-    message: Message
-    version: int
-    versions: int
-    previous_id: int | None
-    next_id: int | None
 
 
 # --- Conversations ------------------------------------------------------------------------------------------
@@ -182,143 +180,6 @@ def conversation_delete(*, conversation: Conversation, user=None) -> None:
         relay.reply_stop(message_id=message_id)
 
 
-def conversations_visible(*, workspace: Workspace, user) -> QuerySet[Conversation]:
-    """The user's own conversations and the ones others shared with the workspace."""
-    return Conversation.objects.filter(Q(owner=user) | Q(is_shared=True), workspace=workspace)
-
-
-def message_readable(*, message_id: int, user) -> bool:
-    """Whether ``user`` may still read this message: a member of its workspace, in a conversation of their own or
-    one shared with the workspace (open streams re-check it, so a member removed meanwhile stops receiving)."""
-    visible = Q(conversation__owner_id=user.pk) | Q(conversation__is_shared=True)
-    in_workspace = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user_id=user.pk)
-    return Message.objects.filter(visible, Exists(in_workspace), pk=message_id).exists()
-
-
-def conversation_search(*, workspace: Workspace, user, query: str = "") -> QuerySet[Conversation]:
-    conversations = conversations_visible(workspace=workspace, user=user).select_related("owner")
-    query = " ".join(query.split())
-    if query:
-        in_messages = Message.objects.filter(workspace=workspace, content__icontains=query).values("conversation_id")
-        conversations = conversations.filter(Q(title__icontains=query) | Q(pk__in=in_messages))
-    return conversations.order_by(F("pinned_at").desc(nulls_last=True), "-updated_at", "-pk")
-
-
-def conversation_usage(*, conversation: Conversation) -> dict[str, object]:
-    totals = conversation.messages.filter(role=Message.Role.ASSISTANT).aggregate(
-        credits=Sum("credits"),
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        replies=Count("pk"),
-    )
-    return {key: value or 0 for key, value in totals.items()}
-
-
-# --- The message tree ---------------------------------------------------------------------------------------
-
-
-# What building an upstream request reads of each earlier message.
-UPSTREAM_FIELDS = ("pk", "workspace_id", "conversation_id", "parent_id", "role", "content", "status")
-
-
-@dataclass(frozen=True)
-class _Node:
-    pk: int
-    parent_id: int | None
-    request_key: uuid.UUID
-    streaming: bool
-
-
-class Tree:
-    """A conversation's message tree, as a light skeleton (ids and links, one query). Full rows are loaded only
-    for the branch that is needed, so a long conversation costs little to send to or to open."""
-
-    def __init__(self, conversation: Conversation) -> None:
-        self.conversation = conversation
-        rows = Message.objects.filter(conversation=conversation).order_by("created_at", "pk")
-        self.nodes: dict[int, _Node] = {}
-        self.children: dict[int | None, list[int]] = {}
-        for pk, parent_id, key, status in rows.values_list("pk", "parent_id", "request_key", "status"):
-            self.nodes[pk] = _Node(pk, parent_id, key, status == Message.Status.STREAMING)
-            self.children.setdefault(parent_id, []).append(pk)
-
-    def find(self, request_key: uuid.UUID) -> Message | None:
-        pk = next((n.pk for n in self.nodes.values() if n.request_key == request_key), None)
-        return Message.objects.get(pk=pk) if pk is not None else None
-
-    def busy(self) -> bool:
-        """A reply is still being written (one whose process is gone is marked interrupted first)."""
-        ids = [n.pk for n in self.nodes.values() if n.streaming]
-        live = [message_check_alive(message=m) for m in Message.objects.filter(pk__in=ids)] if ids else []
-        return any(m.is_streaming for m in live)
-
-    def latest_leaf(self, pk: int) -> int:
-        while self.children.get(pk):
-            pk = self.children[pk][-1]
-        return pk
-
-    def branch(self, pk: int | None) -> list[int]:
-        """Ids from the root down to ``pk`` (inclusive)."""
-        ids: list[int] = []
-        while pk is not None and pk in self.nodes:
-            ids.append(pk)
-            pk = self.nodes[pk].parent_id
-        return ids[::-1]
-
-    def messages(self, ids: list[int], *, for_display: bool = True) -> list[Message]:
-        """Full rows of ``ids``, in that order (for a send, only what the upstream request needs)."""
-        rows = Message.objects.select_related("created_by") if for_display else Message.objects.only(*UPSTREAM_FIELDS)
-        found = rows.in_bulk(ids)
-        return [found[pk] for pk in ids if pk in found]
-
-    def item(self, message: Message) -> ThreadItem:
-        siblings = self.children.get(message.parent_id, [message.pk])
-        index = siblings.index(message.pk)
-        return ThreadItem(
-            message=message,
-            version=index + 1,
-            versions=len(siblings),
-            previous_id=siblings[index - 1] if index > 0 else None,
-            next_id=siblings[index + 1] if index + 1 < len(siblings) else None,
-        )
-
-
-def thread_path(message: Message | None) -> list[Message]:
-    """The messages from the root down to ``message`` (inclusive)."""
-    if message is None:
-        return []
-    tree = Tree(message.conversation)
-    return tree.messages(tree.branch(message.pk))
-
-
-def thread_for(*, conversation: Conversation) -> list[ThreadItem]:
-    """The branch on screen, each message with its versions (siblings made by regenerate or edit)."""
-    tree = Tree(conversation)
-    if not tree.nodes:
-        return []
-    leaf = conversation.current_leaf_id
-    if leaf not in tree.nodes:
-        leaf = tree.latest_leaf(tree.children[None][-1])
-    return [tree.item(message) for message in tree.messages(tree.branch(leaf))]
-
-
-def thread_item(*, message: Message) -> ThreadItem:
-    """One message with its place among its versions (for re-rendering a single message)."""
-    siblings = list(
-        Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)
-        .order_by("created_at", "pk")
-        .values_list("pk", flat=True)
-    )
-    index = siblings.index(message.pk)
-    return ThreadItem(
-        message=message,
-        version=index + 1,
-        versions=len(siblings),
-        previous_id=siblings[index - 1] if index > 0 else None,
-        next_id=siblings[index + 1] if index + 1 < len(siblings) else None,
-    )
-
-
 def message_switch(*, conversation: Conversation, message: Message) -> None:
     """Show another version: the branch through ``message``, down to its most recent reply."""
     conversation.current_leaf_id = Tree(conversation).latest_leaf(message.pk)
@@ -387,6 +248,13 @@ def _show(conversation: Conversation, reply: Message) -> Message:
     return reply
 
 
+def _busy(tree: Tree) -> bool:
+    """A reply is still being written (one whose process is gone is marked interrupted first)."""
+    ids = tree.streaming_ids()
+    live = [message_check_alive(message=m) for m in Message.objects.filter(pk__in=ids)] if ids else []
+    return any(m.is_streaming for m in live)
+
+
 BUSY = "A reply is still being written. Wait for it, or stop it, before sending another message."
 
 
@@ -424,7 +292,7 @@ def message_send(
     images = _attachments(conversation.workspace_id, attachments or [], spec)
     if not text and not images:
         raise ChatError("Type a message first.")
-    if tree.busy():
+    if _busy(tree):
         raise ChatError(BUSY)
     parent_id = replace.parent_id if replace is not None else conversation.current_leaf_id
     branch = tree.messages(tree.branch(parent_id), for_display=False)
@@ -508,7 +376,7 @@ def message_regenerate(
     tree = Tree(conversation)
     if (existing := tree.find(reply_key)) is not None:
         return existing
-    if tree.busy():
+    if _busy(tree):
         raise ChatError(BUSY)
     spec = _chat_model(conversation.model_key)
     path = tree.messages(tree.branch(message.parent_id), for_display=False)

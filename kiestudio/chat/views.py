@@ -12,13 +12,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
 from kiestudio.chat import relay, services
 from kiestudio.chat.hub import KEEPALIVE_SECONDS, get_hub
@@ -26,6 +26,7 @@ from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.chat.services import ChatError
 from kiestudio.core.db import outside_request
+from kiestudio.core.http import HtmxHttpRequest
 from kiestudio.core.params import parse_ids, parse_int, parse_optional_id
 from kiestudio.kie.catalog.chat import chat_model_groups, get_chat_model, load_chat_models
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
@@ -42,11 +43,11 @@ ACCESS_LOST = "You no longer have access to this conversation, so its reply isn'
 # --- Access: one helper per resource ---------------------------------------------------------------------------
 
 
-def _visible(request: HttpRequest) -> Q:
+def _visible(request: HtmxHttpRequest) -> Q:
     return Q(owner=request.user) | Q(is_shared=True)
 
 
-def _get_conversation(request: HttpRequest, pk: object, *, write: bool = False) -> Conversation:
+def _get_conversation(request: HtmxHttpRequest, pk: object, *, write: bool = False) -> Conversation:
     """A conversation of the current workspace that this user may see (their own, or shared): else 404.
     ``write``: only its owner may change it (a teammate reading a shared one gets a 403)."""
     conversation = get_for_workspace(request, Conversation.objects.filter(_visible(request)), pk=pk)
@@ -55,7 +56,7 @@ def _get_conversation(request: HttpRequest, pk: object, *, write: bool = False) 
     return conversation
 
 
-def _get_message(request: HttpRequest, pk: object, *, write: bool = False) -> Message:
+def _get_message(request: HtmxHttpRequest, pk: object, *, write: bool = False) -> Message:
     visible = Q(conversation__owner=request.user) | Q(conversation__is_shared=True)
     message = get_for_workspace(request, Message.objects.select_related("conversation").filter(visible), pk=pk)
     if write and message.conversation.owner_id != request.user.pk:
@@ -66,7 +67,7 @@ def _get_message(request: HttpRequest, pk: object, *, write: bool = False) -> Me
 # --- Context ---------------------------------------------------------------------------------------------------
 
 
-def _models_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
+def _models_context(request: HtmxHttpRequest, conversation: Conversation | None) -> dict[str, object]:
     models, default = load_chat_models()
     key = conversation.model_key if conversation else current_workspace(request).default_chat_model or default
     return {
@@ -75,13 +76,13 @@ def _models_context(request: HttpRequest, conversation: Conversation | None) -> 
     }
 
 
-def _list_context(request: HttpRequest, conversation: Conversation | None = None) -> dict[str, object]:
+def _list_context(request: HtmxHttpRequest, conversation: Conversation | None = None) -> dict[str, object]:
     query = request.GET.get("q", "")[:SEARCH_MAX] if request.method == "GET" else ""
     conversations = services.conversation_search(workspace=current_workspace(request), user=request.user, query=query)
     return {"conversations": conversations[:LIST_LIMIT], "query": query, "conversation": conversation}
 
 
-def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[str, object]:
+def _thread_context(request: HtmxHttpRequest, conversation: Conversation) -> dict[str, object]:
     items = services.thread_for(conversation=conversation)
     for item in items:
         if item.message.is_streaming:
@@ -94,33 +95,31 @@ def _thread_context(request: HttpRequest, conversation: Conversation) -> dict[st
     }
 
 
-def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
+def _page_context(request: HtmxHttpRequest, conversation: Conversation | None) -> dict[str, object]:
     context = {**_list_context(request, conversation), **_models_context(request, conversation), "token": uuid.uuid4()}
     if conversation is not None:
         context.update(_thread_context(request, conversation))
     return context
 
 
-def _thread_response(request: HttpRequest, conversation: Conversation, *, status: int = 200) -> HttpResponse:
+def _thread_response(request: HtmxHttpRequest, conversation: Conversation, *, status: int = 200) -> HttpResponse:
     context = {**_thread_context(request, conversation), **_list_context(request, conversation), "oob": True}
     return render(request, "chat/chat.html#thread-update", context, status=status)
 
 
-def _error(request: HttpRequest, error: ChatError, *, status: int = 400) -> HttpResponse:
+def _error(request: HtmxHttpRequest, error: ChatError, *, status: int = 400) -> HttpResponse:
     if not request.htmx and not _wants_stream(request):
         messages.error(request, str(error))
         return redirect(request.META.get("HTTP_REFERER") or reverse("chat"))
     response = render(request, "chat/chat.html#chat-error", {"error": str(error)}, status=status)
-    response["HX-Retarget"] = "#chat-error"
-    response["HX-Reswap"] = "outerHTML"
-    return response
+    return reswap(retarget(response, "#chat-error"), "outerHTML")
 
 
-def _flag(request: HttpRequest, name: str) -> bool:
+def _flag(request: HtmxHttpRequest, name: str) -> bool:
     return request.POST.get(name) in ("on", "true", "1")
 
 
-def _attachment_ids(request: HttpRequest) -> list[int]:
+def _attachment_ids(request: HtmxHttpRequest) -> list[int]:
     return parse_ids(request.POST.getlist("attachments"), name="attachment")
 
 
@@ -129,26 +128,26 @@ def _attachment_ids(request: HttpRequest) -> list[int]:
 
 @require_GET
 @login_required
-def chat_home(request: HttpRequest) -> HttpResponse:
+def chat_home(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "chat/chat.html", _page_context(request, None))
 
 
 @require_GET
 @login_required
-def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation(request, pk)
     return render(request, "chat/chat.html", _page_context(request, conversation))
 
 
 @require_GET
 @login_required
-def conversation_list(request: HttpRequest) -> HttpResponse:
+def conversation_list(request: HtmxHttpRequest) -> HttpResponse:
     current = parse_optional_id(request.GET.get("current"), name="conversation")
     conversation = _get_conversation(request, current) if current is not None else None
     return render(request, "chat/chat.html#conversation-list", _list_context(request, conversation))
 
 
-def _wants_stream(request: HttpRequest) -> bool:
+def _wants_stream(request: HtmxHttpRequest) -> bool:
     return "text/event-stream" in request.headers.get("Accept", "")
 
 
@@ -162,7 +161,7 @@ def _replying(handler):
     """
 
     @wraps(handler)
-    def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def view(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse | StreamingHttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         result = handler(request, *args, **kwargs)
@@ -174,7 +173,7 @@ def _replying(handler):
     return view
 
 
-async def _sent_events(request: HttpRequest, reply: Message, render):
+async def _sent_events(request: HtmxHttpRequest, reply: Message, render):
     await relay.wait_requested(reply.pk, timeout=0.05)
     yield _sse("thread", await _in_thread(render)())
     async for chunk in _stream_events(request, reply, 0):
@@ -184,7 +183,7 @@ async def _sent_events(request: HttpRequest, reply: Message, render):
 @_replying
 @login_required
 @require_role("member")
-def conversation_start(request: HttpRequest):
+def conversation_start(request: HtmxHttpRequest):
     """The first message of a new conversation (nothing is kept if it is refused)."""
     try:
         conversation, reply = services.conversation_start(
@@ -216,7 +215,7 @@ def conversation_start(request: HttpRequest):
 @_replying
 @login_required
 @require_role("member")
-def conversation_send(request: HttpRequest, pk: int):
+def conversation_send(request: HtmxHttpRequest, pk: int):
     conversation = _get_conversation(request, pk, write=True)
     try:
         reply = services.message_send(
@@ -235,6 +234,7 @@ def conversation_send(request: HttpRequest, pk: int):
         return redirect("chat-conversation", pk=conversation.pk)
 
     def render() -> dict[str, object]:
+        assert reply.parent is not None  # a reply always answers a question
         items = [services.thread_item(message=reply.parent), services.thread_item(message=reply)]
         context = {"items": items, "conversation": conversation, "can_write": True}
         return {"mode": "append", "html": render_to_string("chat/chat.html#sent", context, request=request)}
@@ -244,7 +244,7 @@ def conversation_send(request: HttpRequest, pk: int):
 
 @require_POST
 @login_required
-def conversation_settings(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_settings(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation(request, pk, write=True)
     try:
         services.conversation_update(
@@ -264,7 +264,7 @@ def conversation_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def conversation_pin(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_pin(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation(request, pk, write=True)
     services.conversation_set_pinned(conversation=conversation, pinned=conversation.pinned_at is None)
     if not request.htmx:
@@ -274,7 +274,7 @@ def conversation_pin(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation(request, pk, write=True)
     title = conversation.display_title
     services.conversation_delete(conversation=conversation, user=request.user)
@@ -286,7 +286,7 @@ def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def conversation_usage(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_usage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = _get_conversation(request, pk)
     usage = services.conversation_usage(conversation=conversation)
     return render(request, "chat/chat.html#usage", {"usage": usage, "conversation": conversation})
@@ -297,13 +297,13 @@ def conversation_usage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def message_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+def message_fragment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     message = _get_message(request, pk)
     services.message_check_alive(message=message)
     return render(request, "chat/_message.html", _message_context(request, message))
 
 
-def _message_context(request: HttpRequest, message: Message) -> dict[str, object]:
+def _message_context(request: HtmxHttpRequest, message: Message) -> dict[str, object]:
     return {
         "item": services.thread_item(message=message),
         "conversation": message.conversation,
@@ -313,7 +313,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, object
 
 @require_POST
 @login_required
-def message_stop(request: HttpRequest, pk: int) -> HttpResponse:
+def message_stop(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     message = _get_message(request, pk, write=True)
     services.message_stop(message=message)
     if not request.htmx:
@@ -321,7 +321,7 @@ def message_stop(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _new_branch(request: HttpRequest, conversation: Conversation, reply: Message):
+def _new_branch(request: HtmxHttpRequest, conversation: Conversation, reply: Message):
     if not _wants_stream(request):
         return redirect("chat-conversation", pk=conversation.pk)
 
@@ -335,7 +335,7 @@ def _new_branch(request: HttpRequest, conversation: Conversation, reply: Message
 @_replying
 @login_required
 @require_role("member")
-def message_regenerate(request: HttpRequest, pk: int):
+def message_regenerate(request: HtmxHttpRequest, pk: int):
     message = _get_message(request, pk, write=True)
     try:
         reply = services.message_regenerate(
@@ -352,7 +352,7 @@ def message_regenerate(request: HttpRequest, pk: int):
 @_replying
 @login_required
 @require_role("member")
-def message_edit(request: HttpRequest, pk: int):
+def message_edit(request: HtmxHttpRequest, pk: int):
     message = _get_message(request, pk, write=True)
     try:
         reply = services.message_edit(
@@ -369,7 +369,7 @@ def message_edit(request: HttpRequest, pk: int):
 
 @require_POST
 @login_required
-def message_show(request: HttpRequest, pk: int) -> HttpResponse:
+def message_show(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Switch the thread to another version of a message."""
     message = _get_message(request, pk)
     conversation = message.conversation
@@ -389,7 +389,7 @@ def _sse(name: str, data: dict[str, object], seq: int | None = None) -> str:
 
 
 @login_required
-async def message_stream(request: HttpRequest, pk: int) -> HttpResponse:
+async def message_stream(request: HtmxHttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
     """Server-sent events of one reply: replayed from ``Last-Event-ID`` (or ``?after=``), then live.
 
     The reply itself runs elsewhere (relay.py); closing this stream never stops it.
@@ -409,7 +409,7 @@ def _event_stream(events) -> StreamingHttpResponse:
     return response
 
 
-def _done_html(request: HttpRequest, message_id: int) -> tuple[str, str]:
+def _done_html(request: HtmxHttpRequest, message_id: int) -> tuple[str, str]:
     message = services.message_check_alive(message=Message.objects.select_related("conversation").get(pk=message_id))
     html = render_to_string("chat/_message.html", _message_context(request, message), request=request)
     return html, message.status
@@ -429,7 +429,7 @@ class _Reader:
     ACCESS_CHECK_SECONDS while the stream is open, and once more before the final event. A member removed from the
     workspace, or a conversation no longer shared, ends the stream."""
 
-    def __init__(self, request: HttpRequest, message_id: int) -> None:
+    def __init__(self, request: HtmxHttpRequest, message_id: int) -> None:
         self.request, self.message_id = request, message_id
         self.checked = time.monotonic()
         self.allowed = True
@@ -450,7 +450,7 @@ def _access_lost_event(seq: int) -> str:
     return _sse("done", {"html": html, "status": "revoked"}, seq)
 
 
-async def _stream_events(request: HttpRequest, message: Message, after: int):
+async def _stream_events(request: HtmxHttpRequest, message: Message, after: int):
     reader = _Reader(request, message.pk)
     try:
         yield "retry: 1500\n\n"

@@ -9,6 +9,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Studio core"
 
     def ready(self) -> None:
-        from kiestudio.core.logging import install_redaction
+        from kiestudio.core.logging import install_redaction  # app registry edge: after logging is configured
 
         install_redaction()

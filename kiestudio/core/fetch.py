@@ -77,7 +77,7 @@ def _resolve(url: str) -> tuple[str, str | None]:
         infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedURL(f"The host {host} could not be resolved.") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise BlockedURL(f"The host {host} could not be resolved.")
     for address in addresses:

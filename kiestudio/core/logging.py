@@ -77,7 +77,9 @@ class RedactSecretsFilter(logging.Filter):
         if clean != message:
             args = record.args
             if isinstance(args, Mapping):
-                redacted: object = {key: _redact_arg(value) for key, value in args.items()}
+                redacted: tuple[object, ...] | Mapping[str, object] | None = {
+                    key: _redact_arg(value) for key, value in args.items()
+                }
             elif isinstance(args, tuple):
                 redacted = tuple(_redact_arg(value) for value in args)
             else:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from kiestudio.core.models import RateBucket, RateSlot
-from kiestudio.kie.limiter import RateLimiter, RedisRateLimiter
+from kiestudio.kie.limiter import RedisRateLimiter
 
 
 class DatabaseRateLimiter:
@@ -70,7 +70,8 @@ def _redis_limiter(url: str) -> RedisRateLimiter:
     return RedisRateLimiter(redis.Redis.from_url(url), prefix="kiestudio:rl:")
 
 
-def shared_limiter() -> RateLimiter:
+def shared_limiter() -> RedisRateLimiter | DatabaseRateLimiter:
+    """Either kind, with ``try_acquire`` and ``available`` beside the ``acquire`` every ``RateLimiter`` has."""
     if settings.REDIS_URL:
         return _redis_limiter(settings.REDIS_URL)
     return DatabaseRateLimiter()

@@ -10,11 +10,14 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from kiestudio.core.health import health_names, health_run
+from kiestudio.core.params import BadParameter
+from kiestudio.kie.catalog import load_catalog
+
 
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    from kiestudio.kie.catalog import load_catalog
 
     return render(request, "core/home.html", {"model_count": len(load_catalog().originals)})
 
@@ -51,11 +54,10 @@ def _check_broker() -> dict[str, object]:
     return {"ok": True, "kind": "orm", "queued": queued}
 
 
-def _check_jobs() -> dict[str, object]:
-    """Whether background work is moving (a stuck worker cluster makes this 503 until it recovers)."""
-    from kiestudio.studio.health import jobs_health
-
-    return jobs_health().as_dict()
+def _check_features() -> dict[str, dict[str, object]]:
+    """The checks features registered (``jobs``: whether background work is moving; a stuck worker cluster makes
+    it 503 until it recovers)."""
+    return {name: health_run(name) or {"ok": True} for name in health_names()}
 
 
 @require_GET
@@ -63,13 +65,13 @@ def _check_jobs() -> dict[str, object]:
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _check_database()
     broker = _check_broker()
-    jobs = _check_jobs() if database["ok"] else {"ok": False, "reason": "The database is unreachable."}
-    ok = bool(database["ok"] and broker["ok"] and jobs["ok"])
+    features = _check_features() if database["ok"] else {}
+    ok = bool(database["ok"] and broker["ok"] and all(check["ok"] for check in features.values()))
     body = {
         "status": "ok" if ok else "error",
         "database": database,
         "broker": broker,
-        "jobs": jobs,
+        **features,
         "kie": {"mode": "simulator" if settings.KIE_USE_SIMULATOR else "kie"},
     }
     return JsonResponse(body, status=200 if ok else 503)
@@ -78,7 +80,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Malformed request data. A ``BadParameter``'s message is written for people (it names the value); any
     other reason stays generic."""
-    from kiestudio.core.params import BadParameter
 
     reason = exception.message if isinstance(exception, BadParameter) else "Something in the request was malformed."
     return render(request, "400.html", {"reason": reason}, status=400)

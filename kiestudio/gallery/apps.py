@@ -10,6 +10,6 @@ class GalleryConfig(AppConfig):
     verbose_name = "Gallery"
 
     def ready(self) -> None:
-        from kiestudio.gallery.search_index import _after_migrate
+        from kiestudio.gallery.search_index import _after_migrate  # app registry edge: needs models loaded
 
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="gallery.ensure_prompt_search")

@@ -174,10 +174,10 @@ def parse_filters(params: Any, *, workspace: Workspace, member_ids: set[int]) ->
     lineage_notice = "Ignored the “made from” filter: no such item in this workspace."
     lineage = _parse_id(params.get("lineage", ""), notices, lineage_notice)
     if lineage is not None:
-        found = Generation.objects.filter(workspace=workspace, pk=lineage).first()
-        if found is None:
+        source = Generation.objects.filter(workspace=workspace, pk=lineage).first()
+        if source is None:
             notices.append(lineage_notice)
-        f.derived_from = found
+        f.derived_from = source
     return f
 
 

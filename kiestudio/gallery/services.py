@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
 
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -15,9 +13,14 @@ from django.utils.text import slugify
 from kiestudio.gallery.models import Collection, CollectionItem, Favorite
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.studio.models import Asset, Generation
-from kiestudio.workspaces.models import Workspace
 
-TRASH_DAYS = 30
+# The trash changes generations and their files, so it lives beside them (studio); gallery's views use it from here.
+from kiestudio.studio.services.trash import TRASH_DAYS as TRASH_DAYS
+from kiestudio.studio.services.trash import generations_restore as generations_restore
+from kiestudio.studio.services.trash import generations_trash as generations_trash
+from kiestudio.studio.services.trash import trash_purge as trash_purge
+from kiestudio.workspaces.models import Workspace
+from kiestudio.workspaces.services import A, audit_record
 
 
 class GalleryError(Exception):
@@ -55,7 +58,6 @@ def collection_rename(*, collection: Collection, name: str) -> Collection:
 
 def collection_delete(*, collection: Collection, user=None) -> None:
     """Deleting a board keeps its items in the gallery."""
-    from kiestudio.workspaces.services import A, audit_record
 
     collection.delete()
     audit_record(workspace=collection.workspace, actor=user, action=A.COLLECTION_DELETED, target=collection.name)
@@ -76,73 +78,6 @@ def collection_add(*, collection: Collection, generations: Iterable[Generation],
 def collection_remove(*, collection: Collection, generations: Iterable[Generation]) -> int:
     deleted, _ = collection.memberships.filter(generation__in=list(generations)).delete()
     return deleted
-
-
-def generations_trash(*, generations: Iterable[Generation], user) -> int:
-    """Move finished items to the trash (restorable for 30 days). Running jobs are left alone."""
-    from kiestudio.workspaces.services import A, audit_record
-
-    chosen = [g for g in generations if not g.is_pending]
-    moved = Generation.objects.filter(pk__in=[g.pk for g in chosen], deleted_at__isnull=True).update(
-        deleted_at=timezone.now(), deleted_by=user
-    )
-    if moved:
-        words = chosen[0].prompt_text[:80] if moved == 1 else f"{moved} items"
-        audit_record(workspace=chosen[0].workspace, actor=user, action=A.GENERATION_DELETED, target=words, count=moved)
-    return moved
-
-
-def generations_restore(*, generations: Iterable[Generation]) -> int:
-    ids = [g.pk for g in generations]
-    return Generation.objects.filter(pk__in=ids, deleted_at__isnull=False).update(deleted_at=None, deleted_by=None)
-
-
-def trash_purge(*, older_than_days: int = TRASH_DAYS, batch: int = 500) -> int:
-    """Delete trashed items older than the limit, files included. Returns how many were purged."""
-    from kiestudio.workspaces.services import A, audit_record
-
-    cutoff = timezone.now() - timedelta(days=older_than_days)
-    purged = 0
-    per_workspace: dict[int, int] = {}
-    while True:
-        rows = list(Generation.objects.filter(deleted_at__lt=cutoff).values_list("pk", "workspace_id")[:batch])
-        if not rows:
-            break
-        ids = [pk for pk, _ in rows]
-        for _, workspace_id in rows:
-            per_workspace[workspace_id] = per_workspace.get(workspace_id, 0) + 1
-        names = _file_names(Asset.objects.filter(generation_id__in=ids))
-        Generation.objects.filter(pk__in=ids).delete()
-        _delete_unshared(names)
-        purged += len(ids)
-    for workspace in Workspace.objects.filter(pk__in=per_workspace):
-        count = per_workspace[workspace.pk]
-        audit_record(
-            workspace=workspace,
-            actor=None,
-            action=A.GENERATION_PURGED,
-            target=f"{count} items older than {older_than_days} days",
-            count=count,
-        )
-    return purged
-
-
-def _file_names(assets) -> set[str]:
-    names: set[str] = set()
-    for file_name, thumb in assets.values_list("file", "thumbnail"):
-        names.update(n for n in (file_name, thumb) if n)
-    return names
-
-
-def _delete_unshared(names: set[str]) -> None:
-    """Delete stored files no remaining asset points at (demo data shares files between rows)."""
-    if not names:
-        return
-    still_used = set(Asset.objects.filter(file__in=names).values_list("file", flat=True)) | set(
-        Asset.objects.filter(thumbnail__in=names).values_list("thumbnail", flat=True)
-    )
-    for name in names - still_used:
-        default_storage.delete(name)
 
 
 # --- Zip export ---------------------------------------------------------------------------------------------
@@ -202,7 +137,9 @@ def _asset_label(asset: Asset) -> str:
 
 def _zip_name(generation: Generation, asset: Asset) -> str:
     """Every file of one generation in one folder, numbered, with its stem or track name when it has one."""
-    ext = asset.file.name.rsplit(".", 1)[-1] if "." in asset.file.name else "bin"
+    name = asset.file.name
+    assert name is not None  # a stored asset always has its file
+    ext = name.rsplit(".", 1)[-1] if "." in name else "bin"
     label = slugify(_asset_label(asset))[:40]
     return f"{generation.pk}/{generation.pk}-{asset.index + 1}{'-' + label if label else ''}.{ext}"
 
@@ -223,6 +160,9 @@ class _Sink:
         return self.position
 
     def flush(self) -> None:
+        pass
+
+    def close(self) -> None:  # zipfile never closes a file it was given; here for the type checker's protocol
         pass
 
     def drain(self) -> bytes:

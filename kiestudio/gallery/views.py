@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from kiestudio.core.http import AuthedHttpRequest
 from kiestudio.core.params import parse_id, parse_ids
 from kiestudio.gallery import selectors, services
 from kiestudio.gallery.models import Collection, Favorite
@@ -53,7 +54,7 @@ def _selected(request: HttpRequest) -> list[Generation]:
 
 @require_GET
 @login_required
-def gallery(request: HttpRequest, collection_id: int | None = None) -> HttpResponse:
+def gallery(request: AuthedHttpRequest, collection_id: int | None = None) -> HttpResponse:
     workspace = current_workspace(request)
     params = request.GET.copy()
     collection = None
@@ -91,7 +92,7 @@ def gallery(request: HttpRequest, collection_id: int | None = None) -> HttpRespo
 
 @require_GET
 @login_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     generation = _get_generation(request, pk)
     filters = _filters(request)
     filters.trash = generation.deleted_at is not None
@@ -117,7 +118,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def tile(request: HttpRequest, pk: int) -> HttpResponse:
+def tile(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     """One tile, for pending items that update live (the tile polls our database, never Kie)."""
     generation = _get_generation(request, pk)
     favorite_ids = set(
@@ -129,7 +130,7 @@ def tile(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def favorite(request: HttpRequest, pk: int) -> HttpResponse:
+def favorite(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     generation = _get_generation(request, pk)
     is_favorite = services.favorite_toggle(generation=generation, user=request.user)
     if request.htmx:
@@ -165,7 +166,7 @@ def restore(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def download_zip(request: HttpRequest) -> HttpResponse:
+def download_zip(request: HttpRequest) -> StreamingHttpResponse:
     generations = _selected(request)
     response = StreamingHttpResponse(services.zip_stream(generations), content_type="application/zip")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

@@ -6,18 +6,25 @@ in a thread for tests; ``python -m kiestudio.simulator`` serves it. See README.m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .config import SimulatorConfig
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from .testing import RunningSimulator
 
 __all__ = ["SimulatorConfig", "create_app", "start_simulator"]
 
 
-def create_app(config: SimulatorConfig | None = None):
+def create_app(config: SimulatorConfig | None = None) -> Starlette:
     from .app import create_app as _create_app
 
     return _create_app(config)
 
 
-def start_simulator(config: SimulatorConfig | None = None):
+def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
     from .testing import start_simulator as _start
 
     return _start(config)

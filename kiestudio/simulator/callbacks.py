@@ -41,7 +41,7 @@ def _lookup(table: dict[str, Any], task: Task) -> Any:
 
 def _client(sim: SimState) -> httpx.AsyncClient:
     """One pooled client per simulator (building one costs tens of milliseconds)."""
-    client = sim.http_client
+    client: httpx.AsyncClient | None = sim.http_client
     if client is None or client.is_closed:
         client = sim.http_client = httpx.AsyncClient(headers={"User-Agent": "KieSimulator/1.0"})
     return client

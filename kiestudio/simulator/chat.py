@@ -25,6 +25,11 @@ from .common import BadRequest, bearer_key, chat_error, key_ok, note, read_json,
 from .markers import Markers, parse, strip
 from .state import SimState
 
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 USD_PER_CREDIT = Decimal("0.005")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -354,7 +359,7 @@ async def claude_messages(request: Request) -> Response:
     tools = body.get("tools") or []
     if not isinstance(tools, list):
         return chat_error(400, "tools: must be a list")
-    choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
+    choice = _dict(body.get("tool_choice"))
     forced = choice.get("name") if choice.get("type") == "tool" else ("" if choice.get("type") == "any" else None)
     thinking = body.get("thinkingFlag") is True or (
         isinstance(body.get("thinking"), dict) and body["thinking"].get("type") == "enabled"
@@ -458,7 +463,7 @@ async def _claude_events(
     config = sim.config
     delay = plan.delay(config.chat_chunk_delay)
     usage = {**_claude_usage(plan), "output_tokens": 1}
-    start = {
+    start: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",
@@ -477,7 +482,7 @@ async def _claude_events(
             await asyncio.sleep(delay)
 
     if plan.thinking:
-        block = {"type": "thinking", "thinking": "", "signature": ""}
+        block: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
         yield _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
         for piece in _chunks(plan.thinking, config.chat_tokens_per_chunk):
             await pause()
@@ -590,7 +595,7 @@ async def chat_completions(request: Request) -> Response:
         "total_tokens": plan.input_tokens + plan.output_tokens,
     }
     if not stream:
-        message: dict[str, Any] = {"role": "assistant", "content": plan.text}
+        message = {"role": "assistant", "content": plan.text}
         if plan.thinking:
             message["reasoning_content"] = plan.thinking
         if plan.tool:
@@ -911,7 +916,7 @@ async def _response_events(sim: SimState, ids: _ResponseIds, plan: Plan, echo: d
     reasoning = final[0]
     yield event("response.output_item.added", output_index=0, item={**reasoning, "summary": []})
     if plan.thinking:
-        part = {"type": "summary_text", "text": ""}
+        part: dict[str, Any] = {"type": "summary_text", "text": ""}
         where = {"item_id": ids.reasoning, "output_index": 0, "summary_index": 0}
         yield event("response.reasoning_summary_part.added", **where, part=part)
         for piece in _chunks(plan.thinking, config.chat_tokens_per_chunk):

@@ -28,7 +28,8 @@ class BadRequest(Exception):
 
 
 def sim_of(request: Request) -> SimState:
-    return request.app.state.sim
+    sim: SimState = request.app.state.sim
+    return sim
 
 
 def note(request: Request, **values: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -41,7 +42,7 @@ async def files(request: Request) -> Response:
 async def get_log(request: Request) -> Response:
     sim = sim_of(request)
     window = request.query_params.get("window")
-    body = {
+    body: dict[str, Any] = {
         "entries": sim.log.to_list(),
         "callbacks": list(sim.callback_log),
         "polls_per_task": sim.log.polls_per_task(),

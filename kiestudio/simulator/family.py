@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ from .common import (
     task_id_param,
 )
 from .markers import Markers, parse, strings_in
-from .state import SimState
+from .state import SimState, Task
 
 #: Body keys that mean the same thing (contract 5.1: ``aspect_ratio`` vs ``aspectRatio``).
 ALIASES = (("aspect_ratio", "aspectRatio"), ("waterMark", "watermark"))
@@ -123,8 +124,12 @@ def pay(sim: SimState, credits: Decimal) -> Response | None:
 
 
 def record_endpoint(
-    family: str, render, *, ops: tuple[str, ...] | None = None, missing: tuple[int, str] = (404, "Task not found")
-):
+    family: str,
+    render: Callable[[SimState, Task, float], Any],
+    *,
+    ops: tuple[str, ...] | None = None,
+    missing: tuple[int, str] = (404, "Task not found"),
+) -> Callable[[Request], Awaitable[Response]]:
     """A ``GET …?taskId=`` endpoint answering ``render(sim, task, now)`` for tasks of ``family`` (and ``ops``)."""
 
     async def endpoint(request: Request) -> Response:

@@ -131,7 +131,9 @@ def audio(sim: SimState, task_id: str, *, index: int = 0, seconds: float | None 
     return MediaItem(name=f"{index}.wav", kind="audio", seconds=round(seconds, 2), key=key)
 
 
-def still(sim: SimState, task_id: str, *, ratio: str, text: str, subtitle: str, index: int, ext: str = "jpeg"):
+def still(
+    sim: SimState, task_id: str, *, ratio: str, text: str, subtitle: str, index: int, ext: str = "jpeg"
+) -> MediaItem:
     width, height = aspect_size(ratio, sim.config.image_long_side)
     return MediaItem(
         name=f"{index}.{ext}",

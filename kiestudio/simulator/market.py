@@ -50,7 +50,9 @@ def _prompt(spec: registry.ModelSpec | None, inputs: dict[str, Any]) -> str:
     return ""
 
 
-def _pick_spec(specs: list[registry.ModelSpec], raw: dict[str, Any], strict: bool):
+def _pick_spec(
+    specs: list[registry.ModelSpec], raw: dict[str, Any], strict: bool
+) -> tuple[registry.ModelSpec | None, dict[str, Any] | None, registry.InputValidationError | None]:
     """The first spec the input fits, else the error of the closest one."""
     best_error: registry.InputValidationError | None = None
     for spec in specs:
@@ -195,6 +197,8 @@ def market_data(sim: SimState, task: Task, now: float, *, for_callback: bool = F
         if (task.model or "").startswith("sora-2") and task.extra.get("inputs", {}).get("remove_watermark", True):
             payload["resultWaterMarkUrls"] = urls
         result = dumps(payload)
+    fail_code: str | None
+    fail_msg: str | None
     if state == "fail":
         assert task.fail is not None
         fail_code, fail_msg = task.fail

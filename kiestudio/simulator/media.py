@@ -184,7 +184,7 @@ def render_video(item: MediaItem, fps: int = 12) -> bytes:
             draw_bar(image).rectangle(
                 (bar_x, item.height - item.height // 12, bar_x + item.width // 6, item.height), fill=(255, 255, 255)
             )
-            frame = av.VideoFrame.from_image(image)
+            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]  # PyAV leaves it unannotated
             frame.pts = index
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from kiestudio.kie.catalog import (
+    Catalog,
     InputValidationError,
     ModelSpec,
     estimate_credits,
@@ -46,7 +47,7 @@ EXTRA_CREDITS = {
 
 
 @functools.cache
-def _catalog():
+def _catalog() -> Catalog:
     return load_catalog()
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,7 +59,7 @@ class RequestLog:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[LogEntry]:
         return iter(self.entries)
 
     def clear(self) -> None:
@@ -177,6 +178,12 @@ class Task:
 
     def url(self, item: MediaItem) -> str:
         return f"{self.base_url}/_sim/media/{self.task_id}/{item.name}"
+
+    def output(self, name: str) -> MediaItem:
+        """The output called ``name``, for names the task recorded itself."""
+        item = self.item(name)
+        assert item is not None, name
+        return item
 
     def item(self, name: str) -> MediaItem | None:
         for item in self.outputs:

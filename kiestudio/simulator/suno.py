@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kiestudio.kie.catalog import load_catalog
+
 from . import callbacks, jobs, registry, text
 from .common import (
     BadRequest,
@@ -268,6 +270,7 @@ async def _music_create(request: Request, op: str) -> Response:
     model = body.get("model") or default_model
     if bad := _check_model(sim, model, ADD_MODELS if op in ("add_vocals", "add_instrumental") else MODELS):
         return bad
+    assert isinstance(model, str)  # _check_model refused anything else
     if missing := _require(sim, body, *required):
         return missing
     parent = None
@@ -341,9 +344,9 @@ def _tracks(task: Task, status: str, *, snake: bool) -> list[dict[str, Any]]:
         ready = status == "SUCCESS" or (status == "FIRST_SUCCESS" and index == 0)
         item = {
             "id": track["id"],
-            "audioUrl": task.url(task.item(track["audio"])) if ready else "",
-            "streamAudioUrl": task.url(task.item(track["stream"])),
-            "imageUrl": task.url(task.item(track["image"])) if ready else "",
+            "audioUrl": task.url(task.output(track["audio"])) if ready else "",
+            "streamAudioUrl": task.url(task.output(track["stream"])),
+            "imageUrl": task.url(task.output(track["image"])) if ready else "",
             "prompt": track["prompt"],
             "modelName": track["modelName"],
             "title": track["title"],
@@ -378,7 +381,7 @@ def music_data(sim: SimState, task: Task, now: float) -> dict[str, Any]:
 def _music_callback(sim: SimState, task: Task, stage: str) -> tuple[dict[str, Any], str]:
     if task.fail:
         code = int(task.fail[0]) if task.fail[0] in ("400", "408", "413", "531") else 501
-        data = {"callbackType": "error", "task_id": task.task_id, "data": None}
+        data: dict[str, Any] = {"callbackType": "error", "task_id": task.task_id, "data": None}
         return envelope(sim, code, task.fail[1], data), task.task_id
     status = {"text": "TEXT_SUCCESS", "first": "FIRST_SUCCESS", "complete": "SUCCESS"}[stage]
     message = {
@@ -449,20 +452,20 @@ def _simple_status(task: Task, now: float, failed_status: str) -> str:
 
 def lyrics_data(sim: SimState, task: Task, now: float) -> dict[str, Any]:
     status = _simple_status(task, now, "GENERATE_LYRICS_FAILED")
-    failed = status == "GENERATE_LYRICS_FAILED" and task.fail
+    failed = task.fail if status == "GENERATE_LYRICS_FAILED" else None
     return {
         "taskId": task.task_id,
         "param": dumps(task.body),
         "response": {"taskId": task.task_id, "data": _lyric_items(task, snake=False)} if status == "SUCCESS" else None,
         "status": status,
-        "errorCode": int(task.fail[0]) if failed and task.fail[0].isdigit() else None,
-        "errorMessage": task.fail[1] if failed else None,
+        "errorCode": int(failed[0]) if failed and failed[0].isdigit() else None,
+        "errorMessage": failed[1] if failed else None,
     }
 
 
 def _lyrics_callback(sim: SimState, task: Task, stage: str) -> tuple[dict[str, Any], str]:
     if task.fail:
-        data = {"callbackType": "error", "task_id": task.task_id, "data": None}
+        data: dict[str, Any] = {"callbackType": "error", "task_id": task.task_id, "data": None}
         return envelope(sim, 501, task.fail[1], data), task.task_id
     data = {"callbackType": "complete", "task_id": task.task_id, "data": _lyric_items(task, snake=True)}
     return envelope(sim, 200, "All generated successfully.", data), task.task_id
@@ -748,7 +751,7 @@ callbacks.register("suno:mp4", _mp4_callback)
 
 def _catalog_entry(key: str) -> registry.ModelSpec:
     """Our catalog's entry for an operation (its typical duration and Kie's price)."""
-    return registry.load_catalog().get(key)
+    return load_catalog().get(key)
 
 
 async def mashup(request: Request) -> Response:
@@ -761,6 +764,7 @@ async def mashup(request: Request) -> Response:
     model = body.get("model")
     if bad := _check_model(sim, model):
         return bad
+    assert isinstance(model, str)  # _check_model refused anything else
     if missing := _require(sim, body, "callBackUrl"):
         return missing
     urls = body.get("uploadUrlList")

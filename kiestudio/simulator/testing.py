@@ -20,7 +20,7 @@ import uvicorn
 
 from .app import create_app
 from .config import SimulatorConfig
-from .state import SimState
+from .state import RequestLog, SimState
 
 __all__ = ["RunningSimulator", "SimulatorConfig", "start_simulator"]
 
@@ -71,14 +71,15 @@ class RunningSimulator:
 
     @property
     def sim(self) -> SimState:
-        return self.app.state.sim
+        sim: SimState = self.app.state.sim
+        return sim
 
     @property
     def config(self) -> SimulatorConfig:
         return self.sim.config
 
     @property
-    def log(self):
+    def log(self) -> RequestLog:
         return self.sim.log
 
     def reset(self) -> None:

@@ -98,12 +98,12 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, Part]:
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)  # bytes, or None for a nested multipart
         parts[str(name)] = Part(
             name=str(name),
             filename=part.get_filename(),
             content_type=part.get_content_type() if part.get("content-type") else None,
-            data=payload,
+            data=payload if isinstance(payload, bytes) else b"",
         )
     return parts
 

@@ -11,7 +11,12 @@ class StudioConfig(AppConfig):
     def ready(self) -> None:
         from django_q.signals import post_spawn
 
+        # Imported here, not at the top: these modules need the app registry (models) to be ready.
+        from kiestudio.core.health import health_register
+        from kiestudio.studio.health import jobs_health
+
         post_spawn.connect(_start_dispatcher, dispatch_uid="studio-dispatcher")
+        health_register("jobs", lambda: jobs_health().as_dict())
 
 
 def _say_when_callbacks_cannot_arrive() -> None:
@@ -20,7 +25,7 @@ def _say_when_callbacks_cannot_arrive() -> None:
     manage.py commands stay quiet (their output may be piped)."""
     import logging
 
-    from kiestudio.core.kie import callbacks_reachable
+    from kiestudio.core.kie import callbacks_reachable  # app registry edge: called from ready()
 
     reachable, reason = callbacks_reachable()
     if not reachable:
@@ -32,7 +37,7 @@ _said: list[bool] = []
 
 def _start_dispatcher(sender, proc_name: str, **kwargs) -> None:
     """When a worker process starts, make sure the dispatcher chain is running (it hands out due polls)."""
-    from kiestudio.studio.tasks import ensure_dispatcher
+    from kiestudio.studio.tasks import ensure_dispatcher  # app registry edge: tasks import the models
 
     if not _said:
         _said.append(True)

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from kiestudio.core.http import HtmxHttpRequest
 from kiestudio.kie.catalog.actions import Action, get_action
 from kiestudio.studio import services
 from kiestudio.studio.forms import FollowupForm, PersonaForm
@@ -58,14 +59,14 @@ def _context(asset: Asset, generation: Generation, action: Action, **extra: obje
     return {"asset": asset, "source": generation, "action": action, "models": action.models(parent), **extra}
 
 
-def _render(request: HttpRequest, partial: str, context: dict[str, object], status: int = 200) -> HttpResponse:
+def _render(request: HtmxHttpRequest, partial: str, context: dict[str, object], status: int = 200) -> HttpResponse:
     template = f"{TEMPLATE}#{partial}" if request.htmx else TEMPLATE
     return render(request, template, {**context, "partial": partial}, status=status)
 
 
 @require_GET
 @login_required
-def followup_form(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def followup_form(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     asset, generation = _source(request, pk)
     chosen = _action(action)
     choice = _choice(asset, generation, chosen)
@@ -73,8 +74,8 @@ def followup_form(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         reason = choice.unavailable if choice else f"“{chosen.label}” isn't available for this item."
         return _render(request, "unavailable", _context(asset, generation, chosen, reason=reason), status=409)
     if chosen.sync == "persona":
-        form = PersonaForm(initial=PersonaForm.prefill(asset))
-        return _render(request, "persona", _context(asset, generation, chosen, form=form))
+        persona_form = PersonaForm(initial=PersonaForm.prefill(asset))
+        return _render(request, "persona", _context(asset, generation, chosen, form=persona_form))
     if chosen.sync:
         lyrics = (asset.metadata or {}).get("lyrics")
         return _render(request, "lyrics", _context(asset, generation, chosen, lyrics=lyrics))
@@ -95,7 +96,7 @@ def followup_estimate(request: HttpRequest, pk: int, action: str) -> HttpRespons
 @require_POST
 @login_required
 @require_role("member")
-def followup_submit(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def followup_submit(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     asset, generation = _source(request, pk)
     chosen = _action(action)
     form = _form(request, asset, generation, chosen, request.POST)
@@ -124,7 +125,7 @@ def followup_submit(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
-def asset_lyrics(request: HttpRequest, pk: int) -> HttpResponse:
+def asset_lyrics(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Timestamped lyrics for a Suno track (answered at once, kept on the file)."""
     asset, generation = _source(request, pk)
     chosen = _action("lyrics")
@@ -140,7 +141,7 @@ def asset_lyrics(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
-def asset_persona(request: HttpRequest, pk: int) -> HttpResponse:
+def asset_persona(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Make a Suno persona from a track (answered at once) and keep it for the workspace's new songs."""
     asset, generation = _source(request, pk)
     chosen = _action("persona")

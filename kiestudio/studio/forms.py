@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 
@@ -111,8 +111,16 @@ def remix_initial(generation: Generation) -> dict[str, Any]:
     return initial
 
 
+class _Common(TypedDict):
+    """What every generated field takes from its catalog entry."""
+
+    label: str
+    required: bool
+    help_text: str
+
+
 def _field_for(spec_field: FieldSpec, spec: ModelSpec) -> forms.Field:
-    common = {"label": spec_field.label, "required": spec_field.required, "help_text": spec_field.help}
+    common: _Common = {"label": spec_field.label, "required": spec_field.required, "help_text": spec_field.help}
     kind = spec_field.type
     if kind == "text":
         attrs = {"rows": 4, "data-prompt": ""}
@@ -122,7 +130,8 @@ def _field_for(spec_field: FieldSpec, spec: ModelSpec) -> forms.Field:
     if kind == "string":
         return forms.CharField(max_length=spec_field.max_length, **common)
     if kind == "integer":
-        return forms.IntegerField(min_value=spec_field.min, max_value=spec_field.max, **common)
+        # The catalog's bounds are numbers (whole ones for an integer field); Django compares with either.
+        return forms.IntegerField(min_value=spec_field.min, max_value=spec_field.max, **common)  # type: ignore[arg-type]
     if kind == "number":
         step = "any"
         return forms.FloatField(
@@ -173,7 +182,7 @@ class GenerateForm(forms.Form):
             self.initial["form_token"] = uuid.uuid4()
         for spec_field in spec.fields:
             field = _field_for(spec_field, spec)
-            field.spec = spec_field
+            field.spec = spec_field  # type: ignore[attr-defined]  # the catalog entry, for templates and clean()
             if spec_field.has_default and spec_field.name not in self.initial:
                 default = spec_field.default_value()
                 self.initial[spec_field.name] = json.dumps(default) if spec_field.type == "json" else default
@@ -190,7 +199,7 @@ class GenerateForm(forms.Form):
             return
         personas = SunoPersona.objects.filter(workspace=self.workspace) if self.workspace else []
         choices = [("", "No persona"), *((p.persona_id, p.name) for p in personas)]
-        spec_field = self.fields["personaId"].spec
+        spec_field: FieldSpec = self.fields["personaId"].spec  # type: ignore[attr-defined]  # set in __init__
         help_text = spec_field.help if len(choices) > 1 else NO_PERSONAS_HELP
         field = forms.ChoiceField(
             choices=choices,
@@ -199,7 +208,7 @@ class GenerateForm(forms.Form):
             help_text=help_text,
             error_messages={"invalid_choice": "Choose one of this workspace's personas."},
         )
-        field.spec = spec_field
+        field.spec = spec_field  # type: ignore[attr-defined]
         self.fields["personaId"] = field
 
     @property
@@ -271,6 +280,7 @@ class GenerateForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if self.errors:
             return cleaned
         raw: dict[str, Any] = {}

@@ -86,7 +86,7 @@ def probe_av(fh: IO[bytes]) -> Probe:
         if container.duration is not None:
             duration = round(container.duration / 1_000_000, 3)
         mime, ext = next((AV_MIME[n] for n in names if n in AV_MIME), (None, None))
-        if mime is None:
+        if mime is None or ext is None:
             raise MediaError(f"The {container.format.name} format is not supported.")
         if video is not None and video.codec_context.width and mime.startswith("video/"):
             return Probe("video", mime, ext, video.codec_context.width, video.codec_context.height, duration)
@@ -118,7 +118,7 @@ def probe_clip(fh: IO[bytes]) -> Probe:
             raise MediaError("The file has neither picture nor sound.")
         kind = "video" if video is not None else "audio"
         mime, ext = _clip_type(fh, names, container.metadata.get("major_brand", ""), kind)
-        if mime is None:
+        if mime is None or ext is None:  # both or neither
             raise MediaError(f"The {container.format.name} format is not supported.")
         duration = None
         if container.duration is not None and container.duration > 0:
@@ -164,6 +164,7 @@ def probe(fh: IO[bytes]) -> Probe:
 
 def image_thumbnail(fh: IO[bytes]) -> bytes:
     fh.seek(0)
+    image: Image.Image  # an ImageFile, until converted
     with Image.open(fh) as image:
         image.thumbnail(THUMB_SIZE)
         if image.mode not in ("RGB", "RGBA"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import cast
 
 from django.core.cache import cache
 from django.db.models import Count
@@ -46,5 +47,8 @@ def popular_model_keys(*, workspace: Workspace, keys: set[str], limit: int = POP
     if len(own) >= 3:
         return own
     # Across every workspace the query scans a month of rows: computed at most every ten minutes.
-    studio = cache.get_or_set("studio:popular-models", lambda: ranked(recent, POPULAR_MIN_USES + 1), 600)
+    # get_or_set answers what ``ranked`` returned, now or up to ten minutes ago.
+    studio = cast(
+        list[str], cache.get_or_set("studio:popular-models", lambda: ranked(recent, POPULAR_MIN_USES + 1), 600)
+    )
     return own + [key for key in studio if key not in own][: limit - len(own)]

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from kiestudio.core.http import HtmxHttpRequest
 from kiestudio.kie.catalog import ModelSpec, UnknownModel, get_model
 from kiestudio.studio import services
 from kiestudio.studio.forms import GenerateForm
@@ -34,7 +35,7 @@ def persona_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
-def persona_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def persona_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     persona = get_for_workspace(request, SunoPersona, pk=pk)
     services.persona_delete(persona=persona)
     messages.success(request, f"Removed “{persona.name}” from this workspace. Songs made with it are unchanged.")

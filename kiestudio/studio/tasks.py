@@ -9,7 +9,7 @@ import uuid
 
 from django.conf import settings
 
-from kiestudio.core.leases import heartbeat_beat, lease_acquire, lease_release
+from kiestudio.core.leases import heartbeat_beat, lease_acquire, lease_is_free, lease_release
 from kiestudio.studio import services
 from kiestudio.studio.health import DISPATCHER_HEARTBEAT
 
@@ -77,8 +77,6 @@ def studio_dispatch_task() -> int | None:
 def studio_sweep_task() -> dict[str, int]:
     """Scheduled every minute: re-drive stalled work and make sure a dispatcher is running."""
     from django_q.tasks import async_task
-
-    from kiestudio.core.leases import lease_is_free
 
     counts = services.sweep()
     if lease_is_free(name=DISPATCHER_LEASE) and not settings.Q_CLUSTER.get("sync"):

@@ -9,6 +9,7 @@ import io
 import os
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.files.base import ContentFile, File
 from django.core.files.uploadedfile import UploadedFile
@@ -168,7 +169,7 @@ DEFAULT_RULES = {
 }
 
 # Where Kie's docs for a model's input say otherwise: (Kie's model id, or our key for the family APIs, field).
-MODEL_RULES: dict[tuple[str, str], dict[str, object]] = {
+MODEL_RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("topaz/video-upscale", "video_url"): {"max_bytes": 50 * MB},
     ("wan/2-6-video-to-video", "video_urls"): {"max_bytes": 10 * MB},
     ("bytedance/seedance-2", "reference_video_urls"): {
@@ -235,6 +236,7 @@ def reference_create(
             raise UploadRejected(f"That image is larger than the {_size(rules.max_bytes)} limit.")
         return reference_from_bytes(workspace=workspace, user=user, data=data, label=label)
     fh = upload.file
+    assert fh is not None  # an uploaded file always has one
     try:
         probe = media.probe_clip(fh)
     except media.MediaError as exc:
@@ -357,6 +359,8 @@ def _seconds(seconds: float, *, exact: bool = False) -> str:
 
 def clock(seconds: float | str | None) -> str:
     """0:05, 3:20, 1:02:03."""
+    if seconds is None:  # no length known (or, in a template, no file yet)
+        return ""
     try:
         total = max(0, round(float(seconds)))
     except (TypeError, ValueError):  # no length known (or, in a template, no file yet)

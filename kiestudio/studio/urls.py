@@ -33,6 +33,7 @@ urlpatterns = [
     path("references/upload/", views.reference_upload, name="reference-upload"),
     path("references/pick/", views.reference_picker, name="reference-picker"),
     path("references/from-asset/<int:pk>/", views.reference_from_asset, name="reference-from-asset"),
+    path("references/<int:pk>/chip/", views.reference_chip, name="reference-chip"),
     path("prompts/", views.prompt_list, name="prompts"),
     path("prompts/<int:pk>/", views.prompt_detail, name="prompt-detail"),
     path("prompts/<int:pk>/save/", views.prompt_save, name="prompt-save"),

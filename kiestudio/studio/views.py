@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseBase,
     HttpResponseRedirect,
     JsonResponse,
 )
@@ -23,7 +25,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from kiestudio.core.params import BadJSON, BadParameter, parse_json, parse_optional_id
+from kiestudio.core.http import HtmxHttpRequest
+from kiestudio.core.params import BadJSON, BadParameter, parse_int, parse_json, parse_optional_id
 from kiestudio.kie.catalog import KINDS, ModelSpec, UnknownModel, get_model, load_catalog
 from kiestudio.kie.webhooks import callback_task_id, verify_signature
 from kiestudio.studio import services, uploads
@@ -43,6 +46,7 @@ from kiestudio.workspaces.services import BudgetExceeded, workspace_webhook_key
 log = logging.getLogger("kiestudio.studio")
 
 RECENT_COUNT = 12
+INPUT_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")  # a form input's name, as a reference chip's hidden input has it
 CALLBACK_JSON_DEPTH = 64  # Kie's task records nest a few levels; nothing legitimate comes near this
 SAFE_INLINE_TYPES = {
     "image/jpeg",
@@ -170,7 +174,7 @@ def generate_estimate(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
-def generate_submit(request: HttpRequest) -> HttpResponse:
+def generate_submit(request: HtmxHttpRequest) -> HttpResponse:
     spec = _posted_spec(request)
     workspace = current_workspace(request)
     form = GenerateForm(spec, request.POST, workspace=workspace)
@@ -213,7 +217,7 @@ def _settled(response: HttpResponse, pending: bool) -> HttpResponse:
 @login_required
 def recent_strip(request: HttpRequest) -> HttpResponse:
     context = _recent_context(request)  # polled only while something is pending
-    return _settled(render(request, "studio/generate.html#recent", context), context["any_pending"])
+    return _settled(render(request, "studio/generate.html#recent", context), bool(context["any_pending"]))
 
 
 @require_GET
@@ -225,7 +229,7 @@ def generation_card(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "studio/_card.html", {"generation": generation})
 
 
-def _card_action_response(request: HttpRequest, generation: Generation) -> HttpResponse:
+def _card_action_response(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
     if request.htmx:
         return render(request, "studio/generate.html#recent", _recent_context(request))
     return redirect("generate")
@@ -234,7 +238,7 @@ def _card_action_response(request: HttpRequest, generation: Generation) -> HttpR
 @require_POST
 @login_required
 @require_role("member")
-def generation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def generation_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     generation = get_for_workspace(request, Generation, pk=pk)
     if services.generation_cancel(generation=generation):
         messages.info(
@@ -250,7 +254,7 @@ def generation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
-def generation_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def generation_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     generation = get_for_workspace(request, Generation, pk=pk)
     try:
         services.generation_retry(generation=generation, user=request.user, membership=current_membership(request))
@@ -264,7 +268,7 @@ def generation_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
-def generation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def generation_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     generation = get_for_workspace(request, Generation, pk=pk)
     if generation.is_pending:
         messages.warning(request, "Cancel the job before deleting it.")
@@ -274,7 +278,7 @@ def generation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return _card_action_response(request, generation)
 
 
-def _serve(stored_file, mime_type: str, *, download: bool, filename: str) -> HttpResponse:
+def _serve(stored_file, mime_type: str, *, download: bool, filename: str) -> HttpResponseBase:
     if not stored_file:
         raise Http404("No file")
     inline = not download and mime_type in SAFE_INLINE_TYPES
@@ -306,15 +310,16 @@ def _serve(stored_file, mime_type: str, *, download: bool, filename: str) -> Htt
 
 @require_GET
 @login_required
-def asset_file(request: HttpRequest, pk: int) -> HttpResponse:
+def asset_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     asset = get_for_workspace(request, Asset, pk=pk)
+    assert asset.file.name is not None  # a stored asset always has its file
     name = f"kiestudio-{asset.generation_id}-{asset.index + 1}.{asset.file.name.rsplit('.', 1)[-1]}"
     return _serve(asset.file, asset.mime_type, download=request.GET.get("download") == "1", filename=name)
 
 
 @require_GET
 @login_required
-def asset_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+def asset_thumbnail(request: HttpRequest, pk: int) -> HttpResponseBase:
     asset = get_for_workspace(request, Asset, pk=pk)
     if not asset.thumbnail:
         return asset_file(request, pk)
@@ -323,14 +328,14 @@ def asset_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
+def reference_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     reference = get_for_workspace(request, Reference, pk=pk)
     return _serve(reference.file, reference.mime_type, download=False, filename=f"reference-{reference.pk}")
 
 
 @require_GET
 @login_required
-def reference_poster(request: HttpRequest, pk: int) -> HttpResponse:
+def reference_poster(request: HttpRequest, pk: int) -> HttpResponseBase:
     """A video reference's first frame; a picture is its own."""
     reference = get_for_workspace(request, Reference, pk=pk)
     if not reference.poster:
@@ -339,9 +344,10 @@ def reference_poster(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _reference_json(reference: Reference) -> dict[str, object]:
-    """What a chip shows (static/js/references.js builds it from this)."""
+    """An upload or pick's answer: the reference, and where static/js/references.js asks for its chip."""
     return {
         "id": reference.pk,
+        "chip": reverse("reference-chip", args=[reference.pk]),
         "kind": reference.kind,
         "thumb": reverse("reference-poster" if reference.poster else "reference-file", args=[reference.pk]),
         "src": reverse("reference-file", args=[reference.pk]),
@@ -392,10 +398,11 @@ def reference_picker(request: HttpRequest) -> HttpResponse:
         .select_related("generation")
         .order_by("-created_at", "-pk")[:24]
     )
-    for item in [*references, *assets]:
-        item.problem = uploads.reference_problem(item, rules)
-        item.clock = uploads.clock(item.duration)
-        item.name = uploads.display_name(item).strip("“”")
+    items: list[Reference | Asset] = [*references, *assets]
+    for item in items:  # three attributes only the picker's template reads
+        item.problem = uploads.reference_problem(item, rules)  # type: ignore[union-attr]
+        item.clock = uploads.clock(item.duration)  # type: ignore[union-attr]
+        item.name = uploads.display_name(item).strip("“”")  # type: ignore[union-attr]
     return render(
         request,
         "studio/_reference_picker.html",
@@ -426,6 +433,25 @@ def reference_from_asset(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
+def reference_chip(request: HttpRequest, pk: int) -> HttpResponse:
+    """A picked reference as its drop zone lists it, the same partial the form renders for the ones it starts with:
+    static/js/references.js asks for it with the zone's input name and the chip's place in the list."""
+    reference = get_for_workspace(request, Reference, pk=pk)
+    name = request.GET.get("name", "")
+    if not INPUT_NAME.fullmatch(name):
+        raise BadParameter("name", "The input name must be letters, digits, _ or -.")
+    context = {
+        "ref": reference,
+        "kind": reference.kind,
+        "name": name,
+        "noun": uploads.NOUNS[reference.kind][2],
+        "n": parse_int(request.GET.get("n"), name="position", minimum=1, maximum=999),
+    }
+    return render(request, "studio/widgets/_reference_chip.html", context)
+
+
+@require_GET
+@login_required
 def prompt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     prompt = get_for_workspace(request, Prompt.objects.select_related("created_by", "saved_by"), pk=pk)
     generations = (
@@ -448,7 +474,7 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
-def prompt_save(request: HttpRequest, pk: int) -> HttpResponse:
+def prompt_save(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     prompt = get_for_workspace(request, Prompt, pk=pk)
     try:
         services.prompt_save(prompt=prompt, user=request.user, name=request.POST.get("name", ""))

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponseBase
 
 from kiestudio.workspaces.models import Membership, Role, Workspace
 
@@ -50,12 +50,12 @@ def get_for_workspace[M: Model](request: HttpRequest, model_or_queryset: type[M]
         raise Http404("Not found") from exc
 
 
-def require_role(minimum: str | Role) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def require_role[R: HttpResponseBase](minimum: str | Role) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """Allow the view only to members of the current workspace with at least ``minimum`` role (else 403)."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., R]) -> Callable[..., R]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> R:
             if not current_membership(request).has_role(minimum):
                 raise PermissionDenied(
                     f"This needs the {Role(minimum).label.lower()} role or higher in this workspace."

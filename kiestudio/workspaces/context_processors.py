@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from django.http import HttpRequest
+from typing import TYPE_CHECKING
 
 from kiestudio.workspaces.models import Membership
 
+if TYPE_CHECKING:
+    from kiestudio.workspaces.middleware import WorkspaceHttpRequest
 
-def workspace(request: HttpRequest) -> dict[str, object]:
+
+def workspace(request: WorkspaceHttpRequest) -> dict[str, object]:
     current = getattr(request, "workspace", None)
-    if current is None:
+    if current is None or request.membership is None:
         return {"current_workspace": None, "current_membership": None, "my_memberships": [], "can_admin": False}
     return {
         "current_workspace": current,

@@ -4,10 +4,18 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from kiestudio.workspaces.models import Membership
+from kiestudio.core.http import AuthedHttpRequest
+from kiestudio.workspaces.models import Membership, Workspace
 from kiestudio.workspaces.services import workspace_ensure_for_user
 
 SESSION_KEY = "workspace_id"
+
+
+class WorkspaceHttpRequest(AuthedHttpRequest):
+    """A request as ``CurrentWorkspaceMiddleware`` leaves it (for the type checker)."""
+
+    workspace: Workspace | None
+    membership: Membership | None
 
 
 class CurrentWorkspaceMiddleware:
@@ -20,7 +28,7 @@ class CurrentWorkspaceMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: WorkspaceHttpRequest) -> HttpResponse:
         request.workspace = None
         request.membership = None
         if request.user.is_authenticated:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -25,7 +26,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kiestudio.core import crypto
+from kiestudio.core.kie import kie_client
 from kiestudio.core.params import BadParameter, parse_decimal
+from kiestudio.kie.catalog import UnknownModel, get_model
+from kiestudio.kie.catalog.chat import get_chat_model
+from kiestudio.kie.errors import KieError
 from kiestudio.workspaces.models import (
     ROLE_RANK,
     AuditEvent,
@@ -118,11 +123,13 @@ def workspace_delete(*, workspace: Workspace, actor, confirm: str) -> None:
     """Delete the workspace and everything in it, files included. The owner types the name to confirm."""
     if confirm.strip() != workspace.name:
         raise WorkspaceError(f"Type the workspace's name, “{workspace.name}”, exactly, to delete it.")
-    from kiestudio.gallery.services import _file_names
+    # Upward imports (tenancy reaching into the generations it deletes), listed in the layer contract: they
+    # leave when workspace deletion is driven from above (issue 17).
+    from kiestudio.studio.files import file_names
     from kiestudio.studio.models import Asset, ReferenceImage
 
     names = sorted(
-        _file_names(Asset.objects.filter(workspace=workspace))
+        file_names(Asset.objects.filter(workspace=workspace))
         | {
             n
             for pair in ReferenceImage.objects.filter(workspace=workspace).values_list("file", "poster")
@@ -412,6 +419,7 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
 def workspace_kie_key(workspace: Workspace | int) -> str:
     """The Kie key jobs of this workspace use: its own, else the studio's KIE_API_KEY (or the simulator's).
     Pass the Workspace when it is at hand (no query); an id costs one small query."""
+    encrypted: str | None
     if isinstance(workspace, Workspace):
         encrypted = workspace.kie_key_encrypted
     else:
@@ -421,8 +429,6 @@ def workspace_kie_key(workspace: Workspace | int) -> str:
 
 def kie_key_check(key: str) -> Decimal:
     """Read the credit balance with ``key``: Kie's own reason if it is refused."""
-    from kiestudio.core.kie import kie_client
-    from kiestudio.kie.errors import KieError
 
     try:
         with kie_client(api_key=key, retries=0) as client:
@@ -475,8 +481,6 @@ def workspace_set_webhook_key(*, workspace: Workspace, actor, key: str) -> None:
 
 
 def workspace_set_defaults(*, workspace: Workspace, actor, generate_model: str, chat_model: str) -> None:
-    from kiestudio.kie.catalog import UnknownModel, get_model
-    from kiestudio.kie.catalog.chat import get_chat_model
 
     try:
         if generate_model and get_model(generate_model).followup_only:
@@ -557,7 +561,7 @@ def month_start(now: datetime | None = None) -> datetime:
 
 def spent_this_month(*, workspace: Workspace, user=None) -> Decimal:
     """Credits charged this calendar month, plus what jobs already bought but not yet charged will cost."""
-    from kiestudio.studio.models import Generation, Status
+    from kiestudio.studio.models import Generation, Status  # upward; leaves with the usage app (issue 17)
 
     since = month_start()
     ledger = UsageEntry.objects.filter(workspace=workspace, created_at__gte=since)
@@ -623,8 +627,8 @@ class UsageReport:
     end: datetime  # exclusive
     total: Decimal
     days: list[tuple[datetime, Decimal]]
-    by_member: list[dict[str, object]]
-    by_model: list[dict[str, object]]
+    by_member: Sequence[Mapping[str, object]]
+    by_model: Sequence[Mapping[str, object]]
 
 
 def usage_report(*, workspace: Workspace, start: datetime, end: datetime) -> UsageReport:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kiestudio.core.http import AuthedHttpRequest
 from kiestudio.core.params import parse_id, parse_optional_date
 from kiestudio.kie.catalog import load_catalog
 from kiestudio.kie.catalog.chat import chat_model_groups
@@ -47,7 +48,7 @@ def _switch(request: HttpRequest, workspace_id: int) -> None:
 
 @require_POST
 @login_required
-def workspace_switch(request: HttpRequest) -> HttpResponse:
+def workspace_switch(request: AuthedHttpRequest) -> HttpResponse:
     workspace_id = parse_id(request.POST.get("workspace"), name="workspace")
     membership = (
         Membership.objects.select_related("workspace").filter(user=request.user, workspace_id=workspace_id).first()
@@ -214,6 +215,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     user = request.user if request.user.is_authenticated else None
     try:
         services.invitation_check(found, user)
+        assert found is not None  # invitation_check refused a missing one
         if request.method == "POST" and user is not None:
             membership = services.invitation_accept(invitation=found, user=user)
     except services.InvitationUnusable as exc:  # also when someone else used it a moment ago
@@ -234,7 +236,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 # --- Settings -------------------------------------------------------------------------------------------------
 
 
-def _settings_context(request: HttpRequest, **extra: object) -> dict[str, object]:
+def _settings_context(request: AuthedHttpRequest, **extra: object) -> dict[str, object]:
     workspace = current_workspace(request)
     return {
         "others": workspace.memberships.exclude(user=request.user).select_related("user"),
@@ -247,7 +249,7 @@ def _settings_context(request: HttpRequest, **extra: object) -> dict[str, object
 
 @require_GET
 @login_required
-def settings_page(request: HttpRequest) -> HttpResponse:
+def settings_page(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "workspaces/settings.html", _settings_context(request))
 
 

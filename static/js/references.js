@@ -23,8 +23,6 @@
 
   function kindOf(zone) { return zone.getAttribute("data-kind") || "image"; }
 
-  function nounOf(zone) { return zone.getAttribute("data-noun") || "reference image"; }
-
   // The zone's own rules, for the upload and the picker: its kind, and the model input it belongs to.
   function zoneParams(zone) {
     var params = new URLSearchParams();
@@ -46,58 +44,35 @@
 
   function megabytes(bytes) { return Math.round(bytes / 104857.6) / 10 + " MB"; }
 
-  // A chip from the zone's own <template> (the same markup the server renders), else a picture chip (Chat).
-  function buildChip(zone, data, n) {
-    var noun = nounOf(zone);
-    var template = zone.querySelector("template[data-ref-template]");
-    var li;
-    if (template && template.content.firstElementChild) {
-      li = template.content.firstElementChild.cloneNode(true);
-    } else {
-      li = document.createElement("li");
-      li.className = "ref-item";
-      var hiddenInput = document.createElement("input");
-      hiddenInput.type = "hidden";
-      var picture = document.createElement("img");
-      picture.setAttribute("data-ref-thumb", "");
-      picture.width = 72; picture.height = 72;
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "ref-remove";
-      button.setAttribute("data-ref-remove", "");
-      button.textContent = "×";
-      li.append(hiddenInput, picture, button);
-    }
-    var hidden = li.querySelector("input[type=hidden]");
-    hidden.name = zone.getAttribute("data-name");
-    hidden.value = data.id;
-    var img = li.querySelector("[data-ref-thumb]");
-    if (img) {
-      img.src = data.thumb;
-      img.alt = noun.charAt(0).toUpperCase() + noun.slice(1) + " " + n + (data.label ? ": " + data.label : "");
-    }
-    var player = li.querySelector("[data-ref-media]");
-    if (player) {
-      player.src = data.src;
-      player.setAttribute("aria-label", "Play " + (data.label || noun));
-    }
-    var duration = li.querySelector("[data-ref-duration]");
-    if (duration) duration.textContent = data.clock || "";
-    var label = li.querySelector("[data-ref-label]");
-    if (label) label.textContent = data.label || "Sound";
-    li.querySelector("[data-ref-remove]").setAttribute("aria-label", "Remove " + noun + " " + n);
-    return li;
+  // A chip is rendered by the server (templates/studio/widgets/_reference_chip.html, the partial the form renders
+  // for the references it starts with): the zone asks the reference's chip URL for it, with its input's name and
+  // the chip's place in the list. One at a time per zone, so the places follow the order the chips arrive in.
+  function addRef(zone, chipUrl) {
+    var previous = zone.kieChipQueue || Promise.resolve();
+    var next = previous.then(function () {
+      var multiple = zone.getAttribute("data-multiple") === "1";
+      var params = new URLSearchParams({ name: zone.getAttribute("data-name"), n: String(multiple ? refCount(zone) + 1 : 1) });
+      return fetch(chipUrl + "?" + params.toString(), { credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) throw new Error("chip " + r.status);
+          return r.text();
+        })
+        .then(function (html) { placeChip(zone, html, multiple); });
+    }).catch(function () { zoneError(zone, "That didn't work: check your connection and try again."); });
+    zone.kieChipQueue = next;
+    return next;
   }
 
-  function addRef(zone, data) {
-    var multiple = zone.getAttribute("data-multiple") === "1";
+  function placeChip(zone, html, multiple) {
     var list = zone.querySelector("[data-ref-list]");
     if (!multiple) {
       list.innerHTML = "";
       var link = zone.querySelector("[data-ref-link]");
       if (link) link.value = "";  // one file or one link: the file just given wins
     }
-    var li = buildChip(zone, data, refCount(zone) + 1);
+    var parsed = document.createElement("template");
+    parsed.innerHTML = html.trim();
+    var li = parsed.content.firstElementChild;
     list.append(li);
     li.querySelector("input[type=hidden]").dispatchEvent(new Event("change", { bubbles: true }));
   }
@@ -142,7 +117,7 @@
       postJson(url, body)
         .then(function (res) {
           if (!res.ok) { zoneError(zone, res.data.error || "Upload failed."); return; }
-          addRef(zone, res.data);
+          return addRef(zone, res.data.chip);
         })
         .catch(function () { zoneError(zone, "Upload failed: check your connection and try again."); })
         .finally(function () { zone.classList.remove("is-busy"); zone.removeAttribute("aria-busy"); });
@@ -181,13 +156,7 @@
     if (item.getAttribute("data-problem")) { zoneError(izone, item.getAttribute("data-problem")); return; }
     zoneError(izone, "");
     if (item.hasAttribute("data-pick-ref")) {
-      addRef(izone, {
-        id: item.getAttribute("data-pick-ref"),
-        thumb: item.getAttribute("data-thumb"),
-        src: item.getAttribute("data-src"),
-        clock: item.getAttribute("data-clock"),
-        label: item.getAttribute("data-label"),
-      });
+      addRef(izone, item.getAttribute("data-chip"));
       izone.querySelector("[data-ref-picker]").hidden = true;
       return;
     }
@@ -197,8 +166,8 @@
     postJson(item.getAttribute("data-pick-asset"), body)
       .then(function (res) {
         if (!res.ok) { zoneError(izone, res.data.error || "That can't be used here."); return; }
-        addRef(izone, res.data);
         izone.querySelector("[data-ref-picker]").hidden = true;
+        return addRef(izone, res.data.chip);
       })
       .catch(function () { zoneError(izone, "That didn't work: check your connection and try again."); })
       .finally(function () { izone.classList.remove("is-busy"); });

@@ -178,6 +178,7 @@ URLS: dict[str, Entry] = {
     "reference-upload": Entry(P, {"kind": "choice", "model": "model", "field": "text", "file": "file"}),
     "reference-picker": Entry(G, {"kind": "choice", "model": "model", "field": "text"}),
     "reference-from-asset": Entry(P, {"kind": "choice", "model": "model", "field": "text"}, acts=True),
+    "reference-chip": Entry(G, {"name": "choice", "n": "int"}, base={"name": "image_urls", "n": "1"}),
     "prompts": Entry(G),
     "prompt-detail": Entry(G),
     "prompt-save": Entry(P, {"name": "text"}),

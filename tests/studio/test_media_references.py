@@ -56,6 +56,23 @@ def test_a_video_upload_is_checked_by_its_content_and_gets_a_poster(client, alic
     assert poster.status_code == 200 and poster["Content-Type"] == "image/webp"
 
 
+def test_an_uploads_chip_is_the_partial_the_form_renders(client, alice, charlie):
+    client.force_login(alice)
+    body = upload(client, mp4_bytes(2.0), kind="video", model="topaz/video-upscale", field="video_url").json()
+    pk = body["id"]
+    assert body["chip"] == f"/references/{pk}/chip/"
+    chip = client.get(body["chip"], {"name": "video_url", "n": "2"})
+    assert chip.status_code == 200
+    html = chip.content.decode()
+    assert html.startswith(f'<li class="ref-item ref-video"><input type="hidden" name="video_url" value="{pk}">')
+    assert f'src="/files/references/{pk}/poster/" alt="Video clip 2: clip.mp4"' in html
+    assert "data-ref-duration>0:02</span>" in html and 'aria-label="Remove video clip 2"' in html
+    assert client.get(body["chip"], {"name": "<b>", "n": "1"}).status_code == 400
+    assert client.get(body["chip"], {"name": "video_url", "n": "0"}).status_code == 400
+    client.force_login(charlie)
+    assert client.get(body["chip"], {"name": "video_url", "n": "1"}).status_code == 404
+
+
 def test_a_renamed_text_file_is_not_a_video(client, alice):
     client.force_login(alice)
     response = upload(client, b"just some notes, not a film\n" * 40, name="holiday.mp4", kind="video")

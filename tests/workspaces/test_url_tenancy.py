@@ -38,6 +38,7 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "reference-file": ("reference", "get"),
     "reference-poster": ("reference", "get"),
     "reference-from-asset": ("asset", "post"),
+    "reference-chip": ("reference", "get"),
     "followup": ("asset", "get", ["upscale"]),
     "followup-estimate": ("asset", "post", ["upscale"]),
     "followup-submit": ("asset", "post", ["upscale"]),

@@ -8,6 +8,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, estimate_credits, get_model
+from kiestudio.kie.catalog.actions import action_label as label
+from kiestudio.studio.services import followup_choices
+from kiestudio.studio.uploads import clock as as_clock
 
 register = template.Library()
 
@@ -73,7 +76,6 @@ def duration_label(seconds) -> str:
 @register.filter
 def clock(seconds) -> str:
     """A clip's length as a player shows it: 0:05, 3:20."""
-    from kiestudio.studio.uploads import clock as as_clock
 
     return as_clock(seconds)
 
@@ -125,7 +127,6 @@ def elapsed_seconds(generation) -> int:
 @register.filter
 def action_label(action: str) -> str:
     """How a follow-up is named on a card ("Upscale", "Extend", …)."""
-    from kiestudio.kie.catalog.actions import action_label as label
 
     return label(action)
 
@@ -133,7 +134,6 @@ def action_label(action: str) -> str:
 @register.simple_tag
 def followups(generation, asset) -> list:
     """The follow-up actions offered for one file (with why any is unavailable), for its Actions menu."""
-    from kiestudio.studio.services import followup_choices
 
     return followup_choices(generation=generation, asset=asset)
 

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from kiestudio.core.health import health_run
 from kiestudio.core.processes import die_with_parent, preexec_dying_with_us, stop_tree
 
 log = logging.getLogger("kiestudio.worker")
@@ -102,13 +103,11 @@ class Command(BaseCommand):
         )
 
     def _stuck_reason(self) -> str:
-        from kiestudio.studio.health import jobs_health
-
         try:
-            health = jobs_health()
+            health = health_run("jobs")  # registered by kiestudio.studio (kiestudio/studio/health.py)
         except Exception as exc:  # the database is away: not the cluster's fault, nothing to restart
             log.warning("Could not check background work: %s", exc.__class__.__name__)
             return ""
         finally:
             connection.close()
-        return "" if health.ok else health.reason
+        return "" if health is None or health["ok"] else str(health["reason"])

@@ -19,9 +19,11 @@ import io
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
@@ -423,7 +425,7 @@ def _fast_insert(model, objs: list, batch: int = BATCH) -> None:
     stamp = timezone.now()
     conn = connections[DEFAULT_DB_ALIAS]  # the object itself: the proxy costs a thread-local lookup per value
     fields = model._meta.concrete_fields
-    adapters = []
+    adapters: list[Callable[..., Any] | None] = []  # None: the value goes in as it is
     for f in fields:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             value = f.get_db_prep_save(stamp, conn)
@@ -461,6 +463,245 @@ def _bulk_update(objs: list, fields: list[str]) -> None:
         Generation.objects.bulk_update(objs[start : start + 500], fields)
 
 
+class _Clicks:
+    """The generation rows, one click at a time: who clicked, which model and prompt, how many variations, how each
+    one ended and, when it succeeded, which pool files it made. Nothing is written here (see ``_insert``)."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        now: datetime,
+        workspace: Workspace,
+        pool: dict[str, list[PoolFile]],
+        creators: list[User],
+        total: int,
+    ) -> None:
+        self.rng, self.now, self.workspace, self.pool, self.total = rng, now, workspace, pool, total
+        self.creators = creators
+        self.creator_weights = [1 / (i + 1) ** 0.6 for i in range(len(creators))]
+        self.models = _weighted_models(rng)
+        self.credits = {s.key: _credits(s) for s in load_catalog()}
+        self.outputs, self.output_weights = list(OUTPUT_WEIGHTS), list(OUTPUT_WEIGHTS.values())
+        # Clicks over the last year, busier lately; each click makes 1 to 4 variations with one prompt.
+        year = 365 * 24 * 3600
+        self.stamps = sorted(now - timedelta(seconds=year * (1 - rng.random() ** 0.7) + 600) for _ in range(total))
+        self.pending_left = min(12, max(1, total // 1000)) if total else 0
+        self.prompt_rows: dict[str, Prompt] = {
+            p.text_hash: p for p in Prompt.objects.filter(workspace=workspace).only("id", "text_hash")
+        }
+        self.new_prompts: dict[str, Prompt] = {}
+        self.recent_texts: dict[str, list[str]] = {o: [] for o in self.outputs}
+        self.rows: list[Generation] = []
+        self.files: dict[int, list[PoolFile]] = {}
+
+    def run(self) -> list[Generation]:
+        while len(self.rows) < self.total:
+            self._click(self.stamps[len(self.rows)])
+        return self.rows
+
+    def _click(self, created: datetime) -> None:
+        rng = self.rng
+        user = rng.choices(self.creators, self.creator_weights)[0]
+        output = rng.choices(self.outputs, self.output_weights)[0]
+        specs, weights = self.models[output]
+        spec = rng.choices(specs, weights)[0]
+        text = self._text(output, spec)
+        variations = rng.choices((1, 2, 4), (0.55, 0.25, 0.2))[0] if output == "image" else rng.choice((1, 1, 2))
+        variations = min(variations, self.total - len(self.rows))
+        prompt = self._prompt_row(text, user, variations, created)
+        for variation in range(1, variations + 1):
+            status, at = self._status(created)
+            g = Generation(
+                workspace=self.workspace,
+                created_by=user,
+                model_key=spec.key,
+                family=spec.family,
+                kind=spec.kind,
+                output=spec.output,
+                inputs={spec.prompt_field: text} if spec.prompt_field else {},
+                prompt=prompt,
+                prompt_text=text,
+                variation=variation,
+                status=status,
+                credits_estimated=self.credits[spec.key],
+                created_at=at,
+            )
+            self._timing(g, spec)
+            self._outcome(g, spec)
+            if status == Status.SUCCEEDED:
+                self._results(g, spec, output)
+            self.rows.append(g)
+
+    def _text(self, output: str, spec: ModelSpec) -> str:
+        """A new prompt, or now and then one written earlier for the same kind of output run again."""
+        recent = self.recent_texts[output]
+        if spec.prompt_field and recent and self.rng.random() < 0.3:
+            text = self.rng.choice(recent[-50:])
+        else:
+            text = _prompt(self.rng, spec)
+        if text:
+            recent.append(text)
+        return text
+
+    def _prompt_row(self, text: str, user: User, variations: int, created: datetime) -> Prompt | None:
+        """The text's ``Prompt`` row (one per distinct text in the workspace), counting this click's uses."""
+        if not text:
+            return None
+        digest = Prompt.hash_text(text)
+        prompt = self.prompt_rows.get(digest)
+        if prompt is None:
+            prompt = Prompt(workspace=self.workspace, text=Prompt.normalise(text), text_hash=digest, created_by=user)
+            self.prompt_rows[digest] = self.new_prompts[digest] = prompt
+        if digest in self.new_prompts:
+            prompt.use_count += variations
+            prompt.last_used_at = created
+        return prompt
+
+    def _status(self, created: datetime) -> tuple[str, datetime]:
+        """How a variation ended, and when it was made: the newest few are still running, started minutes ago."""
+        if self.total - len(self.rows) <= self.pending_left:
+            status = self.rng.choice(PENDING)
+            return status, self.now - timedelta(seconds=self.rng.randint(5, 300))
+        statuses = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.UNKNOWN)
+        return self.rng.choices(statuses, (0.9, 0.065, 0.02, 0.015))[0], created
+
+    def _timing(self, g: Generation, spec: ModelSpec) -> None:
+        """When it was sent to Kie (all but the queued) and when it finished (the ended ones)."""
+        rng, created = self.rng, g.created_at
+        if g.status != Status.QUEUED:
+            g.submitted_at = created + timedelta(seconds=rng.uniform(0.3, 3))
+            g.create_sent_at = g.submitted_at
+            g.kie_task_id = f"demo{rng.getrandbits(64):016x}"
+            g.submit_attempts = 1
+        if g.status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELED):
+            g.completed_at = created + timedelta(seconds=spec.typical_seconds * rng.uniform(0.5, 2.5))
+            g.poll_count = rng.randint(1, 6)
+
+    def _outcome(self, g: Generation, spec: ModelSpec) -> None:
+        """Kie's state, the charge, the failure, or a check far in the future (never picked up by a demo's worker)."""
+        status = g.status
+        if status == Status.SUCCEEDED:
+            g.kie_state, g.credits_charged = "success", self.credits[spec.key]
+        elif status == Status.FAILED:
+            g.kie_state, g.credits_charged = "fail", Decimal("0")
+            g.failure_class, g.failure_message = self.rng.choice(FAILURES)
+        elif status == Status.UNKNOWN:
+            g.failure_class = "unknown_outcome"
+            g.failure_message = "The studio lost contact with Kie while sending this; it was not sent again."
+        elif status in PENDING:
+            g.next_check_at = self.now + timedelta(days=3650)
+            g.deadline_at = self.now + timedelta(days=3650)
+
+    def _results(self, g: Generation, spec: ModelSpec, output: str) -> None:
+        """Files: mostly one; some image models return several, Suno returns two tracks."""
+        rng = self.rng
+        multi = output == "image" and rng.random() < 0.1
+        count = 2 if spec.family == "suno" else (rng.choice((2, 4)) if multi else 1)
+        self.files[id(g)] = picked = [rng.choice(self.pool[output]) for _ in range(count)]
+        g.results = [
+            {"url": f"{DEMO_URL}/{g.kie_task_id}/{n}.{f.name.rsplit('.', 1)[1]}", "kind": output, "metadata": {}}
+            for n, f in enumerate(picked)
+        ]
+
+
+def _insert(clicks: _Clicks) -> list[Asset]:
+    """The new prompts, the generations and their assets (many rows share a pool file), in that order."""
+    _fast_insert(Prompt, list(clicks.new_prompts.values()))
+    for g in clicks.rows:
+        g.prompt_id = g.prompt.pk if g.prompt is not None else None
+    _fast_insert(Generation, clicks.rows)
+    assets = [_asset(g, index, f) for g in clicks.rows for index, f in enumerate(clicks.files.get(id(g), ()))]
+    for a in assets:
+        a.generation_id = a.generation.pk
+    _fast_insert(Asset, assets)
+    return assets
+
+
+def _asset(g: Generation, index: int, f: PoolFile) -> Asset:
+    asset = Asset(
+        workspace=g.workspace,
+        generation=g,
+        index=index,
+        kind=f.kind,
+        mime_type=f.mime,
+        size=f.size,
+        width=f.width,
+        height=f.height,
+        duration=f.duration,
+        source_url=g.results[index]["url"],
+    )
+    asset.file.name, asset.thumbnail.name = f.name, f.thumbnail
+    return asset
+
+
+def _trash(rng: random.Random, rows: list[Generation], now: datetime, generations: int) -> list[Generation]:
+    """A few items in the trash, deleted lately by their creator (the purge keeps files other rows still use)."""
+    trash = rng.sample(rows, min(len(rows), max(1, generations // 1000), 100)) if rows else []
+    for g in trash:
+        g.deleted_at = now - timedelta(days=rng.uniform(0, 25), seconds=1)
+        g.deleted_by_id = g.created_by_id
+    _bulk_update(trash, ["deleted_at", "deleted_by"])
+    return trash
+
+
+def _collections(
+    rng: random.Random, workspace: Workspace, creators: list[User], live: list[Generation], now: datetime
+) -> tuple[list[Collection], list[CollectionItem]]:
+    """Three to five collections, each of visible results whose prompt has the collection's word."""
+    items: list[CollectionItem] = []
+    chosen = rng.sample(COLLECTIONS, min(len(COLLECTIONS), 3 + rng.randint(0, 2)))
+    collections = [
+        Collection(workspace=workspace, name=name, created_by=rng.choice(creators), created_at=now)
+        for name, _, _ in chosen
+    ]
+    _bulk(Collection, collections)
+    for collection, (_, wanted, word) in zip(collections, chosen, strict=True):
+        candidates = [g for g in live if g.output in wanted and word in g.prompt_text]
+        picked = rng.sample(candidates, min(len(candidates), rng.randint(12, 240)))
+        items.extend(
+            CollectionItem(
+                collection=collection,
+                generation=g,
+                added_by=rng.choice(creators),
+                added_at=g.created_at + timedelta(hours=rng.uniform(0, 48)),
+            )
+            for g in picked
+        )
+    _bulk(CollectionItem, items)
+    return collections, items
+
+
+def _favorites(rng: random.Random, workspace: Workspace, users: list[User], live: list[Generation]) -> list[Favorite]:
+    """Each person's favourites among the visible results."""
+    favorites: list[Favorite] = []
+    for user in users:
+        picked = rng.sample(live, min(len(live), max(1, len(live) // 80), 1500)) if live else []
+        favorites.extend(
+            Favorite(workspace=workspace, user=user, generation=g, created_at=g.created_at) for g in picked
+        )
+    _bulk(Favorite, favorites)
+    return favorites
+
+
+def _creators(users: list[User]) -> list[User]:
+    """Everyone but the viewers."""
+    return [u for i, u in enumerate(users) if _role(i, len(users)) != Role.VIEWER]
+
+
+def _live(rows: list[Generation], trash: list[Generation]) -> list[Generation]:
+    """What collections and favourites are made of: the results that succeeded and are not in the trash."""
+    trashed_ids = {g.pk for g in trash}
+    return [g for g in rows if g.pk not in trashed_ids and g.status == Status.SUCCEEDED]
+
+
+def _tally(result: SeedResult, rows: list[Generation]) -> None:
+    for g in rows:
+        result.by_output[g.output] = result.by_output.get(g.output, 0) + 1
+        result.by_status[g.status] = result.by_status.get(g.status, 0) + 1
+    result.generations = len(rows)
+
+
 def seed_demo(
     *,
     generations: int,
@@ -481,175 +722,18 @@ def seed_demo(
         users = _people(members)
         workspace = _workspace(workspace_name, users)
         result = SeedResult(workspace=workspace, users=users)
-        creators = [u for i, u in enumerate(users) if _role(i, len(users)) != Role.VIEWER]
-        creator_weights = [1 / (i + 1) ** 0.6 for i in range(len(creators))]
-        models = _weighted_models(rng)
-        credits = {s.key: _credits(s) for s in load_catalog()}
-        outputs, output_weights = list(OUTPUT_WEIGHTS), list(OUTPUT_WEIGHTS.values())
+        creators = _creators(users)
+        clicks = _Clicks(rng, now=now, workspace=workspace, pool=pool, creators=creators, total=generations)
+        rows = clicks.run()
+        assets = _insert(clicks)
+        trash = _trash(rng, rows, now, generations)
+        live = _live(rows, trash)
+        collections, items = _collections(rng, workspace, creators, live, now)
+        favorites = _favorites(rng, workspace, users, live)
 
-        # Clicks over the last year, busier lately; each click makes 1 to 4 variations with one prompt.
-        year = 365 * 24 * 3600
-        stamps = sorted(now - timedelta(seconds=year * (1 - rng.random() ** 0.7) + 600) for _ in range(generations))
-        pending_left = min(12, max(1, generations // 1000)) if generations else 0
-        prompt_rows: dict[str, Prompt] = {
-            p.text_hash: p for p in Prompt.objects.filter(workspace=workspace).only("id", "text_hash")
-        }
-        new_prompts: dict[str, Prompt] = {}
-        recent_texts: dict[str, list[str]] = {o: [] for o in outputs}
-        rows: list[Generation] = []
-        files: dict[int, list[PoolFile]] = {}
-        while len(rows) < generations:
-            created = stamps[len(rows)]
-            user = rng.choices(creators, creator_weights)[0]
-            output = rng.choices(outputs, output_weights)[0]
-            specs, weights = models[output]
-            spec = rng.choices(specs, weights)[0]
-            recent = recent_texts[output]
-            if spec.prompt_field and recent and rng.random() < 0.3:
-                text = rng.choice(recent[-50:])  # run an earlier prompt again
-            else:
-                text = _prompt(rng, spec)
-            if text:
-                recent.append(text)
-            variations = rng.choices((1, 2, 4), (0.55, 0.25, 0.2))[0] if output == "image" else rng.choice((1, 1, 2))
-            variations = min(variations, generations - len(rows))
-            prompt = None
-            if text:
-                digest = Prompt.hash_text(text)
-                prompt = prompt_rows.get(digest)
-                if prompt is None:
-                    prompt = Prompt(workspace=workspace, text=Prompt.normalise(text), text_hash=digest, created_by=user)
-                    prompt_rows[digest] = new_prompts[digest] = prompt
-                if digest in new_prompts:
-                    prompt.use_count += variations
-                    prompt.last_used_at = created
-            for v in range(1, variations + 1):
-                left = generations - len(rows)
-                if left <= pending_left:  # the newest few are still running
-                    status = rng.choice(PENDING)
-                    created = now - timedelta(seconds=rng.randint(5, 300))
-                else:
-                    status = rng.choices(
-                        (Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.UNKNOWN), (0.9, 0.065, 0.02, 0.015)
-                    )[0]
-                g = Generation(
-                    workspace=workspace,
-                    created_by=user,
-                    model_key=spec.key,
-                    family=spec.family,
-                    kind=spec.kind,
-                    output=spec.output,
-                    inputs={spec.prompt_field: text} if spec.prompt_field else {},
-                    prompt=prompt,
-                    prompt_text=text,
-                    variation=v,
-                    status=status,
-                    credits_estimated=credits[spec.key],
-                    created_at=created,
-                )
-                if status != Status.QUEUED:
-                    g.submitted_at = created + timedelta(seconds=rng.uniform(0.3, 3))
-                    g.create_sent_at = g.submitted_at
-                    g.kie_task_id = f"demo{rng.getrandbits(64):016x}"
-                    g.submit_attempts = 1
-                if status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELED):
-                    g.completed_at = created + timedelta(seconds=spec.typical_seconds * rng.uniform(0.5, 2.5))
-                    g.poll_count = rng.randint(1, 6)
-                if status == Status.SUCCEEDED:
-                    g.kie_state, g.credits_charged = "success", credits[spec.key]
-                elif status == Status.FAILED:
-                    g.kie_state, g.credits_charged = "fail", Decimal("0")
-                    g.failure_class, g.failure_message = rng.choice(FAILURES)
-                elif status == Status.UNKNOWN:
-                    g.failure_class = "unknown_outcome"
-                    g.failure_message = "The studio lost contact with Kie while sending this; it was not sent again."
-                elif status in PENDING:
-                    g.next_check_at = now + timedelta(days=3650)  # never picked up by a demo's worker
-                    g.deadline_at = now + timedelta(days=3650)
-                if status == Status.SUCCEEDED:
-                    # Files: mostly one; some image models return several, Suno returns two tracks.
-                    multi = output == "image" and rng.random() < 0.1
-                    count = 2 if spec.family == "suno" else (rng.choice((2, 4)) if multi else 1)
-                    files[id(g)] = picked = [rng.choice(pool[output]) for _ in range(count)]
-                    g.results = [
-                        {
-                            "url": f"{DEMO_URL}/{g.kie_task_id}/{n}.{f.name.rsplit('.', 1)[1]}",
-                            "kind": output,
-                            "metadata": {},
-                        }
-                        for n, f in enumerate(picked)
-                    ]
-                rows.append(g)
-
-        _fast_insert(Prompt, list(new_prompts.values()))
-        for g in rows:
-            g.prompt_id = g.prompt.pk if g.prompt is not None else None
-        _fast_insert(Generation, rows)
-        assets: list[Asset] = []
-        for g in rows:
-            for index, f in enumerate(files.get(id(g), ())):
-                asset = Asset(
-                    workspace=workspace,
-                    generation=g,
-                    index=index,
-                    kind=f.kind,
-                    mime_type=f.mime,
-                    size=f.size,
-                    width=f.width,
-                    height=f.height,
-                    duration=f.duration,
-                    source_url=g.results[index]["url"],
-                )
-                asset.file.name, asset.thumbnail.name = f.name, f.thumbnail
-                assets.append(asset)
-        for a in assets:
-            a.generation_id = a.generation.pk
-        _fast_insert(Asset, assets)
-
-        # A few items in the trash, deleted lately by their creator (the purge keeps files other rows still use).
-        trash = rng.sample(rows, min(len(rows), max(1, generations // 1000), 100)) if rows else []
-        for g in trash:
-            g.deleted_at = now - timedelta(days=rng.uniform(0, 25), seconds=1)
-            g.deleted_by_id = g.created_by_id
-        _bulk_update(trash, ["deleted_at", "deleted_by"])
-        trashed_ids = {g.pk for g in trash}
-
-        # Collections and favourites, among what is visible.
-        live = [g for g in rows if g.pk not in trashed_ids and g.status == Status.SUCCEEDED]
-        items: list[CollectionItem] = []
-        chosen = rng.sample(COLLECTIONS, min(len(COLLECTIONS), 3 + rng.randint(0, 2)))
-        collections = [
-            Collection(workspace=workspace, name=name, created_by=rng.choice(creators), created_at=now)
-            for name, _, _ in chosen
-        ]
-        _bulk(Collection, collections)
-        for collection, (_, wanted, word) in zip(collections, chosen, strict=True):
-            candidates = [g for g in live if g.output in wanted and word in g.prompt_text]
-            picked = rng.sample(candidates, min(len(candidates), rng.randint(12, 240)))
-            items.extend(
-                CollectionItem(
-                    collection=collection,
-                    generation=g,
-                    added_by=rng.choice(creators),
-                    added_at=g.created_at + timedelta(hours=rng.uniform(0, 48)),
-                )
-                for g in picked
-            )
-        _bulk(CollectionItem, items)
-        favorites: list[Favorite] = []
-        for user in users:
-            picked = rng.sample(live, min(len(live), max(1, len(live) // 80), 1500)) if live else []
-            favorites.extend(
-                Favorite(workspace=workspace, user=user, generation=g, created_at=g.created_at) for g in picked
-            )
-        _bulk(Favorite, favorites)
-
-    for g in rows:
-        result.by_output[g.output] = result.by_output.get(g.output, 0) + 1
-        result.by_status[g.status] = result.by_status.get(g.status, 0) + 1
-    result.generations = len(rows)
+    _tally(result, rows)
     result.assets = len(assets)
-    result.prompts = len(new_prompts)
+    result.prompts = len(clicks.new_prompts)
     result.collections = len(collections)
     result.collection_items = len(items)
     result.favorites = len(favorites)
