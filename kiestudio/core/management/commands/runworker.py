@@ -40,6 +40,8 @@ log = logging.getLogger("kiestudio.worker")
 CHECK_EVERY = 2.0
 #: How long a cluster whose supervisor lost its own parent gets to stop before it is killed.
 ORPHAN_STOP_SECONDS = 3.0
+#: How long a cluster found stuck gets to stop before it is killed and replaced.
+STUCK_STOP_SECONDS = 5.0
 
 
 class Command(BaseCommand):
@@ -83,7 +85,10 @@ class Command(BaseCommand):
                 unhealthy = unhealthy + 1 if reason else 0
                 if unhealthy >= 2:
                     log.error("%s Restarting the worker cluster.", reason)
-                    stop_tree(cluster.pid, bound=settings.WORKER_STOP_SECONDS, reap=cluster.wait)
+                    # A frozen cluster can't stop gracefully (its workers never take the stop message): short bound.
+                    stop_tree(
+                        cluster.pid, bound=min(settings.WORKER_STOP_SECONDS, STUCK_STOP_SECONDS), reap=cluster.wait
+                    )
                     cluster, started, unhealthy = self._start(), time.monotonic(), 0
         finally:
             bound = ORPHAN_STOP_SECONDS if self.orphaned else settings.WORKER_STOP_SECONDS + 2
