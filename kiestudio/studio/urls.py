@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from kiestudio.studio import followup_views, suno_views, views
+from kiestudio.studio import followup_views, media_views, suno_views, views
 
 urlpatterns = [
     path("generate/", views.generate, name="generate"),
@@ -15,8 +15,8 @@ urlpatterns = [
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation-cancel"),
     path("generations/<int:pk>/retry/", views.generation_retry, name="generation-retry"),
     path("generations/<int:pk>/delete/", views.generation_delete, name="generation-delete"),
-    path("files/assets/<int:pk>/", views.asset_file, name="asset-file"),
-    path("files/assets/<int:pk>/thumb/", views.asset_thumbnail, name="asset-thumb"),
+    path("files/assets/<int:pk>/", media_views.asset_file, name="asset-file"),
+    path("files/assets/<int:pk>/thumb/", media_views.asset_thumbnail, name="asset-thumb"),
     path("assets/<int:pk>/followups/<slug:action>/", followup_views.followup_form, name="followup"),
     path(
         "assets/<int:pk>/followups/<slug:action>/estimate/",
@@ -28,12 +28,12 @@ urlpatterns = [
     path("assets/<int:pk>/persona/", followup_views.asset_persona, name="asset-persona"),
     path("personas/", suno_views.persona_list, name="personas"),
     path("personas/<int:pk>/delete/", suno_views.persona_delete, name="persona-delete"),
-    path("files/references/<int:pk>/", views.reference_file, name="reference-file"),
-    path("files/references/<int:pk>/poster/", views.reference_poster, name="reference-poster"),
-    path("references/upload/", views.reference_upload, name="reference-upload"),
-    path("references/pick/", views.reference_picker, name="reference-picker"),
-    path("references/from-asset/<int:pk>/", views.reference_from_asset, name="reference-from-asset"),
-    path("references/<int:pk>/chip/", views.reference_chip, name="reference-chip"),
+    path("files/references/<int:pk>/", media_views.reference_file, name="reference-file"),
+    path("files/references/<int:pk>/poster/", media_views.reference_poster, name="reference-poster"),
+    path("references/upload/", media_views.reference_upload, name="reference-upload"),
+    path("references/pick/", media_views.reference_picker, name="reference-picker"),
+    path("references/from-asset/<int:pk>/", media_views.reference_from_asset, name="reference-from-asset"),
+    path("references/<int:pk>/chip/", media_views.reference_chip, name="reference-chip"),
     path("prompts/", views.prompt_list, name="prompts"),
     path("prompts/<int:pk>/", views.prompt_detail, name="prompt-detail"),
     path("prompts/<int:pk>/save/", views.prompt_save, name="prompt-save"),
