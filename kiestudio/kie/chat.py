@@ -279,6 +279,35 @@ class _NumberedBlocks:
     def _index(self) -> int | None:
         return self._block[1] if self._block else None
 
+    # Usage and the end of the message, the same for both formats: a usage event is sent again at the end only
+    # if what it carries (``_usage_key``) changed since the last one.
+    usage: ChatUsage
+    stop_reason: str | None
+    credits_consumed: float | None
+    _usage_sent: tuple[object, ...] | None
+
+    def _usage_key(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def _usage_event(self, raw: dict[str, Any] | None = None) -> ChatEvent:
+        self._usage_sent = self._usage_key()
+        return ChatEvent(
+            kind=K.USAGE,
+            usage=self.usage,
+            stop_reason=self.stop_reason,
+            credits_consumed=self.credits_consumed,
+            raw=raw,
+        )
+
+    def _stop_events(self) -> list[ChatEvent]:
+        events = self._close()
+        if self._usage_sent != self._usage_key():
+            events.append(self._usage_event())
+        stop = ChatEvent(
+            kind=K.MESSAGE_STOP, usage=self.usage, stop_reason=self.stop_reason, credits_consumed=self.credits_consumed
+        )
+        return [*events, stop]
+
 
 class OpenAIStreamTranslator(_NumberedBlocks):
     """OpenAI ``chat.completion.chunk`` SSE events → ChatEvents (with synthetic block indexes)."""
@@ -291,7 +320,7 @@ class OpenAIStreamTranslator(_NumberedBlocks):
         self.credits_consumed: float | None = None
         self._block: tuple[str, int] | None = None  # (key, index) of the open block
         self._next_index = 0
-        self._usage_sent: tuple[str | None] | None = None  # stop_reason carried by the last usage event
+        self._usage_sent = None  # what the last usage event carried (see _usage_key)
 
     def feed(self, message: SSEMessage) -> list[ChatEvent]:
         if self.finished:
@@ -351,30 +380,12 @@ class OpenAIStreamTranslator(_NumberedBlocks):
             events.append(self._usage_event(payload))
         return events
 
-    def _usage_event(self, raw: dict[str, Any] | None = None) -> ChatEvent:
-        self._usage_sent = (self.stop_reason,)
-        return ChatEvent(
-            kind=K.USAGE,
-            usage=self.usage,
-            stop_reason=self.stop_reason,
-            credits_consumed=self.credits_consumed,
-            raw=raw,
-        )
+    def _usage_key(self) -> tuple[object, ...]:
+        return (self.stop_reason,)
 
     def _done(self) -> list[ChatEvent]:
         self.finished = True
-        events = self._close()
-        if self._usage_sent != (self.stop_reason,):
-            events.append(self._usage_event())
-        events.append(
-            ChatEvent(
-                kind=K.MESSAGE_STOP,
-                usage=self.usage,
-                stop_reason=self.stop_reason,
-                credits_consumed=self.credits_consumed,
-            )
-        )
-        return events
+        return self._stop_events()
 
     def finish(self) -> list[ChatEvent]:
         """End of the HTTP stream. Without ``[DONE]``, a finish_reason still counts as a complete answer."""
@@ -419,7 +430,7 @@ class ResponsesStreamTranslator(_NumberedBlocks):
         self._tools: dict[Any, tuple[str | None, str | None]] = {}  # output_index -> (call id, name)
         self._called = False
         self._streamed_text = False
-        self._usage_sent: tuple[str | None, float | None] | None = None
+        self._usage_sent = None
 
     def _start(self, payload: dict[str, Any]) -> list[ChatEvent]:
         if self.started:
@@ -529,32 +540,14 @@ class ResponsesStreamTranslator(_NumberedBlocks):
                 events.append(self._usage_event(payload))
         return events
 
-    def _usage_event(self, raw: dict[str, Any] | None = None) -> ChatEvent:
-        self._usage_sent = (self.stop_reason, self.credits_consumed)
-        return ChatEvent(
-            kind=K.USAGE,
-            usage=self.usage,
-            stop_reason=self.stop_reason,
-            credits_consumed=self.credits_consumed,
-            raw=raw,
-        )
+    def _usage_key(self) -> tuple[object, ...]:
+        return (self.stop_reason, self.credits_consumed)
 
     def _done(self) -> list[ChatEvent]:
         self.finished = True
         if self.stop_reason is None:
             self.stop_reason = "tool_use" if self._called else "end_turn"
-        events = self._close()
-        if self._usage_sent != (self.stop_reason, self.credits_consumed):
-            events.append(self._usage_event())
-        events.append(
-            ChatEvent(
-                kind=K.MESSAGE_STOP,
-                usage=self.usage,
-                stop_reason=self.stop_reason,
-                credits_consumed=self.credits_consumed,
-            )
-        )
-        return events
+        return self._stop_events()
 
     def finish(self) -> list[ChatEvent]:
         """End of the HTTP stream. Without ``[DONE]``, ``response.completed`` still counts as a complete answer
