@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
+from . import errors
 from .aio import AsyncKieClient
 from .chat import ChatStream, image_block, openai_image_part, responses_image_part, responses_text_part
 from .client import CREATE_PATHS, RECORD_PATHS, KieClient
-from .errors import (
-    KieAuthError,
-    KieBadRequest,
-    KieConnectionError,
-    KieContentRejected,
-    KieError,
-    KieFeatureDisabled,
-    KieFetchFailed,
-    KieGenerationFailed,
-    KieInsufficientCredits,
-    KieKeyLimitExceeded,
-    KieMalformedResponse,
-    KieModelPaused,
-    KieNotFound,
-    KieNotReady,
-    KieRateLimited,
-    KieServerError,
-    KieTimeout,
-    KieUnavailable,
-    KieUnknownOutcome,
-    KieValidationError,
-)
+from .errors import *  # noqa: F403 (the Kie* error classes, listed once: in errors.__all__)
 from .http import DEFAULT_USER_AGENT, RetryPolicy, account_id
 from .limiter import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .records import normalise_record
@@ -59,27 +39,7 @@ __all__ = [
     "ChatStream",
     "ChatUsage",
     "InMemoryRateLimiter",
-    "KieAuthError",
-    "KieBadRequest",
     "KieClient",
-    "KieConnectionError",
-    "KieContentRejected",
-    "KieError",
-    "KieFeatureDisabled",
-    "KieFetchFailed",
-    "KieGenerationFailed",
-    "KieInsufficientCredits",
-    "KieKeyLimitExceeded",
-    "KieMalformedResponse",
-    "KieModelPaused",
-    "KieNotFound",
-    "KieNotReady",
-    "KieRateLimited",
-    "KieServerError",
-    "KieTimeout",
-    "KieUnavailable",
-    "KieUnknownOutcome",
-    "KieValidationError",
     "PersonaResult",
     "RateLimiter",
     "RedisRateLimiter",
@@ -101,3 +61,4 @@ __all__ = [
     "sign",
     "verify_signature",
 ]
+__all__ += [name for name in errors.__all__ if name.startswith("Kie")]

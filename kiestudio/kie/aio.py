@@ -139,13 +139,13 @@ class AsyncKieClient(KieBase):
     def _claude_body(
         model: str,
         messages: list[dict[str, Any]],
-        *,
-        stream: bool,
         max_tokens: int,
         thinking: bool,
         system: str | list[dict[str, Any]] | None,
         tools: list[dict[str, Any]] | None,
         extra: dict[str, Any],
+        *,
+        stream: bool,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
@@ -171,16 +171,7 @@ class AsyncKieClient(KieBase):
         tools: list[dict[str, Any]] | None = None,
         **extra: Any,
     ) -> ChatReply:
-        body = self._claude_body(
-            model,
-            messages,
-            stream=False,
-            max_tokens=max_tokens,
-            thinking=thinking,
-            system=system,
-            tools=tools,
-            extra=extra,
-        )
+        body = self._claude_body(model, messages, max_tokens, thinking, system, tools, extra, stream=False)
         _, answer = await self._open("POST", "/claude/v1/messages", op=Op.CHAT, json=body, timeout=self.chat_timeout)
         return parse_anthropic_reply(answer or {})
 
@@ -195,16 +186,7 @@ class AsyncKieClient(KieBase):
         tools: list[dict[str, Any]] | None = None,
         **extra: Any,
     ) -> ChatStream:
-        body = self._claude_body(
-            model,
-            messages,
-            stream=True,
-            max_tokens=max_tokens,
-            thinking=thinking,
-            system=system,
-            tools=tools,
-            extra=extra,
-        )
+        body = self._claude_body(model, messages, max_tokens, thinking, system, tools, extra, stream=True)
         return ChatStream(self._events("/claude/v1/messages", body, AnthropicStreamTranslator(), parse_anthropic_reply))
 
     # -- GPT / Gemini (OpenAI chat-completions format, model in the path) -------------------------------
@@ -258,12 +240,12 @@ class AsyncKieClient(KieBase):
     def _responses_body(
         model: str,
         input: list[dict[str, Any]] | str,
-        *,
-        stream: bool,
         system: str | None,
         reasoning_effort: str | None,
         tools: list[dict[str, Any]] | None,
         extra: dict[str, Any],
+        *,
+        stream: bool,
     ) -> dict[str, Any]:
         if system:  # the Responses format's own place for it: a developer message ahead of the conversation
             turns = [{"role": "user", "content": [responses_text_part(input)]}] if isinstance(input, str) else input
@@ -289,15 +271,7 @@ class AsyncKieClient(KieBase):
         **extra: Any,
     ) -> ChatReply:
         """One whole answer. ``path`` is the model's endpoint: ``/codex/v1/responses`` or ``/api/v1/responses``."""
-        body = self._responses_body(
-            model,
-            input,
-            stream=False,
-            system=system,
-            reasoning_effort=reasoning_effort,
-            tools=tools,
-            extra=extra,
-        )
+        body = self._responses_body(model, input, system, reasoning_effort, tools, extra, stream=False)
         _, answer = await self._open("POST", path, op=Op.CHAT, json=body, timeout=self.chat_timeout)
         return parse_responses_reply(answer or {})
 
@@ -312,15 +286,7 @@ class AsyncKieClient(KieBase):
         tools: list[dict[str, Any]] | None = None,
         **extra: Any,
     ) -> ChatStream:
-        body = self._responses_body(
-            model,
-            input,
-            stream=True,
-            system=system,
-            reasoning_effort=reasoning_effort,
-            tools=tools,
-            extra=extra,
-        )
+        body = self._responses_body(model, input, system, reasoning_effort, tools, extra, stream=True)
         return ChatStream(self._events(path, body, ResponsesStreamTranslator(), parse_responses_reply))
 
     async def _events(

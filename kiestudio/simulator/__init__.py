@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["SimulatorConfig", "create_app", "start_simulator"]
 
 
+# The two functions import their modules when called, not at the top: ``import kiestudio.simulator`` (for the
+# config) then stays cheap, without Starlette, Pillow and every route module.
+
+
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     from .app import create_app as _create_app
 

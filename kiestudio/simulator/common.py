@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .markers import Markers
+from .markers import PAUSED_MESSAGE, Markers
 from .state import SimState
 
 #: Business codes answered as HTTP 200 + body code when ``error_style == "body"`` (contract 1.4).
@@ -179,8 +179,6 @@ def refusal(sim: SimState, message: str, *, field: str | None = None) -> JSONRes
 
 def paused(sim: SimState, model: str | None) -> JSONResponse | None:
     if model and model in sim.config.paused_models:
-        from .markers import PAUSED_MESSAGE
-
         return error(sim, 500, PAUSED_MESSAGE, business=True)
     return None
 

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import registry
+from . import jobs, registry
 from .common import (
     BadRequest,
     apply_faults,
@@ -121,6 +121,64 @@ def validate_family(
 
 def pay(sim: SimState, credits: Decimal) -> Response | None:
     return None if charge(sim, credits) else insufficient(sim)
+
+
+def priced_task(
+    request: Request,
+    family: str,
+    spec: registry.ModelSpec | None,
+    inputs: dict[str, Any],
+    body: dict[str, Any],
+    markers: Markers,
+    *,
+    model: str | None,
+    prompt: str,
+    default_seconds: float,
+    op: str = "generate",
+) -> Task | Response:
+    """Charge the catalog price of ``inputs`` and make the task, or answer the refusal when it can't be paid.
+
+    Without a catalog ``spec`` the task is free and takes ``default_seconds``.
+    """
+    credits = registry.credits_for(spec, inputs) if spec else Decimal(0)
+    if refused := pay(sim_of(request), credits):
+        return refused
+    return jobs.new_task(
+        request,
+        family=family,
+        op=op,
+        model=model,
+        body=body,
+        prompt=prompt,
+        callback_url=body.get("callBackUrl"),
+        typical_seconds=spec.typical_seconds if spec else default_seconds,
+        markers=markers,
+        credits=credits,
+        spec_key=spec.key if spec else None,
+    )
+
+
+async def prompted_task(
+    request: Request, family: str, *, default_model: str, default_seconds: float
+) -> tuple[Task, dict[str, Any]] | Response:
+    """Create a task of a family whose body has a ``model`` (``default_model`` when absent) and a required
+    ``prompt`` (Veo, Flux Kontext): begin, validate, charge. Returns the task and its clean inputs, or the refusal."""
+    sim = sim_of(request)
+    body, markers, early = await begin_create(request)
+    if early:
+        return early
+    assert body is not None and markers is not None
+    model = body.get("model") or default_model
+    if not isinstance(model, str):
+        return error(sim, 422, "Invalid parameter 'model': must be a string")
+    spec, inputs, invalid = validate_family(sim, family, body, model=model, required=("prompt",))
+    if invalid:
+        return invalid
+    prompt = str(body["prompt"])  # validated: present and not blank
+    task = priced_task(
+        request, family, spec, inputs, body, markers, model=model, prompt=prompt, default_seconds=default_seconds
+    )
+    return task if isinstance(task, Response) else (task, inputs)
 
 
 def record_endpoint(

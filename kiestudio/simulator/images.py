@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import callbacks, jobs, registry
+from . import callbacks, jobs
 from .common import (
     BadRequest,
     check_auth,
@@ -23,7 +22,7 @@ from .common import (
     sim_of,
     wall_ms,
 )
-from .family import begin_create, pay, record_endpoint, validate_family
+from .family import begin_create, priced_task, prompted_task, record_endpoint, validate_family
 from .markers import strip
 from .market import is_sim_url, signed
 from .media import MediaItem
@@ -47,22 +46,19 @@ async def gpt4o_generate(request: Request) -> Response:
         return invalid
     if not body.get("prompt") and not body.get("filesUrl") and not body.get("fileUrl"):
         return error(sim, 422, "Invalid parameter 'prompt': give prompt or filesUrl")
-    credits = registry.credits_for(spec, inputs) if spec else Decimal(0)
-    if refused := pay(sim, credits):
-        return refused
-    task = jobs.new_task(
+    task = priced_task(
         request,
-        family="gpt4o_image",
-        op="generate",
+        "gpt4o_image",
+        spec,
+        inputs,
+        body,
+        markers,
         model=None,
-        body=body,
         prompt=str(body.get("prompt") or ""),
-        callback_url=body.get("callBackUrl"),
-        typical_seconds=spec.typical_seconds if spec else 60,
-        markers=markers,
-        credits=credits,
-        spec_key=spec.key if spec else None,
+        default_seconds=60,
     )
+    if isinstance(task, Response):
+        return task
     count = jobs.count_from({"nVariants": body.get("nVariants")}, limit=4)
     task.outputs = jobs.images(
         sim,
@@ -128,32 +124,11 @@ async def gpt4o_download_url(request: Request) -> Response:
 
 async def flux_generate(request: Request) -> Response:
     sim = sim_of(request)
-    body, markers, early = await begin_create(request)
-    if early:
-        return early
-    assert body is not None and markers is not None
-    model = body.get("model") or FLUX_DEFAULT
-    if not isinstance(model, str):
-        return error(sim, 422, "Invalid parameter 'model': must be a string")
-    spec, inputs, invalid = validate_family(sim, "flux_kontext", body, model=model, required=("prompt",))
-    if invalid:
-        return invalid
-    credits = registry.credits_for(spec, inputs) if spec else Decimal(0)
-    if refused := pay(sim, credits):
-        return refused
-    task = jobs.new_task(
-        request,
-        family="flux_kontext",
-        op="generate",
-        model=model,
-        body=body,
-        prompt=str(body["prompt"]),
-        callback_url=body.get("callBackUrl"),
-        typical_seconds=spec.typical_seconds if spec else 40,
-        markers=markers,
-        credits=credits,
-        spec_key=spec.key if spec else None,
-    )
+    created = await prompted_task(request, "flux_kontext", default_model=FLUX_DEFAULT, default_seconds=40)
+    if isinstance(created, Response):
+        return created
+    task, _ = created
+    body = task.body
     ext = jobs.image_ext({"outputFormat": body.get("outputFormat")}, "jpeg")
     result = jobs.images(
         sim,
@@ -162,7 +137,7 @@ async def flux_generate(request: Request) -> Response:
         ext=ext,
         ratio=str(body.get("aspectRatio") or body.get("aspect_ratio") or "16:9"),
         text=strip(task.prompt),
-        subtitle=f"Kie simulator · {model}",
+        subtitle=f"Kie simulator · {task.model}",
     )[0]
     origin = MediaItem(
         f"1.{ext}", "image", result.width, result.height, text=result.text, subtitle=result.subtitle, key=result.key

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import callbacks, jobs, registry
+from . import callbacks, jobs
 from .common import dumps, envelope, error, fmt_datetime, fmt_iso, ok, sim_of
-from .family import begin_create, pay, record_endpoint, validate_family
+from .family import begin_create, priced_task, record_endpoint, validate_family
 from .markers import strip
 from .state import SimState, Task
 
@@ -60,22 +59,20 @@ async def _runway_create(request: Request, op: str) -> Response:
     spec, inputs, invalid = validate_family(sim, "runway", candidate, model=None)
     if invalid:
         return invalid
-    credits = registry.credits_for(spec, inputs) if spec else Decimal(0)
-    if refused := pay(sim, credits):
-        return refused
-    task = jobs.new_task(
+    task = priced_task(
         request,
-        family="runway",
-        op=op,
+        "runway",
+        spec,
+        inputs,
+        body,
+        markers,
         model=None,
-        body=body,
         prompt=str(body["prompt"]),
-        callback_url=body.get("callBackUrl"),
-        typical_seconds=spec.typical_seconds if spec else 90,
-        markers=markers,
-        credits=credits,
-        spec_key=spec.key if spec else None,
+        default_seconds=90,
+        op=op,
     )
+    if isinstance(task, Response):
+        return task
     ratio = parent.extra.get("ratio", "16:9") if parent else str(body.get("aspectRatio") or "16:9")
     _plan(sim, task, ratio, "Runway")
     task.extra["parent"] = parent.task_id if parent else ""
@@ -141,22 +138,11 @@ async def aleph_generate(request: Request) -> Response:
     spec, inputs, invalid = validate_family(sim, "aleph", body, model=None, required=("prompt", "videoUrl"))
     if invalid:
         return invalid
-    credits = registry.credits_for(spec, inputs) if spec else Decimal(0)
-    if refused := pay(sim, credits):
-        return refused
-    task = jobs.new_task(
-        request,
-        family="aleph",
-        op="generate",
-        model=None,
-        body=body,
-        prompt=str(body["prompt"]),
-        callback_url=body.get("callBackUrl"),
-        typical_seconds=spec.typical_seconds if spec else 120,
-        markers=markers,
-        credits=credits,
-        spec_key=spec.key if spec else None,
+    task = priced_task(
+        request, "aleph", spec, inputs, body, markers, model=None, prompt=str(body["prompt"]), default_seconds=120
     )
+    if isinstance(task, Response):
+        return task
     _plan(sim, task, str(body.get("aspectRatio") or "16:9"), "Runway Aleph")
     jobs.launch(request, task)
     return ok(sim, {"taskId": task.task_id})

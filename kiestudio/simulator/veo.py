@@ -26,7 +26,7 @@ from .common import (
     sim_of,
     task_id_param,
 )
-from .family import begin_create, pay, validate_family
+from .family import begin_create, pay, prompted_task, validate_family
 from .markers import Markers, strip
 from .media import MediaItem
 from .state import SimState, Task
@@ -55,32 +55,11 @@ def _plan(sim: SimState, task: Task, ratio: str) -> None:
 
 async def generate(request: Request) -> Response:
     sim = sim_of(request)
-    body, markers, early = await begin_create(request)
-    if early:
-        return early
-    assert body is not None and markers is not None
-    model = body.get("model") or DEFAULT_MODEL
-    if not isinstance(model, str):
-        return error(sim, 422, "Invalid parameter 'model': must be a string")
-    spec, inputs, invalid = validate_family(sim, "veo", body, model=model, required=("prompt",))
-    if invalid:
-        return invalid
-    credits = registry.credits_for(spec, inputs) if spec else Decimal(0)
-    if refused := pay(sim, credits):
-        return refused
-    task = jobs.new_task(
-        request,
-        family="veo",
-        op="generate",
-        model=model,
-        body=body,
-        prompt=str(body.get("prompt", "")),
-        callback_url=body.get("callBackUrl"),
-        typical_seconds=spec.typical_seconds if spec else DEFAULT_SECONDS,
-        markers=markers,
-        credits=credits,
-        spec_key=spec.key if spec else None,
-    )
+    created = await prompted_task(request, "veo", default_model=DEFAULT_MODEL, default_seconds=DEFAULT_SECONDS)
+    if isinstance(created, Response):
+        return created
+    task, inputs = created
+    body = task.body
     _plan(sim, task, _ratio(body))
     task.extra["resolution"] = str(inputs.get("resolution") or body.get("resolution") or "720p")
     task.extra["parent_urls"] = []
