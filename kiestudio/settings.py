@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "kiestudio.core",
     "kiestudio.accounts",
     "kiestudio.workspaces",
+    "kiestudio.usage",
+    "kiestudio.uploads",
     "kiestudio.studio",
     "kiestudio.gallery",
     "kiestudio.chat",

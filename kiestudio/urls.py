@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("", include("kiestudio.workspaces.urls")),
+    path("", include("kiestudio.usage.urls")),
     path("", include("kiestudio.studio.urls")),
     path("", include("kiestudio.gallery.urls")),
     path("", include("kiestudio.chat.urls")),

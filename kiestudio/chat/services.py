@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from kiestudio.chat import relay
+from kiestudio.chat import relay, upstream
 from kiestudio.chat.models import Conversation, Message
 
 # The reads live in selectors.py; views and tests still find them here (explicit re-exports).
@@ -30,9 +30,10 @@ from kiestudio.chat.selectors import thread_item as thread_item
 from kiestudio.chat.selectors import thread_path as thread_path
 from kiestudio.kie.catalog import UnknownModel
 from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
-from kiestudio.studio.models import ReferenceImage
+from kiestudio.uploads.models import Reference
+from kiestudio.usage.services import BudgetExceeded, budget_check
+from kiestudio.workspaces.audit import A, audit_record
 from kiestudio.workspaces.models import Membership, Workspace
-from kiestudio.workspaces.services import A, BudgetExceeded, audit_record, budget_check
 
 REQUEST_NAMESPACE = uuid.UUID("0b7f3c52-6a55-4f4e-9a43-5d1c3f2a7e10")
 MAX_MESSAGE_CHARS = 50_000
@@ -206,7 +207,7 @@ def _attachments(workspace_id: int, ids: list[int], spec: ChatModelSpec) -> list
         raise ChatError(f"{spec.name} can't read images. Pick a model that can, or remove the attachment.")
     if len(ids) > MAX_ATTACHMENTS:
         raise ChatError(f"Attach at most {MAX_ATTACHMENTS} images to one message.")
-    found = {r.pk: r for r in ReferenceImage.objects.filter(workspace_id=workspace_id, pk__in=ids, kind="image")}
+    found = {r.pk: r for r in Reference.objects.filter(workspace_id=workspace_id, pk__in=ids, kind="image")}
     if len(found) != len(set(ids)):
         raise ChatError("An attached image is no longer available. Remove it and attach it again.")
     return [
@@ -218,7 +219,7 @@ def _attachments(workspace_id: int, ids: list[int], spec: ChatModelSpec) -> list
 def _reply(*, conversation: Conversation, user, path: list[Message], key: uuid.UUID, spec: ChatModelSpec) -> Message:
     """The reply to the last message of ``path``; it starts upstream once the transaction commits."""
     thinking = conversation.thinking and spec.supports_thinking
-    plan = relay.prepare(conversation=conversation, path=path, spec=spec, thinking=thinking)
+    plan = upstream.prepare(conversation=conversation, path=path, spec=spec, thinking=thinking)
     now = timezone.now()
     reply = Message.objects.create(
         workspace_id=conversation.workspace_id,
@@ -230,7 +231,7 @@ def _reply(*, conversation: Conversation, user, path: list[Message], key: uuid.U
         status=Message.Status.STREAMING,
         model_key=spec.key,
         thinking_requested=thinking,
-        # Prepared here, so claimed by this process from the start (see relay.prepare).
+        # Prepared here, so claimed by this process from the start (see upstream.prepare).
         runner=relay.RUNNER_ID if plan else "",
         heartbeat_at=now if plan else None,
         started_at=now if plan else None,

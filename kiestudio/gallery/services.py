@@ -19,8 +19,8 @@ from kiestudio.studio.services.trash import TRASH_DAYS as TRASH_DAYS
 from kiestudio.studio.services.trash import generations_restore as generations_restore
 from kiestudio.studio.services.trash import generations_trash as generations_trash
 from kiestudio.studio.services.trash import trash_purge as trash_purge
+from kiestudio.workspaces.audit import A, audit_record
 from kiestudio.workspaces.models import Workspace
-from kiestudio.workspaces.services import A, audit_record
 
 
 class GalleryError(Exception):

@@ -13,10 +13,13 @@ class StudioConfig(AppConfig):
 
         # Imported here, not at the top: these modules need the app registry (models) to be ready.
         from kiestudio.core.health import health_register
+        from kiestudio.studio.files import files_delete_unshared, workspace_file_names
         from kiestudio.studio.health import jobs_health
+        from kiestudio.workspaces.files import workspace_files_register
 
         post_spawn.connect(_start_dispatcher, dispatch_uid="studio-dispatcher")
         health_register("jobs", lambda: jobs_health().as_dict())
+        workspace_files_register("studio", collect=workspace_file_names, sweep=files_delete_unshared)
 
 
 def _say_when_callbacks_cannot_arrive() -> None:

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from kiestudio.studio.models import Asset
+from kiestudio.workspaces.models import Workspace
 
 
 def file_names(assets: QuerySet[Asset]) -> set[str]:
@@ -27,3 +28,8 @@ def files_delete_unshared(names: set[str]) -> None:
     )
     for name in names - still_used:
         default_storage.delete(name)
+
+
+def workspace_file_names(workspace: Workspace) -> set[str]:
+    """Every stored file of a workspace's results, for deleting the workspace."""
+    return file_names(Asset.objects.filter(workspace=workspace))

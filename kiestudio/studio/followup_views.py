@@ -19,8 +19,8 @@ from kiestudio.kie.catalog.actions import Action, get_action
 from kiestudio.studio import services
 from kiestudio.studio.forms import FollowupForm, PersonaForm
 from kiestudio.studio.models import Asset, Generation
+from kiestudio.usage.services import BudgetExceeded
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
-from kiestudio.workspaces.services import BudgetExceeded
 
 TEMPLATE = "studio/followup.html"
 

@@ -13,8 +13,7 @@ from kiestudio.core.fetch import BlockedURL, check_forward_url
 from kiestudio.core.params import BadJSON, is_id, parse_json
 from kiestudio.kie.catalog import FieldSpec, ModelSpec
 from kiestudio.kie.catalog.actions import Action
-from kiestudio.studio import uploads
-from kiestudio.studio.models import Asset, Generation, Reference, SunoPersona
+from kiestudio.studio.models import Asset, Generation, SunoPersona
 from kiestudio.studio.services import (
     MAX_VARIATIONS,
     GenerationError,
@@ -22,6 +21,8 @@ from kiestudio.studio.services import (
     followup_plan,
     generation_plan,
 )
+from kiestudio.uploads import services as uploads
+from kiestudio.uploads.models import Reference
 
 MEDIA_TYPES = set(uploads.FIELD_KINDS)
 LINKABLE = {"video", "audio"}  # a pasted link to a public clip or sound stays possible beside uploads

@@ -21,9 +21,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from kiestudio.core.params import BadParameter, parse_int
-from kiestudio.studio import services, uploads
-from kiestudio.studio.models import Asset, Reference
-from kiestudio.studio.uploads import UploadRejected, reference_create
+from kiestudio.studio import services
+from kiestudio.studio.models import Asset
+from kiestudio.uploads import services as uploads
+from kiestudio.uploads.models import Reference
+from kiestudio.uploads.services import UploadRejected, reference_create
 from kiestudio.workspaces.access import (
     current_workspace,
     get_for_workspace,

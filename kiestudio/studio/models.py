@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from decimal import Decimal
 
@@ -172,6 +171,11 @@ class Generation(models.Model):
         return self.status in PENDING
 
     @property
+    def usage_source(self) -> str:
+        """Its key in the usage ledger: its hold until Kie charges it, then its charge."""
+        return f"generation:{self.pk}"
+
+    @property
     def descendant_prefix(self) -> str:
         """The ``lineage`` prefix every generation derived from this one starts with."""
         return f"{self.lineage}{self.pk}/"
@@ -236,64 +240,14 @@ class Asset(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.index} of generation {self.generation_id}"
 
-
-REFERENCE_PLACEHOLDER = "https://studio.local/files/references/{pk}/"
-_PLACEHOLDER = re.compile(r"https://studio\.local/files/references/([0-9]{1,18})/", re.ASCII)
-
-
-def reference_path(instance: Reference, filename: str) -> str:
-    return f"ws{instance.workspace_id}/refs/{filename}"
-
-
-class Reference(models.Model):
-    """A picture, video clip or sound a creator gave to guide a generation: uploaded (checked by its content) or
-    copied from one of the workspace's results. At submit time the worker sends Kie its own upload of the file."""
-
-    class Kind(models.TextChoices):
-        IMAGE = "image", "Image"
-        VIDEO = "video", "Video"
-        AUDIO = "audio", "Audio"
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="references")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMAGE)
-    file = models.FileField(upload_to=reference_path, max_length=300)
-    # A video's first frame (WebP), for its chip and the picker.
-    poster = models.FileField(upload_to=reference_path, max_length=300, blank=True)
-    label = models.CharField(max_length=120, blank=True)  # the file's own name, or the result's title
-    mime_type = models.CharField(max_length=40)
-    size = models.PositiveBigIntegerField()
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    duration = models.FloatField(null=True, blank=True)  # seconds, for video and audio
-    # The result it was copied from: picking that result again reuses this copy (and its Kie upload).
-    source_asset = models.ForeignKey(
-        "Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="references"
-    )
-    kie_url = models.TextField(blank=True)
-    kie_uploaded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["workspace", "kind", "-created_at"], name="reference_by_kind")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} reference {self.pk}"
-
     @property
-    def placeholder(self) -> str:
-        """What a job's inputs hold in place of this file until the worker sends Kie its upload of it."""
-        return REFERENCE_PLACEHOLDER.format(pk=self.pk)
-
-    @staticmethod
-    def id_in_placeholder(value: object) -> int | None:
-        match = _PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
-        return int(match[1]) if match else None
-
-
-# The model's name before it took video and audio too; chat, workspaces and the submit code still import it.
-ReferenceImage = Reference
+    def display_label(self) -> str:
+        """What a reference copied from this result is called: its title, else the start of its prompt."""
+        title = str((self.metadata or {}).get("title") or "")
+        if title:
+            return title[:120]
+        prompt = self.generation.prompt_text if self.generation_id else ""
+        return (prompt[:57] + "…" if len(prompt) > 60 else prompt) if prompt else ""
 
 
 class CallbackReceipt(models.Model):

@@ -18,8 +18,8 @@ from kiestudio.kie.catalog import ModelSpec, UnknownModel, get_model
 from kiestudio.studio import services
 from kiestudio.studio.forms import GenerateForm
 from kiestudio.studio.models import SunoPersona
+from kiestudio.usage.services import BudgetExceeded
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role, scoped
-from kiestudio.workspaces.services import BudgetExceeded
 
 #: Suno fields holding a style description, which Kie's style boost rewrites.
 BOOST_FIELDS = ("style", "tags")

@@ -29,6 +29,7 @@ from kiestudio.studio import services
 from kiestudio.studio.forms import GenerateForm, remix_initial
 from kiestudio.studio.models import PENDING, Asset, Generation, Prompt
 from kiestudio.studio.selectors import is_new, popular_model_keys
+from kiestudio.usage.services import BudgetExceeded
 from kiestudio.workspaces.access import (
     current_membership,
     current_workspace,
@@ -36,7 +37,7 @@ from kiestudio.workspaces.access import (
     require_role,
     scoped,
 )
-from kiestudio.workspaces.services import BudgetExceeded, workspace_webhook_key
+from kiestudio.workspaces.services import workspace_webhook_key
 
 log = logging.getLogger("kiestudio.studio")
 

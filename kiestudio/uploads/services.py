@@ -9,14 +9,14 @@ import io
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.files.base import ContentFile, File
 from django.core.files.uploadedfile import UploadedFile
 
 from kiestudio.kie.catalog import ModelSpec, UnknownModel, get_model
-from kiestudio.studio import media
-from kiestudio.studio.models import Asset, Reference
+from kiestudio.uploads import media
+from kiestudio.uploads.models import Reference
 
 MB = 1024 * 1024
 MAX_REFERENCE_BYTES = 10 * MB  # pictures
@@ -207,7 +207,19 @@ def rules_for(kind: str, spec: ModelSpec | str | None = None, field_name: str | 
     return dataclasses.replace(rules, owner=spec.name, **changes) if changes else rules
 
 
-def reference_problem(reference: Reference | Asset, rules: MediaRules, name: str | None = None) -> str | None:
+class StoredMedia(Protocol):
+    """A stored file that can be checked against an input's rules: a reference, or a studio result (Asset)."""
+
+    kind: str
+    mime_type: str
+    size: int
+    duration: float | None
+
+    @property
+    def display_label(self) -> str: ...
+
+
+def reference_problem(reference: StoredMedia, rules: MediaRules, name: str | None = None) -> str | None:
     return rules.problem(
         kind=reference.kind,
         mime_type=reference.mime_type,
@@ -217,8 +229,8 @@ def reference_problem(reference: Reference | Asset, rules: MediaRules, name: str
     )
 
 
-def display_name(item: Reference | Asset) -> str:
-    label = item.label if isinstance(item, Reference) else _asset_label(item)
+def display_name(item: StoredMedia) -> str:
+    label = item.display_label
     return f"“{label}”" if label else f"This {NOUNS[item.kind][2]}" if item.kind in NOUNS else "This file"
 
 
@@ -248,9 +260,7 @@ def reference_create(
     return _store_clip(workspace=workspace, user=user, fh=fh, probe=probe, size=size, label=label)
 
 
-def reference_from_bytes(
-    *, workspace, user, data: bytes, label: str = "", source_asset: Asset | None = None
-) -> Reference:
+def reference_from_bytes(*, workspace, user, data: bytes, label: str = "", source_asset: Any = None) -> Reference:
     try:
         info = media.probe_image(io.BytesIO(data), allowed=media.REFERENCE_FORMATS)
     except media.MediaError as exc:
@@ -271,16 +281,16 @@ def reference_from_bytes(
     return reference
 
 
-def reference_from_asset_file(*, asset: Asset, user, rules: MediaRules | None = None) -> Reference:
+def reference_from_asset_file(*, asset: Any, user, rules: MediaRules | None = None) -> Reference:
     """A copy of one of the workspace's results to use as a reference (Kie is sent our copy, never its own old
     link). The copy is checked like an upload: against the rules of the input it is picked for, or the studio's."""
     rules = rules if rules is not None and rules.kind == asset.kind else DEFAULT_RULES[asset.kind]
-    label = _asset_label(asset)
+    label = asset.display_label
     name = f"“{label}”" if label else f"This {NOUNS[asset.kind][2]}"
     if asset.size > rules.max_bytes:
         raise UploadRejected(rules.size_problem(asset.size, name))
     with asset.file.open("rb") as fh:
-        if asset.kind == Asset.Kind.IMAGE:
+        if asset.kind == "image":
             return reference_from_bytes(
                 workspace=asset.workspace, user=user, data=fh.read(), label=label, source_asset=asset
             )
@@ -326,14 +336,6 @@ def _label(file_name: str | None) -> str:
     """The name the creator's file had, for its chip: no folders, no control characters, at most 120 characters."""
     name = os.path.basename((file_name or "").replace("\\", "/"))
     return "".join(ch for ch in name if ch.isprintable()).strip()[:120]
-
-
-def _asset_label(asset: Asset) -> str:
-    title = str((asset.metadata or {}).get("title") or "")
-    if title:
-        return title[:120]
-    prompt = asset.generation.prompt_text if asset.generation_id else ""
-    return (prompt[:57] + "…" if len(prompt) > 60 else prompt) if prompt else ""
 
 
 def _length(fh) -> int:

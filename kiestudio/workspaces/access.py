@@ -11,9 +11,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import MultipleObjectsReturned, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseBase
+from django.views.decorators.http import require_POST
 
 from kiestudio.workspaces.models import Membership, Role, Workspace
 
@@ -65,3 +67,8 @@ def require_role[R: HttpResponseBase](minimum: str | Role) -> Callable[[Callable
         return wrapper
 
     return decorator
+
+
+def admin_change[R: HttpResponseBase](view: Callable[..., R]) -> Callable[..., R]:
+    """A change only an admin or owner may make: POST only, signed in, and at least admin here."""
+    return require_POST(login_required(require_role(Role.ADMIN)(view)))

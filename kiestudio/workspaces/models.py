@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -119,34 +118,6 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "open"
-
-
-class UsageEntry(models.Model):
-    """The ledger: one row per charge, generations and chat alike. Budgets and the usage dashboard read it."""
-
-    class Kind(models.TextChoices):
-        GENERATION = "generation", "Generation"
-        CHAT = "chat", "Chat"
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="usage")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    model_key = models.CharField(max_length=120)
-    credits = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
-    # What was charged: "generation:12" or "message:34" (one entry each: the key is unique).
-    source = models.CharField(max_length=40, unique=True)
-    estimated = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [
-            models.Index(fields=["workspace", "created_at"], name="usage_by_time"),
-            models.Index(fields=["workspace", "user", "created_at"], name="usage_by_member"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.credits} credits for {self.source}"
 
 
 class AuditEvent(models.Model):

@@ -1,6 +1,7 @@
-"""Team workspaces: members and roles, invitations, the Kie key, budgets, the usage ledger and the audit log.
+"""Team workspaces: members and roles, invitations, the Kie key and the workspace's settings.
 
-Every change that matters to a team is recorded as an AuditEvent by the function that makes it. Permission
+Every change that matters to a team is recorded as an AuditEvent (``workspaces.audit``) by the function that
+makes it; budgets, caps and the ledger are the ``usage`` app's. Permission
 checks that depend on who is acting (an admin can't touch an owner; the last owner can't leave) live here, so
 every view gets them; the coarse "needs at least this role" check is the view's ``require_role``.
 """
@@ -9,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -20,29 +20,18 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from kiestudio.core import crypto
 from kiestudio.core.kie import kie_client
-from kiestudio.core.params import BadParameter, parse_decimal
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.kie.catalog.chat import get_chat_model
 from kiestudio.kie.errors import KieError
-from kiestudio.workspaces.models import (
-    ROLE_RANK,
-    AuditEvent,
-    Invitation,
-    Membership,
-    Role,
-    UsageEntry,
-    Workspace,
-)
+from kiestudio.workspaces.audit import A, audit_record, who
+from kiestudio.workspaces.files import workspace_files, workspace_files_delete_later
+from kiestudio.workspaces.models import ROLE_RANK, Invitation, Membership, Role, Workspace
 
-A = AuditEvent.Action
-MAX_CREDITS = Decimal("1000000000")
 BALANCE_CACHE_SECONDS = 300
 
 
@@ -52,25 +41,6 @@ class WorkspaceError(Exception):
 
 class NotAllowed(WorkspaceError):
     """The change needs a role the person doesn't have here (views answer 403)."""
-
-
-# --- Audit log ------------------------------------------------------------------------------------------------
-
-
-def audit_record(*, workspace: Workspace, actor, action: str, target: str = "", **details: object) -> AuditEvent:
-    return AuditEvent.objects.create(
-        workspace=workspace,
-        workspace_name=workspace.name,
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_email=getattr(actor, "email", "") or "",
-        action=action,
-        target=target[:200],
-        details=details,
-    )
-
-
-def _who(user) -> str:
-    return f"{user.display_name} <{user.email}>" if user else "someone"
 
 
 # --- Workspaces -----------------------------------------------------------------------------------------------
@@ -120,34 +90,17 @@ def workspace_rename(*, workspace: Workspace, actor, name: str) -> Workspace:
 
 
 def workspace_delete(*, workspace: Workspace, actor, confirm: str) -> None:
-    """Delete the workspace and everything in it, files included. The owner types the name to confirm."""
+    """Delete the workspace and everything in it, files included. The owner types the name to confirm.
+
+    The database cascades the rows; the files each feature holds (``workspaces.files``) are collected before
+    the rows go and deleted in batches by the worker after the deletion commits."""
     if confirm.strip() != workspace.name:
         raise WorkspaceError(f"Type the workspace's name, “{workspace.name}”, exactly, to delete it.")
-    # Upward imports (tenancy reaching into the generations it deletes), listed in the layer contract: they
-    # leave when workspace deletion is driven from above (issue 17).
-    from kiestudio.studio.files import file_names
-    from kiestudio.studio.models import Asset, ReferenceImage
-
-    names = sorted(
-        file_names(Asset.objects.filter(workspace=workspace))
-        | {
-            n
-            for pair in ReferenceImage.objects.filter(workspace=workspace).values_list("file", "poster")
-            for n in pair
-            if n
-        }
-    )
+    held = workspace_files(workspace)
     with transaction.atomic():
         audit_record(workspace=workspace, actor=actor, action=A.WORKSPACE_DELETED, target=workspace.name)
         workspace.delete()
-    transaction.on_commit(lambda: _delete_files_later(names))
-
-
-def _delete_files_later(names: list[str]) -> None:
-    from django_q.tasks import async_task
-
-    for start in range(0, len(names), 500):
-        async_task("kiestudio.workspaces.tasks.files_delete_task", names[start : start + 500], group="cleanup")
+    transaction.on_commit(lambda: workspace_files_delete_later(held))
 
 
 def ownership_transfer(*, workspace: Workspace, actor_membership: Membership, to: Membership) -> None:
@@ -163,7 +116,7 @@ def ownership_transfer(*, workspace: Workspace, actor_membership: Membership, to
             workspace=workspace,
             actor=actor_membership.user,
             action=A.OWNERSHIP_TRANSFERRED,
-            target=_who(to.user),
+            target=who(to.user),
         )
 
 
@@ -191,7 +144,7 @@ def member_change_role(*, membership: Membership, actor_membership: Membership, 
             workspace=membership.workspace,
             actor=actor_membership.user,
             action=A.ROLE_CHANGED,
-            target=_who(membership.user),
+            target=who(membership.user),
             previous=old,
             role=role,
         )
@@ -210,9 +163,7 @@ def member_remove(*, membership: Membership, actor_membership: Membership) -> No
         raise WorkspaceError("A workspace needs an owner.")
     workspace = membership.workspace
     membership.delete()
-    audit_record(
-        workspace=workspace, actor=actor_membership.user, action=A.MEMBER_REMOVED, target=_who(membership.user)
-    )
+    audit_record(workspace=workspace, actor=actor_membership.user, action=A.MEMBER_REMOVED, target=who(membership.user))
 
 
 def member_leave(*, membership: Membership) -> None:
@@ -222,43 +173,7 @@ def member_leave(*, membership: Membership) -> None:
         )
     workspace = membership.workspace
     membership.delete()
-    audit_record(workspace=workspace, actor=membership.user, action=A.MEMBER_LEFT, target=_who(membership.user))
-
-
-def parse_credits(raw: str | None, what: str) -> Decimal | None:
-    """A credit amount from a form: blank means no limit; negative or not a number is refused."""
-    raw = (raw or "").strip().replace(",", "")
-    if not raw:
-        return None
-    try:
-        value = parse_decimal(raw, name=what)
-    except (BadParameter, InvalidOperation):
-        raise WorkspaceError(f"The {what} must be a number of credits, like 500.") from None
-    if not value.is_finite():
-        raise WorkspaceError(f"The {what} must be a number of credits, like 500.")
-    if value < 0:
-        raise WorkspaceError(f"The {what} can't be negative.")
-    if value > MAX_CREDITS:
-        raise WorkspaceError(f"The {what} is too large.")
-    return value.quantize(Decimal("0.01"))
-
-
-def member_set_cap(*, membership: Membership, actor_membership: Membership, cap: Decimal | None) -> Membership:
-    if not actor_membership.has_role(Role.ADMIN):
-        raise NotAllowed("Only admins and owners can set members' caps.")
-    if cap != membership.monthly_cap:
-        old = membership.monthly_cap
-        membership.monthly_cap = cap
-        membership.save(update_fields=["monthly_cap"])
-        audit_record(
-            workspace=membership.workspace,
-            actor=actor_membership.user,
-            action=A.CAP_CHANGED,
-            target=_who(membership.user),
-            previous=str(old) if old is not None else None,
-            cap=str(cap) if cap is not None else None,
-        )
-    return membership
+    audit_record(workspace=workspace, actor=membership.user, action=A.MEMBER_LEFT, target=who(membership.user))
 
 
 # --- Invitations ----------------------------------------------------------------------------------------------
@@ -401,7 +316,7 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
                 workspace=invitation.workspace,
                 actor=user,
                 action=A.MEMBER_JOINED,
-                target=_who(user),
+                target=who(user),
                 role=invitation.role,
             )
     except IntegrityError:
@@ -501,20 +416,6 @@ def workspace_set_defaults(*, workspace: Workspace, actor, generate_model: str, 
         )
 
 
-def workspace_set_budget(*, workspace: Workspace, actor, budget: Decimal | None) -> None:
-    if budget != workspace.monthly_budget:
-        old = workspace.monthly_budget
-        workspace.monthly_budget = budget
-        workspace.save(update_fields=["monthly_budget"])
-        audit_record(
-            workspace=workspace,
-            actor=actor,
-            action=A.BUDGET_CHANGED,
-            target=f"{budget} credits a month" if budget is not None else "no budget",
-            previous=str(old) if old is not None else None,
-        )
-
-
 def _balance_key(kie_key: str) -> str:
     # The balance belongs to the Kie account, so it is cached per key (a fingerprint, never the key itself):
     # workspaces on the same key share it, and a new key starts fresh.
@@ -545,111 +446,3 @@ def workspace_balance(
     read_at = timezone.now().isoformat()
     cache.set(_balance_key(key), (str(balance), read_at), BALANCE_CACHE_SECONDS)
     return balance, read_at
-
-
-# --- Budgets and the ledger -----------------------------------------------------------------------------------
-
-
-class BudgetExceeded(WorkspaceError):
-    pass
-
-
-def month_start(now: datetime | None = None) -> datetime:
-    local = timezone.localtime(now or timezone.now())
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def spent_this_month(*, workspace: Workspace, user=None) -> Decimal:
-    """Credits charged this calendar month, plus what jobs already bought but not yet charged will cost."""
-    from kiestudio.studio.models import Generation, Status  # upward; leaves with the usage app (issue 17)
-
-    since = month_start()
-    ledger = UsageEntry.objects.filter(workspace=workspace, created_at__gte=since)
-    pending = Generation.objects.filter(
-        workspace=workspace, status__in=(Status.QUEUED, Status.SUBMITTING), created_at__gte=since
-    )
-    if user is not None:
-        ledger = ledger.filter(user=user)
-        pending = pending.filter(created_by=user)
-    charged = ledger.aggregate(total=Sum("credits"))["total"] or Decimal(0)
-    reserved = pending.aggregate(total=Sum("credits_estimated"))["total"] or Decimal(0)
-    return charged + reserved
-
-
-def format_credits(value: Decimal) -> str:
-    value = value.quantize(Decimal("0.01"))
-    return f"{value:,.0f}" if value == value.to_integral() else f"{value:,.2f}"
-
-
-def budget_check(*, workspace: Workspace, membership: Membership, cost: Decimal) -> None:
-    """Refuse, before anything is spent, what would take the workspace or the member over their monthly limit."""
-    if workspace.monthly_budget is not None:
-        left = workspace.monthly_budget - spent_this_month(workspace=workspace)
-        if cost > left:
-            raise BudgetExceeded(
-                f"This would go over {workspace.name}'s monthly budget: it costs about {format_credits(cost)} credits and "
-                f"{format_credits(max(left, Decimal(0)))} of {format_credits(workspace.monthly_budget)} are left this month. "
-                "An admin can raise the budget in workspace settings."
-            )
-    if membership.monthly_cap is not None:
-        left = membership.monthly_cap - spent_this_month(workspace=workspace, user=membership.user)
-        if cost > left:
-            raise BudgetExceeded(
-                f"This would go over your monthly cap in {workspace.name}: it costs about {format_credits(cost)} credits and "
-                f"{format_credits(max(left, Decimal(0)))} of your {format_credits(membership.monthly_cap)} are left this month. "
-                "Ask an admin to raise it."
-            )
-
-
-def usage_record(
-    *, workspace_id: int, user_id: int | None, kind: str, model_key: str, credits: Decimal, source: str, estimated: bool
-) -> None:
-    """One ledger entry per charge; recording the same charge again updates it."""
-    UsageEntry.objects.update_or_create(
-        source=source,
-        defaults={
-            "workspace_id": workspace_id,
-            "user_id": user_id,
-            "kind": kind,
-            "model_key": model_key,
-            "credits": credits,
-            "estimated": estimated,
-        },
-    )
-
-
-# --- Usage dashboard ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UsageReport:
-    start: datetime
-    end: datetime  # exclusive
-    total: Decimal
-    days: list[tuple[datetime, Decimal]]
-    by_member: Sequence[Mapping[str, object]]
-    by_model: Sequence[Mapping[str, object]]
-
-
-def usage_report(*, workspace: Workspace, start: datetime, end: datetime) -> UsageReport:
-    entries = UsageEntry.objects.filter(workspace=workspace, created_at__gte=start, created_at__lt=end)
-    per_day = entries.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-    totals = {
-        day.isoformat(): credits
-        for day, credits in per_day.order_by().values("day").annotate(c=Sum("credits")).values_list("day", "c")
-    }
-    days = []
-    cursor = timezone.localtime(start)
-    while cursor < end:
-        days.append((cursor, totals.get(cursor.date().isoformat(), Decimal(0))))
-        cursor += timedelta(days=1)
-    by_member = list(
-        entries.values("user__email", "user__name")
-        .annotate(credits=Sum("credits"), count=Count("pk"))
-        .order_by("-credits", "user__email")
-    )
-    by_model = list(
-        entries.values("model_key", "kind").annotate(credits=Sum("credits"), count=Count("pk")).order_by("-credits")
-    )
-    total = entries.aggregate(total=Sum("credits"))["total"] or Decimal(0)
-    return UsageReport(start, end, total, days, by_member, by_model)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from kiestudio.workspaces.files import workspace_files_sweep
 
-def files_delete_task(names: list[str]) -> int:
+
+def files_delete_task(names: list[str], owner: str = "studio") -> int:
     """Delete the stored files of a deleted workspace (rows are gone already; files follow in batches)."""
-    from kiestudio.studio.files import files_delete_unshared  # upward: see workspaces.services.workspace_delete
-
-    files_delete_unshared(set(names))
+    workspace_files_sweep(names, owner)
     return len(names)

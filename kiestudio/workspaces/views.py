@@ -1,42 +1,40 @@
 from __future__ import annotations
 
-import csv
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kiestudio.core.credits import format_credits
 from kiestudio.core.http import AuthedHttpRequest
-from kiestudio.core.params import parse_id, parse_optional_date
+from kiestudio.core.params import parse_id
 from kiestudio.kie.catalog import load_catalog
 from kiestudio.kie.catalog.chat import chat_model_groups
 from kiestudio.workspaces import services
-from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
+from kiestudio.workspaces.access import (
+    admin_change,
+    current_membership,
+    current_workspace,
+    get_for_workspace,
+    require_role,
+)
 from kiestudio.workspaces.middleware import SESSION_KEY
-from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role, UsageEntry
-from kiestudio.workspaces.services import NotAllowed, WorkspaceError
+from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role
+from kiestudio.workspaces.responses import change_done
+from kiestudio.workspaces.services import WorkspaceError
 
 AUDIT_PAGE = 50
 NEW_LINK_KEY = "kiestudio.new_invitation"
-
-
-def _done(request: HttpRequest, to: str, error: WorkspaceError | None = None, success: str = "") -> HttpResponse:
-    """After a change: a friendly 403 for a change above one's role, else a message and back to the page."""
-    if isinstance(error, NotAllowed):
-        raise PermissionDenied(str(error))
-    if error is not None:
-        messages.error(request, str(error))
-    elif success:
-        messages.success(request, success)
-    return redirect(to)
 
 
 def _switch(request: HttpRequest, workspace_id: int) -> None:
@@ -69,7 +67,7 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
     try:
         workspace = services.workspace_create(name=request.POST.get("name", ""), owner=request.user)
     except WorkspaceError as exc:
-        return _done(request, "settings", exc)
+        return change_done(request, "settings", exc)
     _switch(request, workspace.pk)
     messages.success(request, f"Created {workspace.name}. Invite your team, then add the team's Kie key.")
     return redirect("team")
@@ -81,15 +79,11 @@ def workspace_new(request: HttpRequest) -> HttpResponse:
 def _team_context(request: HttpRequest, **extra: object) -> dict[str, object]:
     workspace = current_workspace(request)
     memberships = list(workspace.memberships.select_related("user").order_by("created_at", "pk"))
-    spent = {}
-    if current_membership(request).has_role(Role.ADMIN):
-        for membership in memberships:
-            spent[membership.pk] = services.spent_this_month(workspace=workspace, user=membership.user)
     invitations = workspace.invitations.filter(
         accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).select_related("created_by")
     return {
-        "memberships": [(m, spent.get(m.pk)) for m in memberships],
+        "memberships": memberships,
         "invitations": invitations,
         "roles": Role.choices,
         "owners": sum(1 for m in memberships if m.role == Role.OWNER),
@@ -113,9 +107,7 @@ def _get_membership(request: HttpRequest, pk: object) -> Membership:
     return get_for_workspace(request, Membership.objects.select_related("user", "workspace"), pk=pk)
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     membership = _get_membership(request, pk)
     try:
@@ -123,34 +115,20 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
             membership=membership, actor_membership=current_membership(request), role=request.POST.get("role", "")
         )
     except WorkspaceError as exc:
-        return _done(request, "team", exc)
-    return _done(request, "team", success=f"{membership.user.display_name} is now {membership.get_role_display()}.")
+        return change_done(request, "team", exc)
+    return change_done(
+        request, "team", success=f"{membership.user.display_name} is now {membership.get_role_display()}."
+    )
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
-def member_cap(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _get_membership(request, pk)
-    try:
-        cap = services.parse_credits(request.POST.get("cap"), "monthly cap")
-        services.member_set_cap(membership=membership, actor_membership=current_membership(request), cap=cap)
-    except WorkspaceError as exc:
-        return _done(request, "team", exc)
-    words = f"{cap} credits a month" if cap is not None else "no cap of their own"
-    return _done(request, "team", success=f"{membership.user.display_name} now has {words}.")
-
-
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = _get_membership(request, pk)
     try:
         services.member_remove(membership=membership, actor_membership=current_membership(request))
     except WorkspaceError as exc:
-        return _done(request, "team", exc)
-    return _done(request, "team", success=f"Removed {membership.user.display_name} from the workspace.")
+        return change_done(request, "team", exc)
+    return change_done(request, "team", success=f"Removed {membership.user.display_name} from the workspace.")
 
 
 @require_POST
@@ -161,17 +139,15 @@ def member_leave(request: HttpRequest) -> HttpResponse:
     try:
         services.member_leave(membership=membership)
     except WorkspaceError as exc:
-        return _done(request, "team", exc)
+        return change_done(request, "team", exc)
     request.session.pop(SESSION_KEY, None)
-    return _done(request, "home", success=f"You left {name}.")
+    return change_done(request, "home", success=f"You left {name}.")
 
 
 # --- Invitations ----------------------------------------------------------------------------------------------
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def invitation_create(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
     try:
@@ -183,7 +159,7 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
             link_base=request.build_absolute_uri(reverse("invitation", args=["-"]))[:-2],
         )
     except WorkspaceError as exc:
-        return _done(request, "team", exc)
+        return change_done(request, "team", exc)
     if made.invitation.email:
         sent = "Sent to" if made.emailed else "The email to"
         note = "" if made.emailed else " couldn't be sent, so share this link yourself"
@@ -196,16 +172,14 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
     return redirect("team")
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_for_workspace(request, Invitation, pk=pk)
     try:
         services.invitation_revoke(invitation=invitation, actor_membership=current_membership(request))
     except WorkspaceError as exc:
-        return _done(request, "team", exc)
-    return _done(request, "team", success="Invitation revoked: its link no longer works.")
+        return change_done(request, "team", exc)
+    return change_done(request, "team", success="Invitation revoked: its link no longer works.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -242,9 +216,20 @@ def _settings_context(request: AuthedHttpRequest, **extra: object) -> dict[str, 
         "others": workspace.memberships.exclude(user=request.user).select_related("user"),
         "generate_models": load_catalog().originals,
         "chat_model_groups": chat_model_groups(),
-        "spent": services.spent_this_month(workspace=workspace) if workspace.monthly_budget is not None else None,
         **extra,
     }
+
+
+def _settings_change(
+    request: HttpRequest, change: Callable[[], Any], success: str | Callable[[Any], str]
+) -> HttpResponse:
+    """Make a settings change; back to settings with the success message (``success`` of what the change
+    returned, when it is a function) or with the reason it was refused."""
+    try:
+        result = change()
+    except WorkspaceError as exc:
+        return change_done(request, "settings", exc)
+    return change_done(request, "settings", success=success(result) if callable(success) else success)
 
 
 @require_GET
@@ -253,93 +238,67 @@ def settings_page(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "workspaces/settings.html", _settings_context(request))
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def settings_name(request: HttpRequest) -> HttpResponse:
-    try:
-        services.workspace_rename(
-            workspace=current_workspace(request), actor=request.user, name=request.POST.get("name", "")
-        )
-    except WorkspaceError as exc:
-        return _done(request, "settings", exc)
-    return _done(request, "settings", success="Workspace renamed.")
+    name = request.POST.get("name", "")
+    return _settings_change(
+        request,
+        lambda: services.workspace_rename(workspace=current_workspace(request), actor=request.user, name=name),
+        "Workspace renamed.",
+    )
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def settings_key(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
     if request.POST.get("action") == "remove":
         services.workspace_clear_key(workspace=workspace, actor=request.user)
-        return _done(request, "settings", success="Key removed: jobs use the studio's own key again.")
-    try:
-        balance = services.workspace_set_key(workspace=workspace, actor=request.user, key=request.POST.get("key", ""))
-    except WorkspaceError as exc:
-        return _done(request, "settings", exc)
-    return _done(
-        request, "settings", success=f"Key saved. Kie says the account has {services.format_credits(balance)} credits."
+        return change_done(request, "settings", success="Key removed: jobs use the studio's own key again.")
+    key = request.POST.get("key", "")
+    return _settings_change(
+        request,
+        lambda: services.workspace_set_key(workspace=workspace, actor=request.user, key=key),
+        lambda balance: f"Key saved. Kie says the account has {format_credits(balance)} credits.",
     )
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def settings_key_test(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
-    try:
+
+    def test() -> Decimal:
         balance = services.kie_key_check(services.workspace_kie_key(workspace))
-    except WorkspaceError as exc:
-        return _done(request, "settings", exc)
-    services.workspace_balance(workspace=workspace, refresh=True)
-    return _done(
-        request,
-        "settings",
-        success=f"The key works: Kie says the account has {services.format_credits(balance)} credits.",
+        services.workspace_balance(workspace=workspace, refresh=True)
+        return balance
+
+    return _settings_change(
+        request, test, lambda balance: f"The key works: Kie says the account has {format_credits(balance)} credits."
     )
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def settings_webhook(request: HttpRequest) -> HttpResponse:
-    try:
-        services.workspace_set_webhook_key(
-            workspace=current_workspace(request), actor=request.user, key=request.POST.get("webhook_key", "")
-        )
-    except WorkspaceError as exc:
-        return _done(request, "settings", exc)
-    return _done(request, "settings", success="Webhook key saved.")
+    key = request.POST.get("webhook_key", "")
+    return _settings_change(
+        request,
+        lambda: services.workspace_set_webhook_key(workspace=current_workspace(request), actor=request.user, key=key),
+        "Webhook key saved.",
+    )
 
 
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
+@admin_change
 def settings_defaults(request: HttpRequest) -> HttpResponse:
-    try:
-        services.workspace_set_defaults(
+    generate_model, chat_model = request.POST.get("generate_model", ""), request.POST.get("chat_model", "")
+    return _settings_change(
+        request,
+        lambda: services.workspace_set_defaults(
             workspace=current_workspace(request),
             actor=request.user,
-            generate_model=request.POST.get("generate_model", ""),
-            chat_model=request.POST.get("chat_model", ""),
-        )
-    except WorkspaceError as exc:
-        return _done(request, "settings", exc)
-    return _done(request, "settings", success="Default models saved.")
-
-
-@require_POST
-@login_required
-@require_role(Role.ADMIN)
-def settings_budget(request: HttpRequest) -> HttpResponse:
-    try:
-        budget = services.parse_credits(request.POST.get("budget"), "monthly budget")
-        services.workspace_set_budget(workspace=current_workspace(request), actor=request.user, budget=budget)
-    except WorkspaceError as exc:
-        return _done(request, "settings", exc)
-    words = f"{budget} credits a month" if budget is not None else "no monthly budget"
-    return _done(request, "settings", success=f"The workspace now has {words}.")
+            generate_model=generate_model,
+            chat_model=chat_model,
+        ),
+        "Default models saved.",
+    )
 
 
 @require_POST
@@ -352,8 +311,8 @@ def settings_transfer(request: HttpRequest) -> HttpResponse:
             workspace=current_workspace(request), actor_membership=current_membership(request), to=to
         )
     except WorkspaceError as exc:
-        return _done(request, "settings", exc)
-    return _done(request, "settings", success=f"{to.user.display_name} now owns the workspace; you're an admin.")
+        return change_done(request, "settings", exc)
+    return change_done(request, "settings", success=f"{to.user.display_name} now owns the workspace; you're an admin.")
 
 
 @require_POST
@@ -365,9 +324,9 @@ def settings_delete(request: HttpRequest) -> HttpResponse:
     try:
         services.workspace_delete(workspace=workspace, actor=request.user, confirm=request.POST.get("confirm", ""))
     except WorkspaceError as exc:
-        return _done(request, "settings", exc)
+        return change_done(request, "settings", exc)
     request.session.pop(SESSION_KEY, None)
-    return _done(request, "home", success=f"Deleted {name} and everything in it.")
+    return change_done(request, "home", success=f"Deleted {name} and everything in it.")
 
 
 FRESH_BALANCE_SECONDS = 2  # however many tabs see work finish, Kie is asked at most this often per key
@@ -385,104 +344,6 @@ def balance(request: HttpRequest) -> HttpResponse:
 
 
 # --- Usage and audit ------------------------------------------------------------------------------------------
-
-
-def _range(request: HttpRequest) -> tuple[datetime, datetime, date, date]:
-    today = timezone.localdate()
-    first = parse_optional_date(request.GET.get("from"), name="from date") or today.replace(day=1)
-    last = parse_optional_date(request.GET.get("to"), name="to date") or today
-    if last < first:
-        first, last = last, first
-    last = min(last, first + timedelta(days=366))
-    tz = timezone.get_current_timezone()
-    start = datetime(first.year, first.month, first.day, tzinfo=tz)
-    end = datetime(last.year, last.month, last.day, tzinfo=tz) + timedelta(days=1)
-    return start, end, first, last
-
-
-CHART_W, CHART_H, CHART_LEFT, CHART_BOTTOM = 720, 220, 48, 24
-
-
-def _chart(days) -> dict[str, object]:
-    """Bars for credits per day, drawn on the server as SVG (no chart library, nothing from a CDN)."""
-    peak = max((float(v) for _, v in days), default=0.0) or 1.0
-    width = (CHART_W - CHART_LEFT) / max(len(days), 1)
-    plot_h = CHART_H - CHART_BOTTOM - 8
-    bars = []
-    for i, (day, value) in enumerate(days):
-        h = float(value) / peak * plot_h
-        bars.append(
-            {
-                "x": round(CHART_LEFT + i * width + width * 0.15, 2),
-                "y": round(CHART_H - CHART_BOTTOM - h, 2),
-                "w": round(max(width * 0.7, 1), 2),
-                "h": round(h, 2),
-                "day": day,
-                "value": value,
-                "label": i % max(1, len(days) // 8) == 0,
-                "label_x": round(CHART_LEFT + i * width + width / 2, 2),
-            }
-        )
-    ticks = [
-        {"y": round(CHART_H - CHART_BOTTOM - plot_h * f, 2), "value": f"{peak * f:.3g}" if f else "0"}
-        for f in (0, 0.5, 1)
-    ]
-    busiest = max(bars, key=lambda bar: bar["value"], default=None)
-    return {
-        "bars": bars,
-        "busiest": busiest if busiest and busiest["value"] > 0 else None,
-        "ticks": ticks,
-        "w": CHART_W,
-        "h": CHART_H,
-        "left": CHART_LEFT,
-        "base": CHART_H - CHART_BOTTOM,
-    }
-
-
-@require_GET
-@login_required
-@require_role(Role.ADMIN)
-def usage(request: HttpRequest) -> HttpResponse:
-    start, end, first, last = _range(request)
-    report = services.usage_report(workspace=current_workspace(request), start=start, end=end)
-    context = {"report": report, "first": first, "last": last, "chart": _chart(report.days)}
-    return render(request, "workspaces/usage.html", context)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: object) -> object:
-    """Keep a spreadsheet from reading a cell as a formula (CSV injection): such text gets a leading quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-@require_GET
-@login_required
-@require_role(Role.ADMIN)
-def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
-    start, end, first, last = _range(request)
-    entries = (
-        UsageEntry.objects.filter(workspace=current_workspace(request), created_at__gte=start, created_at__lt=end)
-        .select_related("user")
-        .order_by("created_at", "pk")
-    )
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(["time", "member", "kind", "model", "credits", "estimated", "source"])
-        for entry in entries.iterator(chunk_size=2000):
-            who = entry.user.email if entry.user else ""
-            row = [entry.created_at.isoformat(), who, entry.kind, entry.model_key, entry.credits, entry.estimated]
-            yield writer.writerow([_cell(value) for value in [*row, entry.source]])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="kiestudio-usage-{first}-{last}.csv"'
-    return response
 
 
 @require_GET

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from kiestudio.studio.models import Generation, Reference, Status
+from kiestudio.studio.models import Generation, Status
+from kiestudio.uploads.models import Reference
 from tests.studio.media_samples import mp4_bytes
 
 

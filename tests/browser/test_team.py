@@ -6,7 +6,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from kiestudio.studio.models import Generation
-from kiestudio.workspaces.models import Membership, Role, UsageEntry
+from kiestudio.usage.models import UsageEntry
+from kiestudio.workspaces.models import Membership, Role
 from tests.conftest import PASSWORD
 from tests.studio.helpers import create, drain, workspace_of
 

@@ -73,7 +73,7 @@ def reference_for(user, width: int = 64):
     """An uploaded reference image in the user's first workspace (checked by content, like any upload)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from kiestudio.studio.uploads import reference_create
+    from kiestudio.uploads.services import reference_create
 
     upload = SimpleUploadedFile("x.png", png_bytes(width), content_type="image/png")
     return reference_create(workspace=workspace_of(user), user=user, upload=upload)

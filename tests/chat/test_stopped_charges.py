@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 
 from kiestudio.chat import relay, services
 from kiestudio.chat.models import Message
-from kiestudio.workspaces.models import UsageEntry
+from kiestudio.usage.models import UsageEntry
 
 from .helpers import conversation_for, send, wait_for, wait_until_done
 

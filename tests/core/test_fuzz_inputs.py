@@ -42,7 +42,7 @@ from kiestudio.kie.catalog import FIELD_TYPES, get_model, load_catalog
 from kiestudio.kie.catalog.actions import get_action
 from kiestudio.studio import services as studio_services
 from kiestudio.studio.forms import FollowupForm, GenerateForm
-from kiestudio.studio.models import Reference
+from kiestudio.uploads.models import Reference
 from kiestudio.workspaces.models import Membership
 from tests.workspaces.test_url_tenancy import ID_URLS, make_objects
 

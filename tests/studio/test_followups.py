@@ -18,7 +18,7 @@ from kiestudio.kie.catalog import get_model
 from kiestudio.kie.catalog.actions import get_action
 from kiestudio.studio import services
 from kiestudio.studio.models import Asset, Generation, Status
-from kiestudio.workspaces.models import UsageEntry
+from kiestudio.usage.models import UsageEntry
 from tests.studio.helpers import create, drain, made
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from kiestudio.studio.models import Generation
-from kiestudio.workspaces.models import UsageEntry
+from kiestudio.usage.models import UsageEntry
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}

@@ -12,8 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from kiestudio.core.leases import lease_acquire
-from kiestudio.studio import services, uploads
-from kiestudio.studio.models import Generation, Reference, Status
+from kiestudio.studio import services
+from kiestudio.studio.models import Generation, Status
+from kiestudio.uploads import services as uploads
+from kiestudio.uploads.models import Reference
 from tests.studio.helpers import drain, made, workspace_of
 from tests.studio.media_samples import encoded_audio, mp4_bytes, wav_bytes
 

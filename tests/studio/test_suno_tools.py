@@ -18,8 +18,10 @@ from kiestudio.kie.catalog.actions import get_action
 from kiestudio.simulator.media import MediaItem, render_audio
 from kiestudio.studio import services
 from kiestudio.studio.forms import FollowupForm, GenerateForm
-from kiestudio.studio.models import Generation, Reference, Status, SunoPersona
-from kiestudio.workspaces.models import Membership, Role, UsageEntry
+from kiestudio.studio.models import Generation, Status, SunoPersona
+from kiestudio.uploads.models import Reference
+from kiestudio.usage.models import UsageEntry
+from kiestudio.workspaces.models import Membership, Role
 from tests.studio.helpers import create, drain, made, workspace_of
 from tests.studio.test_followups import (
     creates_to,

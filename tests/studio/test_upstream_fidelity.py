@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from kiestudio.studio import services
 from kiestudio.studio.models import Generation, Status
-from kiestudio.workspaces.models import UsageEntry
+from kiestudio.usage.models import UsageEntry
 from tests.studio.helpers import create, drain, made
 from tests.studio.test_followups import creates_to, follow, step
 

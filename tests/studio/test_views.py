@@ -8,7 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from kiestudio.kie.webhooks import sign
-from kiestudio.studio.models import Asset, Generation, ReferenceImage, Status
+from kiestudio.studio.models import Asset, Generation, Status
+from kiestudio.uploads.models import Reference
 from kiestudio.workspaces.models import Membership, Role
 from kiestudio.workspaces.services import workspace_create
 from tests.studio.helpers import create, drain, workspace_of
@@ -153,7 +154,7 @@ def test_another_workspaces_objects_are_404(client, alice, charlie, kie_sim):
     [generation] = create(alice)
     drain()
     asset = Asset.objects.get()
-    reference = ReferenceImage.objects.create(
+    reference = Reference.objects.create(
         workspace=workspace_of(alice), mime_type="image/png", size=1, width=1, height=1, file="x.png"
     )
     client.force_login(charlie)
@@ -189,14 +190,14 @@ def test_remix_prefills_the_form(client, alice, kie_sim):
 def test_reference_upload_is_checked_by_content(client, alice):
     client.force_login(alice)
     good = client.post("/references/upload/", {"file": SimpleUploadedFile("a.png", png_bytes(), "image/png")})
-    assert good.status_code == 200 and ReferenceImage.objects.get().width == 64
+    assert good.status_code == 200 and Reference.objects.get().width == 64
     fake = client.post("/references/upload/", {"file": SimpleUploadedFile("x.png", b"<svg></svg>", "image/png")})
     assert fake.status_code == 400 and "JPEG, PNG or WebP" in fake.json()["error"]
     gif = client.post("/references/upload/", {"file": SimpleUploadedFile("a.gif", png_bytes(fmt="GIF"), "image/gif")})
     assert gif.status_code == 400
     big = client.post("/references/upload/", {"file": SimpleUploadedFile("big.png", b"0" * (10 * 1024 * 1024 + 1))})
     assert big.status_code == 400 and "10 MB" in big.json()["error"]
-    assert ReferenceImage.objects.count() == 1
+    assert Reference.objects.count() == 1
 
 
 def test_image_edit_sends_a_kie_upload_of_the_reference(client, alice, kie_sim):
@@ -218,7 +219,7 @@ def test_image_edit_sends_a_kie_upload_of_the_reference(client, alice, kie_sim):
     generation = Generation.objects.get()
     assert generation.status == Status.SUCCEEDED and generation.references == {"image_urls": [ref["id"]]}
     assert len(kie_sim.log.of_kind("upload")) == 1
-    assert ReferenceImage.objects.get().kie_url.startswith(kie_sim.base_url)
+    assert Reference.objects.get().kie_url.startswith(kie_sim.base_url)
 
 
 def test_callback_needs_the_url_secret(client, settings):

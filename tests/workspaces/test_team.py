@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.studio.models import Asset, Generation
-from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role, UsageEntry, Workspace
+from kiestudio.usage.models import UsageEntry
+from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role, Workspace
 from kiestudio.workspaces.services import invitation_create
 from tests.chat.helpers import wait_until_done
 from tests.conftest import PASSWORD

@@ -28,7 +28,8 @@ from django.urls import URLResolver, get_resolver, reverse
 from kiestudio.chat import services
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.studio.models import Asset, Generation, Prompt
-from kiestudio.workspaces.models import Membership, UsageEntry, Workspace
+from kiestudio.usage.models import UsageEntry
+from kiestudio.workspaces.models import Membership, Workspace
 from tests.chat.helpers import conversation_for, read_events, send, session_cookies, wait_until_done
 from tests.studio.helpers import drain, made, workspace_of
 

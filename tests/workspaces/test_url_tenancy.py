@@ -13,7 +13,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.gallery.models import Collection
-from kiestudio.studio.models import Asset, Generation, ReferenceImage, SunoPersona
+from kiestudio.studio.models import Asset, Generation, SunoPersona
+from kiestudio.uploads.models import Reference
 from kiestudio.workspaces.models import Membership, Role
 from kiestudio.workspaces.services import invitation_create
 from tests.chat.helpers import conversation_for
@@ -109,7 +110,7 @@ def make_objects(alice) -> dict[str, object]:
     drain()
     generation.refresh_from_db()
     asset = Asset.objects.get(generation=generation)
-    reference = ReferenceImage(workspace=workspace, created_by=alice, mime_type="image/png", size=3, width=1, height=1)
+    reference = Reference(workspace=workspace, created_by=alice, mime_type="image/png", size=3, width=1, height=1)
     reference.file.save("ref.png", ContentFile(b"png"), save=True)
     collection = Collection.objects.create(workspace=workspace, name="Moodboard")
     persona = SunoPersona.objects.create(

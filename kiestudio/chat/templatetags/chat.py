@@ -6,22 +6,14 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from kiestudio.chat.markdown import render_markdown, split_committed
+from kiestudio.core.error_titles import kie_error_titles
 from kiestudio.kie.catalog import UnknownModel
 from kiestudio.kie.catalog.chat import get_chat_model
 
 register = template.Library()
 
-ERROR_TITLES = {
-    "auth_failed": "Kie rejected the API key",
-    "insufficient_credits": "Out of Kie credits",
-    "key_limit": "The key's spending cap is reached",
-    "rate_limited": "Kie is busy",
-    "unavailable": "Kie is unavailable",
-    "upstream_error": "The reply broke off",
-    "timeout": "Kie took too long",
-    "unknown_outcome": "Kie took too long",
-    "network_error": "Couldn't reach Kie",
-    "bad_request": "Kie refused the request",
+# The Kie client's error classes are titled in kiestudio.core.error_titles; these are a reply's own.
+ERROR_TITLES = kie_error_titles("chat") | {
     "not_found": "Model not available",
     "attachment": "An image couldn't be sent",
     "interrupted": "Interrupted",

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 import kiestudio.studio.models
+import kiestudio.uploads.models
 import uuid
 from decimal import Decimal
 from django.conf import settings
@@ -98,7 +99,7 @@ class Migration(migrations.Migration):
             name='ReferenceImage',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=300, upload_to=kiestudio.studio.models.reference_path)),
+                ('file', models.FileField(max_length=300, upload_to=kiestudio.uploads.models.reference_path)),
                 ('mime_type', models.CharField(max_length=40)),
                 ('size', models.PositiveIntegerField()),
                 ('width', models.PositiveIntegerField()),

@@ -4,7 +4,7 @@ reference (an image) keeps its row, its file and its Kie upload."""
 import django.db.models.deletion
 from django.db import migrations, models
 
-import kiestudio.studio.models
+import kiestudio.uploads.models
 
 
 class Migration(migrations.Migration):
@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="reference",
             name="poster",
-            field=models.FileField(blank=True, max_length=300, upload_to=kiestudio.studio.models.reference_path),
+            field=models.FileField(blank=True, max_length=300, upload_to=kiestudio.uploads.models.reference_path),
         ),
         migrations.AddField(
             model_name="reference",

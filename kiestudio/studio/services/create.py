@@ -12,21 +12,15 @@ from django.utils import timezone
 from kiestudio.kie.catalog import (
     get_model,
 )
-from kiestudio.studio.models import (
-    Asset,
-    Generation,
-    GenerationEvent,
-    ReferenceImage,
-    Status,
-    SunoPersona,
-)
+from kiestudio.studio.models import Asset, Generation, GenerationEvent, Status, SunoPersona
 from kiestudio.studio.services.plan import GenerationError, PlannedGeneration
 from kiestudio.studio.services.prompts import prompt_record
 from kiestudio.studio.services.scheduler import dispatch_due
 from kiestudio.studio.services.trash import generations_trash
-from kiestudio.studio.uploads import NOUNS, UploadRejected, reference_from_asset_file
+from kiestudio.uploads.models import Reference
+from kiestudio.uploads.services import NOUNS, UploadRejected, reference_from_asset_file
+from kiestudio.usage.services import budget_check, usage_hold
 from kiestudio.workspaces.models import Membership, Workspace
-from kiestudio.workspaces.services import budget_check
 
 REQUEST_NAMESPACE = uuid.UUID("6f1c1b8e-3d5e-4f0a-9d7e-6b8f2a1c9e01")
 
@@ -99,6 +93,14 @@ def generation_create(
                 # workspace's: the key is unique per workspace, so a token replayed elsewhere can't collide here).
                 return list(Generation.objects.filter(request_key__in=keys, workspace=workspace).order_by("variation"))
             GenerationEvent.objects.create(generation=generation, to_status=Status.QUEUED, note="Created")
+            # Held until Kie charges it (worker) or it ends without a charge (lifecycle.transition).
+            usage_hold(
+                workspace_id=workspace.pk,
+                user_id=getattr(user, "pk", None),
+                credits=plan.credits_each,
+                source=generation.usage_source,
+                created_at=now,
+            )
             created.append(generation)
         # Start at once if create slots are free; otherwise the dispatcher hands them out as slots free up.
         transaction.on_commit(lambda: dispatch_due(limit=len(created)))
@@ -136,14 +138,14 @@ def generation_delete(*, generation: Generation, user=None) -> None:
     generations_trash(generations=[generation], user=user)
 
 
-def reference_from_asset(*, asset: Asset, user, kind: str = "image", rules=None) -> ReferenceImage:
+def reference_from_asset(*, asset: Asset, user, kind: str = "image", rules=None) -> Reference:
     """Use one of the workspace's results (a picture, a clip, a sound) as a reference, checked against ``rules`` (the
     input's, see uploads.rules_for) or the studio's limits. Picking the same result again reuses the copy made the
     first time, and with it Kie's upload of it while Kie keeps it."""
 
     if asset.kind != kind or kind not in NOUNS:
         raise UploadRejected(f"Only {NOUNS.get(kind, NOUNS['image'])[1]} can be used here.")
-    existing = ReferenceImage.objects.filter(workspace_id=asset.workspace_id, source_asset=asset).order_by("-pk")
+    existing = Reference.objects.filter(workspace_id=asset.workspace_id, source_asset=asset).order_by("-pk")
     return existing.first() or reference_from_asset_file(asset=asset, user=user, rules=rules)
 
 

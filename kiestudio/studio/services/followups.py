@@ -25,8 +25,10 @@ from kiestudio.studio.models import (
 from kiestudio.studio.services.create import generation_create
 from kiestudio.studio.services.plan import MEDIA_PLACEHOLDER, GenerationError, PlannedGeneration, generation_plan
 from kiestudio.studio.services.scheduler import callback_url_for
-from kiestudio.workspaces.models import Membership, UsageEntry
-from kiestudio.workspaces.services import usage_record, workspace_kie_key
+from kiestudio.usage.models import UsageEntry
+from kiestudio.usage.services import usage_record
+from kiestudio.workspaces.models import Membership
+from kiestudio.workspaces.services import workspace_kie_key
 
 # Kie deletes a task's record and files after 14 days; a follow-up that names the task must be sent before that
 # (with an hour to spare for the queue).

@@ -16,6 +16,11 @@ from kiestudio.studio.models import (
     Status,
 )
 from kiestudio.studio.services.plan import log
+from kiestudio.usage.services import usage_release
+
+# Before Kie is sent the job, its price is held in the usage ledger; any other status has been charged or never
+# will be, so leaving these lets the hold go.
+HELD = (Status.QUEUED, Status.SUBMITTING)
 
 
 def generation_cancel(*, generation: Generation) -> bool:
@@ -60,6 +65,8 @@ def transition(
         return False
     for key, value in values.items():
         setattr(generation, key, value)
+    if current in HELD and to not in HELD:
+        usage_release(source=generation.usage_source)
     if to != current:
         GenerationEvent.objects.create(generation=generation, from_status=current, to_status=to, note=note[:300])
         log.info("generation %s: %s -> %s", generation.pk, current, to, extra={"note": note[:120]})

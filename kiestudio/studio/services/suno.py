@@ -17,8 +17,10 @@ from kiestudio.studio.models import (
 )
 from kiestudio.studio.services.followups import followup_choices
 from kiestudio.studio.services.plan import GenerationError, log
-from kiestudio.workspaces.models import Membership, UsageEntry, Workspace
-from kiestudio.workspaces.services import budget_check, usage_record, workspace_kie_key
+from kiestudio.usage.models import UsageEntry
+from kiestudio.usage.services import budget_check, usage_record
+from kiestudio.workspaces.models import Membership, Workspace
+from kiestudio.workspaces.services import workspace_kie_key
 
 #: Kie's table: "Suno, Boost Music Style Boost", $0.002 a request.
 STYLE_BOOST_CREDITS = Decimal("0.4")

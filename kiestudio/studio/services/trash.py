@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from kiestudio.studio.files import file_names, files_delete_unshared
 from kiestudio.studio.models import Asset, Generation
+from kiestudio.workspaces.audit import A, audit_record
 from kiestudio.workspaces.models import Workspace
-from kiestudio.workspaces.services import A, audit_record
 
 TRASH_DAYS = 30
 

@@ -26,7 +26,6 @@ from kiestudio.kie.catalog import (
 )
 from kiestudio.kie.types import TaskState, TaskStatus
 from kiestudio.kie.webhooks import four_k_answer
-from kiestudio.studio import media
 from kiestudio.studio.models import (
     Asset,
     CallbackReceipt,
@@ -35,7 +34,7 @@ from kiestudio.studio.models import (
 )
 from kiestudio.studio.services.lifecycle import _fail, _release, _unknown_fields, transition
 from kiestudio.studio.services.plan import log
-from kiestudio.studio.services.references import _payload_with_references, _ReferenceError
+from kiestudio.studio.services.references import _payload_with_references
 from kiestudio.studio.services.scheduler import (
     MAX_SLOT_WAIT,
     _create_bucket,
@@ -49,8 +48,11 @@ from kiestudio.studio.services.scheduler import (
     generation_nudge,
     next_poll_delay,
 )
-from kiestudio.workspaces.models import UsageEntry
-from kiestudio.workspaces.services import usage_record, workspace_kie_key
+from kiestudio.uploads import media
+from kiestudio.uploads.kie import ReferenceMissing
+from kiestudio.usage.models import UsageEntry
+from kiestudio.usage.services import usage_record
+from kiestudio.workspaces.services import workspace_kie_key
 
 MAX_SUBMIT_ATTEMPTS = 8
 MAX_STORE_ATTEMPTS = 5
@@ -168,7 +170,7 @@ def _submit(generation: Generation, lease: uuid.UUID) -> str:
     except kie_errors.KieError as exc:
         _fail(generation, exc, token=lease)
         return "failed"
-    except _ReferenceError as exc:
+    except ReferenceMissing as exc:
         _fail(generation, None, message=str(exc), token=lease)
         return "failed"
     now = timezone.now()
@@ -253,7 +255,7 @@ def _charge(generation: Generation, credits: Decimal, *, estimated: bool) -> Non
         kind=UsageEntry.Kind.GENERATION,
         model_key=generation.model_key,
         credits=credits,
-        source=f"generation:{generation.pk}",
+        source=generation.usage_source,
         estimated=estimated,
     )
 

@@ -7,29 +7,21 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from kiestudio.core.error_titles import kie_error_titles
 from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, estimate_credits, get_model
 from kiestudio.kie.catalog.actions import action_label as label
 from kiestudio.studio.services import followup_choices
-from kiestudio.studio.uploads import clock as as_clock
+from kiestudio.uploads.services import clock as as_clock
 
 register = template.Library()
 
-FAILURE_TITLES = {
-    "insufficient_credits": "Not enough Kie credits",
+# The Kie client's error classes are titled in kiestudio.core.error_titles; these are a generation's own.
+FAILURE_TITLES = kie_error_titles("generation") | {
     "content_rejected": "Content rejected",
     "invalid_input": "Invalid input",
-    "rate_limited": "Rate limited",
-    "upstream_error": "Kie had a problem",
-    "unavailable": "Kie is under maintenance",
-    "timeout": "Timed out",
-    "unknown_outcome": "Outcome unknown",
-    "auth_failed": "Kie rejected the API key",
-    "key_limit": "Key limit reached",
     "fetch_failed": "Kie couldn't fetch an input file",
     "generation_failed": "Generation failed",
     "feature_disabled": "Model unavailable",
-    "network_error": "Couldn't reach Kie",
-    "bad_request": "Kie refused the request",
 }
 
 

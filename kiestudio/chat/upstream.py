@@ -1,0 +1,184 @@
+"""The request to Kie: the thread in the model's wire format, and the streamed call that carries it.
+
+In the life of a reply this comes right after the send (``services``) has stored the question and created the
+reply. ``prepare`` builds the request while the send still holds the thread in memory, so the reply starts
+upstream without another database round trip. A thread with images to upload to Kie is planned later instead, by
+the reply's runner in a thread of its own, from the row it claimed (``plan_for``). ``open_stream`` then opens the
+streamed call the runner (``relay``) reads from, over one Kie client per event loop and key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from kiestudio.chat.models import Conversation, Message
+from kiestudio.chat.selectors import thread_path
+from kiestudio.core.kie import kie_client
+from kiestudio.kie import (
+    AsyncKieClient,
+    ChatStream,
+    image_block,
+    openai_image_part,
+    responses_image_part,
+    responses_text_part,
+)
+from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
+from kiestudio.uploads.kie import reference_kie_url
+from kiestudio.workspaces.services import workspace_kie_key
+
+
+class ReplyError(Exception):
+    """A reply that cannot be sent (an attachment Kie could not take): it ends as failed with this message."""
+
+    def __init__(self, error_class: str, message: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.message = message
+
+
+@dataclass(frozen=True)
+class UpstreamPlan:
+    spec: ChatModelSpec
+    api_key: str
+    messages: list[dict[str, Any]]
+    system: str
+    thinking: bool
+
+
+# --- The thread in the model's wire format ----------------------------------------------------------------------
+
+
+def _image_urls(message: Message) -> dict[int, str]:
+    urls = {}
+    for reference_id in message.image_ids:
+        try:
+            urls[reference_id] = reference_kie_url(
+                reference_id=reference_id, workspace_id=message.workspace_id, client=kie_client()
+            )
+        except Exception as exc:
+            detail = getattr(exc, "user_message", None) or str(exc)
+            raise ReplyError("attachment", f"An attached image couldn't be sent to Kie: {detail}") from exc
+    return urls
+
+
+def _image_part(spec: ChatModelSpec, url: str) -> dict[str, Any]:
+    if spec.api == "anthropic":
+        return image_block(url)
+    if spec.api == "responses":
+        return responses_image_part(url)
+    return openai_image_part(url)
+
+
+def upstream_messages(path: list[Message], spec: ChatModelSpec) -> list[dict[str, Any]]:
+    """The thread in the model's wire format. Empty or failed replies are left out; same-role turns merge."""
+    turns: list[dict[str, Any]] = []
+    for message in path:
+        blocks: list[dict[str, Any]] = []
+        if message.role == Message.Role.USER:
+            urls = _image_urls(message) if message.image_ids else {}
+            for block in message.content:
+                if block.get("type") == "image" and block.get("reference") in urls:
+                    blocks.append(_image_part(spec, urls[block["reference"]]))
+                elif block.get("type") == "text" and block.get("text"):
+                    blocks.append({"type": "text", "text": block["text"]})
+        elif message.text:
+            blocks.append({"type": "text", "text": message.text})
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": str(message.role), "content": blocks})
+    for turn in turns:
+        blocks = turn["content"]
+        if spec.api == "responses":
+            # Kie documents Responses content as a list of parts; OpenAI takes the model's own turns as output_text.
+            turn["content"] = [
+                responses_text_part(b["text"], role=turn["role"]) if b.get("type") == "text" else b for b in blocks
+            ]
+        elif all(b.get("type") == "text" for b in blocks):  # plain strings where there is only text: widely accepted
+            turn["content"] = "\n\n".join(b["text"] for b in blocks)
+    return turns
+
+
+# --- The plan: built by the send, or by the runner -------------------------------------------------------------
+
+
+def prepare(
+    *, conversation: Conversation, path: list[Message], spec: ChatModelSpec, thinking: bool
+) -> UpstreamPlan | None:
+    """The upstream request for a reply about to be created, built while the send still holds the thread in
+    memory: the reply then starts upstream without a database round trip. None when an image in the thread must
+    first be uploaded to Kie (slow: the runner does that in its own thread)."""
+    if any(m.image_ids for m in path if m.role == Message.Role.USER):
+        return None
+    return UpstreamPlan(
+        spec=spec,
+        api_key=workspace_kie_key(conversation.workspace),
+        messages=upstream_messages(path, spec),
+        system=conversation.system_prompt,
+        thinking=thinking,
+    )
+
+
+def plan_for(message: Message) -> UpstreamPlan:
+    """The upstream request of a reply its runner has just claimed (loaded with its conversation and parent);
+    the thread's images are uploaded to Kie on the way."""
+    conversation = message.conversation
+    spec = get_chat_model(message.model_key or conversation.model_key)
+    return UpstreamPlan(
+        spec=spec,
+        api_key=workspace_kie_key(conversation.workspace_id),
+        messages=upstream_messages(thread_path(message.parent), spec),
+        system=conversation.system_prompt,
+        thinking=message.thinking_requested,
+    )
+
+
+# --- The streamed call, over one Kie client per event loop and key ---------------------------------------------
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], AsyncKieClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client(api_key: str) -> AsyncKieClient:
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.setdefault(loop, {})
+    key = (api_key, settings.KIE_BASE_URL, settings.KIE_CHAT_READ_TIMEOUT)
+    client = per_loop.get(key)
+    if client is None:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+        client = AsyncKieClient(
+            api_key,
+            base_url=settings.KIE_BASE_URL,
+            upload_base_url=settings.KIE_UPLOAD_BASE_URL,
+            timeout=settings.KIE_TIMEOUT,
+            chat_timeout=httpx.Timeout(settings.KIE_TIMEOUT, read=settings.KIE_CHAT_READ_TIMEOUT),
+            retries=1,  # one quick retry when Kie provably did nothing (429, 5xx); then the error shows
+            transport=httpx.AsyncHTTPTransport(limits=limits),
+        )
+        per_loop[key] = client
+    return client
+
+
+def open_stream(plan: UpstreamPlan) -> ChatStream:
+    """The streamed call to Kie in the model's own API; entered, it yields the reply's events as they arrive."""
+    client = _client(plan.api_key)
+    options = plan.spec.request_options(thinking=plan.thinking)
+    if plan.spec.api == "anthropic":
+        return client.stream_claude(plan.spec.wire_id, plan.messages, system=plan.system or None, **options)
+    if plan.spec.api == "responses":
+        return client.stream_responses(
+            plan.spec.wire_id, plan.messages, path=plan.spec.path, system=plan.system or None, **options
+        )
+    messages = plan.messages
+    if plan.system:
+        messages = [{"role": "system", "content": plan.system}, *messages]
+    return client.stream_openai_chat(plan.spec.wire_id, messages, **options)
