@@ -249,14 +249,10 @@ async def measure(web: str, sim_base: str, web_pid: int) -> tuple[dict, dict]:
     return lat, conc
 
 
-def run() -> list[dict[str, object]]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets; children inherit it
-    tmp = Path(tempfile.mkdtemp(prefix="kiestudio-bench-chat-"))
-    sim_port, web_port = free_port(), free_port()
-    sim_base, web = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"
-    # The embedded default (SQLite, one web process, no Redis), in production mode, on plain HTTP over loopback.
-    env = {
+def studio_env(tmp: Path, kie_base: str, name: str) -> dict[str, str]:
+    """The studio's environment for a benchmark: the embedded default (SQLite, one web process, no Redis), in
+    production mode, on plain HTTP over loopback, talking to the Kie at ``kie_base``; its files under ``tmp``."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))},
         "DEBUG": "false",
         "KIESTUDIO_TESTING": "false",
@@ -268,12 +264,21 @@ def run() -> list[dict[str, object]]:
         "ACCOUNT_EMAIL_VERIFICATION": "none",
         "KIESTUDIO_VAR_DIR": str(tmp),
         "STATIC_ROOT": str(tmp / "static"),
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench-chat.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{tmp / (name + '.sqlite3')}",
         "KIE_API_KEY": "bench-key",
-        "KIE_BASE_URL": sim_base,
-        "KIE_UPLOAD_BASE_URL": sim_base,
+        "KIE_BASE_URL": kie_base,
+        "KIE_UPLOAD_BASE_URL": kie_base,
         "LOG_LEVEL": "WARNING",
     }
+
+
+def run() -> list[dict[str, object]]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets; children inherit it
+    tmp = Path(tempfile.mkdtemp(prefix="kiestudio-bench-chat-"))
+    sim_port, web_port = free_port(), free_port()
+    sim_base, web = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"
+    env = studio_env(tmp, sim_base, "bench-chat")
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([py, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)

@@ -1,23 +1,30 @@
 """`make bench`: every benchmark in the project, measured side by side in one run, as one table.
-Exits non-zero when any target is missed."""
+Exits non-zero when any target is missed. ``BENCH_ONLY=relay`` (or ``chat,relay``, …) runs only those."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import chat, gallery, generations  # noqa: E402
+from bench import chat, gallery, generations, relay  # noqa: E402
 
-# Chat first: it runs the studio only in child processes, so the others' in-process setup can't touch it.
-BENCHMARKS = [("chat", chat.run), ("generations", generations.run), ("gallery", gallery.run)]
+# Chat and relay first: they run the studio only in child processes, so the others' in-process setup can't touch it.
+BENCHMARKS = [("chat", chat.run), ("relay", relay.run), ("generations", generations.run), ("gallery", gallery.run)]
 
 
 def main() -> int:
+    only = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
+    unknown = only - {name for name, _ in BENCHMARKS}
+    if unknown:
+        print(f"BENCH_ONLY: no benchmark named {', '.join(sorted(unknown))}")
+        return 2
     rows: list[dict[str, object]] = []
-    for _, run in BENCHMARKS:
-        rows.extend(run())
+    for name, run in BENCHMARKS:
+        if not only or name in only:
+            rows.extend(run())
     width = max(len(str(r["name"])) for r in rows)
     print()
     print(f"{'benchmark'.ljust(width)}  {'measured':>18}  {'target':<28}  {'ratio':>6}  result")
