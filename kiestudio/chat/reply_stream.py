@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -90,7 +90,7 @@ def _access_lost_event(seq: int) -> str:
 
 async def stream_events(
     request: HtmxHttpRequest, message: Message, after: int, *, check_every: float
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str]:
     """The reply's events after ``after``, then live, then ``done``; its reader's access is re-checked every
     ``check_every`` seconds."""
     reader = _Reader(request, message.pk, check_every)

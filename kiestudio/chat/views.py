@@ -10,6 +10,7 @@ and template context are in ``view_context``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from functools import wraps
 
@@ -73,11 +74,44 @@ def _replying(handler):
     return view
 
 
+def _is_done(chunk: str) -> bool:
+    return chunk.startswith("event: done\n") or "\nevent: done\n" in chunk
+
+
 async def _sent_events(request: HtmxHttpRequest, reply: Message, render):
+    """The page update, rendered in a thread while the reply's first events are relayed: whichever is ready first
+    goes first (the browser holds reply events that come before the page update, then applies them), so
+    rendering the page never delays the first token."""
     await relay.wait_requested(reply.pk, timeout=0.05)
-    yield sse("thread", await in_thread(render)())
-    async for chunk in stream_events(request, reply, 0, check_every=ACCESS_CHECK_SECONDS):
-        yield chunk
+    page = asyncio.ensure_future(in_thread(render)())
+    events = stream_events(request, reply, 0, check_every=ACCESS_CHECK_SECONDS)
+    step: asyncio.Future[str | None] | None = None
+    held: str | None = ""  # what waits for the page update: the last event, or None once the events ended
+    try:
+        while not page.done():
+            step = step or asyncio.ensure_future(anext(events, None))
+            await asyncio.wait((page, step), return_when=asyncio.FIRST_COMPLETED)
+            if step.done():
+                chunk, step = step.result(), None
+                if chunk is None or _is_done(chunk):
+                    held = chunk  # a stream ends with "done", after the page update
+                    break
+                yield chunk
+        yield sse("thread", await page)
+        if step is not None:
+            held, step = await step, None
+        if held is None:
+            return
+        if held:
+            yield held
+        async for chunk in events:
+            yield chunk
+    finally:
+        page.cancel()
+        if step is not None:
+            step.cancel()
+            await asyncio.gather(step, return_exceptions=True)
+        await events.aclose()
 
 
 # --- Pages -----------------------------------------------------------------------------------------------------

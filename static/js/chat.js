@@ -231,6 +231,9 @@
         });
       }
       clearError();
+      // The reply's first events can come before the page update (it is rendered while they are relayed):
+      // they wait here until the update has put the reply's article on the page.
+      var early = [];
       return readEvents(response, function (name, data, id) {
         if (name === "thread") {
           // Measure before the new message and its reply are on the page: after, the reader who was at the
@@ -242,8 +245,11 @@
           if (isComposer) resetComposer();
           release();
           if (article) { article._fetching = true; article.setAttribute("data-following", ""); }
+          var held = early; early = null;
+          held.forEach(function (event) { if (article && apply(article, event[0], event[1], event[2])) article = null; });
           return;
         }
+        if (early) { early.push([name, data, id]); return; }
         if (article && apply(article, name, data, id)) article = null;
       }).then(function () {
         // The response ended before the reply did (a dropped connection): carry on over EventSource.

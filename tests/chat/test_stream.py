@@ -164,6 +164,12 @@ def csrf_for(http: httpx.Client) -> dict[str, str]:
     return {"X-CSRFToken": http.cookies["csrftoken"], "Accept": "text/event-stream"}
 
 
+def page_update(events) -> dict:
+    """The stream's one page update (it comes first unless the reply's first events were ready before it)."""
+    [update] = [json.loads(m.data) for _, m in events if m.event == "thread"]
+    return update
+
+
 def test_a_send_answers_with_the_page_update_then_the_reply(chat_sim, alice, http):
     conversation = conversation_for(alice)
     headers = csrf_for(http)
@@ -172,8 +178,8 @@ def test_a_send_answers_with_the_page_update_then_the_reply(chat_sim, alice, htt
     ) as response:
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
         events = read_events(response)
-    first = json.loads(events[0][1].data)
-    assert events[0][1].event == "thread" and first["mode"] == "append"
+    first = page_update(events)
+    assert first["mode"] == "append"
     reply = Message.objects.get(conversation=conversation, role="assistant")
     assert f'id="msg-{reply.parent_id}"' in first["html"] and f'id="msg-{reply.pk}"' in first["html"]
     assert 'data-stream="' in first["html"]
@@ -186,7 +192,7 @@ def test_a_first_message_answers_with_the_new_conversation(chat_sim, alice, http
     with http.stream("POST", "/chat/new/", data={"text": "Hello [sim:words 10]"}, headers=headers) as response:
         events = read_events(response)
     conversation = alice.conversations.get()
-    first = json.loads(events[0][1].data)
+    first = page_update(events)
     assert first["mode"] == "main" and first["url"] == f"/chat/{conversation.pk}/"
     assert 'id="chat-main"' in first["html"] and 'id="conversation-list"' in first["list"]
     assert json.loads(events[-1][1].data)["status"] == "complete"
@@ -198,12 +204,63 @@ def test_regenerate_and_edit_answer_with_the_new_branch(chat_sim, alice, http):
     headers = csrf_for(http)
     with http.stream("POST", f"/chat/messages/{first.pk}/regenerate/", data={"token": "r1"}, headers=headers) as r:
         events = read_events(r)
-    page = json.loads(events[0][1].data)
+    page = page_update(events)
     assert page["mode"] == "thread" and "2 / 2" in page["html"]
     assert json.loads(events[-1][1].data)["status"] == "complete"
     data = {"text": "Question, again [sim:words 10]", "token": "e1"}
     with http.stream("POST", f"/chat/messages/{first.parent_id}/edit/", data=data, headers=headers) as r:
         events = read_events(r)
-    page = json.loads(events[0][1].data)
+    page = page_update(events)
     assert page["mode"] == "thread" and "Question, again" in page["html"]
     assert conversation.messages.filter(role="assistant").count() == 3
+
+
+def test_rendering_the_page_update_never_holds_the_first_token_back(chat_sim, alice, http, monkeypatch):
+    """The page update is rendered in a thread while the reply's first events are relayed; a slow render (here
+    half a second) comes after the first tokens instead of in front of them, and the reply is still whole."""
+    from kiestudio.chat import views
+
+    real = views.render_to_string
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "render_to_string", slow)
+    conversation = conversation_for(alice)
+    headers = csrf_for(http)
+    sent = time.monotonic()
+    with http.stream(
+        "POST",
+        f"/chat/{conversation.pk}/send/",
+        data={"text": "Quick [sim:words 80] [sim:delay 0.03]"},
+        headers=headers,
+    ) as response:
+        events = read_events(response)
+    names = [m.event for _, m in events]
+    first_token = next(t for t, m in events if m.event in ("delta", "block"))
+    thread_at = next(t for t, m in events if m.event == "thread")
+    assert first_token < thread_at and first_token - sent < 0.4, (names[:5], first_token - sent, thread_at - sent)
+    assert page_update(events)["mode"] == "append" and names[-1] == "done"
+    reply = Message.objects.get(conversation=conversation, role="assistant")
+    assert text_of(events) == wait_until_done(reply).text
+
+
+def test_a_reply_done_before_its_page_update_still_ends_the_stream_with_done(chat_sim, alice, http, monkeypatch):
+    from kiestudio.chat import views
+
+    real = views.render_to_string
+
+    def slow(*args, **kwargs):
+        time.sleep(0.8)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "render_to_string", slow)
+    conversation = conversation_for(alice)
+    with http.stream(
+        "POST", f"/chat/{conversation.pk}/send/", data={"text": "Short [sim:words 3]"}, headers=csrf_for(http)
+    ) as response:
+        events = read_events(response)
+    names = [m.event for _, m in events]
+    assert names.count("thread") == 1 and names[-1] == "done" and names.index("thread") < names.index("done")
+    assert json.loads(events[-1][1].data)["status"] == "complete"
