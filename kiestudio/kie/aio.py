@@ -39,6 +39,8 @@ log = logging.getLogger("kiestudio.kie")
 
 # Models may think for a long while before the first token; the read timeout is per chunk, not per answer.
 DEFAULT_CHAT_TIMEOUT = httpx.Timeout(connect=10.0, read=180.0, write=30.0, pool=10.0)
+# How long a finished event stream may take to close its body before its connection is dropped, not reused.
+DRAIN_SECONDS = 0.1
 
 
 async def _default_sleep(seconds: float) -> None:
@@ -301,11 +303,13 @@ class AsyncKieClient(KieBase):
             for event in events_from_reply(parse_reply(answer)):
                 yield event
             return
+        body_bytes = response.aiter_bytes()
         try:
-            async for message in aiter_sse(response.aiter_bytes()):
+            async for message in aiter_sse(body_bytes):
                 for event in translator.feed(message):
                     yield event
                 if translator.finished:
+                    await _drain(body_bytes)
                     return
             for event in translator.finish():
                 yield event
@@ -315,6 +319,18 @@ class AsyncKieClient(KieBase):
         finally:
             # Runs on normal end, on aclose() and on task cancellation: the upstream connection is released now.
             await response.aclose()
+
+
+async def _drain(body_bytes: AsyncIterator[bytes], seconds: float = DRAIN_SECONDS) -> None:
+    """Read what is left of a finished stream (its closing chunk, normally already on its way), so that closing
+    the response hands the connection back to the pool: the next reply skips a new TCP (and TLS) handshake. A
+    server that keeps the stream open past its end is not waited for."""
+    try:
+        async with asyncio.timeout(seconds):
+            async for _ in body_bytes:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def _is_live_stream(response: httpx.Response, asked: bool) -> bool:

@@ -593,6 +593,26 @@ def test_cancelling_a_chat_stream_closes_it(running):
     assert time.monotonic() - started < 3  # the full reply would take far longer
 
 
+@pytest.mark.parametrize("call", ["stream_claude", "stream_openai_chat"])
+def test_replies_one_after_another_share_one_connection(running, call):
+    """A finished stream is read to its end before it is closed, so its connection goes back to the pool: the next
+    reply skips the TCP (against the real Kie, also the TLS) handshake that would sit before its first token."""
+
+    async def go():
+        async with async_client(running) as kie:
+            model = "claude-sonnet-4-6" if call == "stream_claude" else "gpt-5-2"
+            for _ in range(3):
+                stream = getattr(kie, call)(model, [{"role": "user", "content": "hi [sim:words 5]"}])
+                async with stream:
+                    kinds = [event.kind async for event in stream]
+                assert kinds[-1] is K.MESSAGE_STOP
+            pool = kie._http._transport._pool  # httpx's connection pool (httpcore)
+            return [connection.info() for connection in pool.connections]
+
+    connections = run_async(go())
+    assert len(connections) == 1 and "Request Count: 3" in connections[0], connections
+
+
 # -- Webhooks from the simulator ---------------------------------------------------------------------------------
 
 
