@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "kiestudio.core.middleware.HtmxSignInMiddleware",
     "kiestudio.workspaces.middleware.CurrentWorkspaceMiddleware",
 ]
 

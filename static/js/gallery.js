@@ -36,9 +36,15 @@
     dialog = dialog || document.getElementById("detail-dialog");
     if (!dialog) { window.location.href = url; return; }
     body = body || document.getElementById("detail-body");
-    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+    fetch(url, { headers: { "HX-Request": "true", "HX-Current-URL": window.location.href }, credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) throw new Error(r.status);
+        // The session ended: the server names the sign-in page, as it does for htmx.
+        if (r.headers.get("HX-Redirect")) { window.location.href = r.headers.get("HX-Redirect"); return null; }
+        return r.text();
+      })
       .then(function (html) {
+        if (html === null) return;
         body.innerHTML = html;
         if (window.htmx) window.htmx.process(body);
         if (!dialog.open) {
