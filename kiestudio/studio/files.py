@@ -4,9 +4,9 @@ Demo data and copies share files between rows, so a file is deleted only when no
 
 from __future__ import annotations
 
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
+from kiestudio.core.storage import storage_delete_unused
 from kiestudio.studio.models import Asset
 from kiestudio.workspaces.models import Workspace
 
@@ -23,11 +23,10 @@ def files_delete_unshared(names: set[str]) -> None:
     """Delete stored files no remaining asset points at."""
     if not names:
         return
-    still_used = set(Asset.objects.filter(file__in=names).values_list("file", flat=True)) | set(
+    in_use = set(Asset.objects.filter(file__in=names).values_list("file", flat=True)) | set(
         Asset.objects.filter(thumbnail__in=names).values_list("thumbnail", flat=True)
     )
-    for name in names - still_used:
-        default_storage.delete(name)
+    storage_delete_unused(names, in_use)
 
 
 def workspace_file_names(workspace: Workspace) -> set[str]:

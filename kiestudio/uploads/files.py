@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.files.storage import default_storage
-
+from kiestudio.core.storage import storage_delete_unused
 from kiestudio.uploads.models import Reference
 from kiestudio.workspaces.models import Workspace
 
@@ -16,8 +15,7 @@ def reference_file_names(workspace: Workspace) -> set[str]:
 
 def reference_files_delete_unshared(names: set[str]) -> None:
     """Delete the stored files no remaining reference points at."""
-    still_used = set(Reference.objects.filter(file__in=names).values_list("file", flat=True)) | set(
+    in_use = set(Reference.objects.filter(file__in=names).values_list("file", flat=True)) | set(
         Reference.objects.filter(poster__in=names).values_list("poster", flat=True)
     )
-    for name in names - still_used:
-        default_storage.delete(name)
+    storage_delete_unused(names, in_use)
