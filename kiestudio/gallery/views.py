@@ -16,6 +16,7 @@ from kiestudio.core.http import AuthedHttpRequest
 from kiestudio.core.params import parse_id, parse_ids
 from kiestudio.gallery import selectors, services
 from kiestudio.gallery.models import Collection, Favorite
+from kiestudio.gallery.tiles import gallery_tiles
 from kiestudio.kie.catalog import load_catalog
 from kiestudio.studio.models import Generation
 from kiestudio.workspaces.access import current_workspace, get_for_workspace, require_role, scoped
@@ -25,9 +26,10 @@ def _members(request: HttpRequest):
     return current_workspace(request).memberships.select_related("user").order_by("user__email")
 
 
-def _filters(request: HttpRequest, params=None) -> selectors.GalleryFilters:
+def _filters(request: HttpRequest, params=None, *, member_ids: set[int] | None = None) -> selectors.GalleryFilters:
     workspace = current_workspace(request)
-    member_ids = set(workspace.memberships.values_list("user_id", flat=True))
+    if member_ids is None:
+        member_ids = set(workspace.memberships.values_list("user_id", flat=True))
     return selectors.parse_filters(params or request.GET, workspace=workspace, member_ids=member_ids)
 
 
@@ -61,15 +63,18 @@ def gallery(request: AuthedHttpRequest, collection_id: int | None = None) -> Htt
     if collection_id is not None:
         collection = get_for_workspace(request, Collection, pk=collection_id)
         params["collection"] = str(collection.pk)
-    filters = _filters(request, params)
+    members = list(_members(request))  # the member filter's choices, and the ids it may name
+    filters = _filters(request, params, member_ids={m.user_id for m in members})
     cursor = request.GET.get("cursor", "")
     page = selectors.gallery_page(workspace=workspace, user=request.user, filters=filters, cursor=cursor)
     if cursor and selectors.decode_cursor(cursor) is None:
         filters.notices.append("That page link was malformed, so the gallery starts from the top.")
+    query = _query(filters)
     context = {
         "page": page,
+        "tiles": gallery_tiles(page.items, favorite_ids=page.favorite_ids, query=query),
         "filters": filters,
-        "query": _query(filters),
+        "query": query,
         "next_query": _query(filters, cursor=page.next_cursor or ""),
         "collection": collection,
     }
@@ -82,9 +87,9 @@ def gallery(request: AuthedHttpRequest, collection_id: int | None = None) -> Htt
             "kinds": selectors.KINDS,
             "statuses": selectors.STATUSES,
             "origins": selectors.ORIGINS,
-            "members": _members(request),
-            "models": load_catalog().models,
-            "collections": Collection.objects.filter(workspace=workspace),
+            "members": [(m.user_id, m.user.display_name) for m in members],
+            "models": [(m.key, m.name) for m in load_catalog().models],
+            "collections": list(Collection.objects.filter(workspace=workspace).values_list("pk", "name")),
         }
     )
     return render(request, "gallery/gallery.html", context)
@@ -124,8 +129,10 @@ def tile(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     favorite_ids = set(
         Favorite.objects.filter(user=request.user, generation=generation).values_list("generation_id", flat=True)
     )
-    context = {"generation": generation, "page": {"favorite_ids": favorite_ids}, "query": _query(_filters(request))}
-    return render(request, "gallery/_tile.html", context)
+    [one] = gallery_tiles(
+        [selectors.GalleryItem.of(generation)], favorite_ids=favorite_ids, query=_query(_filters(request))
+    )
+    return render(request, "gallery/gallery.html#tile", {"tile": one})
 
 
 @require_POST

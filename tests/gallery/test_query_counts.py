@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 
 from kiestudio.gallery.management.commands.seed_demo import build_pool, seed_demo
 from kiestudio.gallery.selectors import PAGE_SIZE, encode_cursor, gallery_page, parse_filters
+from kiestudio.gallery.tiles import gallery_tiles
 from kiestudio.studio.models import Generation
 from kiestudio.workspaces.middleware import SESSION_KEY
 
@@ -70,11 +71,9 @@ def test_selector_queries_do_not_grow_with_the_gallery(db, galleries, case):
         filters = parse_filters(params, workspace=ws, member_ids={u.pk for u in seeded.users})
         with CaptureQueriesContext(connection) as ctx:
             page = gallery_page(workspace=ws, user=user, filters=filters, cursor=params.get("cursor", ""))
-            # What a tile shows: the creator, the first asset's thumbnail, the favourite star.
-            for g in page.items:
-                assert g.created_by.display_name
-                _ = [a.thumbnail.url for a in g.assets.all() if a.thumbnail]
-                _ = g.pk in page.favorite_ids
+            # Everything a tile shows (model, prompt, thumbnail, favourite star) comes from the page's own queries.
+            tiles = gallery_tiles(page.items, favorite_ids=page.favorite_ids, query="")
+        assert all(t["thumb_url"] for t in tiles if t["media"] == "image") and any(t["thumb_url"] for t in tiles)
         counts[label] = len(ctx.captured_queries)
         assert len(page.items) == PAGE_SIZE and page.next_cursor, (label, case)
         assert "OFFSET" not in _sql(ctx).upper(), _sql(ctx)
@@ -83,7 +82,9 @@ def test_selector_queries_do_not_grow_with_the_gallery(db, galleries, case):
         if case == "search":
             assert all("light" in g.prompt_text.lower() for g in page.items)
     assert counts["1k"] == counts["100k"], counts
-    assert counts["100k"] <= 3, counts  # page, its assets, the user's favourites among them
+    # The page, its assets and the user's favourites among them; a SQLite search first asks its index whether few
+    # prompts match (one or two small queries, see selectors.FEW_MATCHES).
+    assert counts["100k"] <= (5 if case == "search" and connection.vendor == "sqlite" else 3), counts
 
 
 def _gallery_url() -> str | None:

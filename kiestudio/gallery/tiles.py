@@ -1,0 +1,81 @@
+"""What a gallery tile shows, worked out in Python once per page, so that the template only prints it.
+
+A page of 48 tiles through ``{% include %}`` with filters, ``{% url %}`` and model properties per tile took about
+7 ms of a 20 ms gallery page (issue 18). Here the three URLs are reversed once per page and filled per tile,
+the catalog name and labels are plain lookups, and each tile is a dict (a template's fastest lookup). The same
+``gallery/_tile.html`` renders a tile in the grid and on its own (a pending tile polls for itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.urls import reverse
+
+from kiestudio.gallery.selectors import GalleryItem
+from kiestudio.kie.catalog import UnknownModel, get_model
+from kiestudio.studio.models import PENDING, Status
+
+_PLACEHOLDER = 987654321
+_STATUS_LABELS = dict(Status.choices)
+
+
+def _pattern(name: str) -> tuple[str, str]:
+    before, _, after = reverse(name, args=[_PLACEHOLDER]).partition(str(_PLACEHOLDER))
+    return before, after
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _model_name(key: str, names: dict[str, str]) -> str:
+    if key not in names:
+        try:
+            names[key] = get_model(key).name
+        except UnknownModel:
+            names[key] = key
+    return names[key]
+
+
+def gallery_tiles(items: Iterable[GalleryItem], *, favorite_ids: set[int], query: str) -> list[dict[str, Any]]:
+    """One dict per item, for ``gallery/_tile.html``."""
+    detail, poll, thumb = _pattern("gallery-detail"), _pattern("gallery-tile"), _pattern("asset-thumb")
+    suffix = f"?{query}" if query else ""
+    names: dict[str, str] = {}
+    tiles = []
+    for generation in items:
+        pk = generation.id
+        assets = generation.assets
+        first = assets[0] if assets else None
+        pending = generation.status in PENDING
+        model = _model_name(generation.model_key, names)
+        prompt = generation.prompt_text
+        if first is not None and first.thumbnail:
+            media = "image"
+        elif first is not None and first.kind in ("audio", "file"):
+            media = first.kind
+        else:
+            media = "pending" if pending else "none"
+        tiles.append(
+            {
+                "id": pk,
+                "status": generation.status,
+                "status_label": "" if generation.status == Status.SUCCEEDED else _STATUS_LABELS[generation.status],
+                "failed": generation.status == Status.FAILED,
+                "pending": pending,
+                "output": generation.output,
+                "output_label": generation.output.capitalize(),
+                "model": model,
+                "pick_label": _shorten(prompt, 60) if prompt else model,
+                "link_label": f"{model}: {_shorten(prompt, 80) if prompt else 'untitled'}",
+                "detail_url": f"{detail[0]}{pk}{detail[1]}{suffix}",
+                "poll_url": f"{poll[0]}{pk}{poll[1]}{suffix}" if pending else "",
+                "media": media,
+                "thumb_url": f"{thumb[0]}{first.id}{thumb[1]}" if media == "image" and first is not None else "",
+                "favorite": pk in favorite_ids,
+                "count": len(assets) if len(assets) > 1 else 0,
+            }
+        )
+    return tiles
