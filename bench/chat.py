@@ -41,7 +41,7 @@ from bench.generations import free_port, wait_port  # noqa: E402
 from kiestudio.kie.sse import aiter_sse  # noqa: E402  (plain Python, no Django)
 
 SAMPLES = int(os.environ.get("BENCH_CHAT_SAMPLES", "40"))
-STREAMS = int(os.environ.get("BENCH_CHAT_STREAMS", "500"))
+STREAMS = int(os.environ.get("BENCH_CHAT_STREAMS", "1000"))
 WARMUP = 5
 MODEL = "claude-sonnet-4-6"  # the studio sends it with max_tokens 8192 and no thinking, as the direct call does
 PASSWORD = "bench-password-1234"
@@ -188,10 +188,15 @@ async def latency(studio: Studio, sim: httpx.AsyncClient, sim_base: str) -> dict
     }
 
 
-async def streams_at_once(studio: Studio, web_pid: int, label: str) -> tuple[int, int, int]:
-    """``STREAMS`` replies streaming at the same time; returns (peak RSS KiB, peak threads, completed)."""
+CHUNK_GAP = 0.4  # [sim:delay 0.4]: the simulator sends each of a concurrent reply's chunks 0.4 s after the last
+
+
+async def streams_at_once(studio: Studio, web_pid: int, label: str) -> tuple[int, int, int, list[float]]:
+    """``STREAMS`` replies streaming at the same time; returns (peak RSS KiB, peak threads, completed, and every
+    gap between two text chunks' arrivals minus the simulator's gap, in seconds)."""
     opened = asyncio.Event()
     open_count = 0
+    errors: list[float] = []
     gate = asyncio.Semaphore(25)  # how fast replies are started; they all stream at once afterwards
 
     def first() -> None:
@@ -208,7 +213,8 @@ async def streams_at_once(studio: Studio, web_pid: int, label: str) -> tuple[int
             gate.release()
             first()
 
-        _, _, _, status = await studio.ask("/chat/new/", text, on_first=opened_one)
+        _, arrivals, _, status = await studio.ask("/chat/new/", text, on_first=opened_one)
+        errors.extend(abs(later - earlier - CHUNK_GAP) for earlier, later in zip(arrivals, arrivals[1:], strict=False))
         return status
 
     tasks = [asyncio.create_task(one(i)) for i in range(STREAMS)]
@@ -219,7 +225,7 @@ async def streams_at_once(studio: Studio, web_pid: int, label: str) -> tuple[int
         peak, peak_threads = max(peak, rss_kib(web_pid)), max(peak_threads, threads(web_pid))
         await asyncio.sleep(0.3)
     statuses = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 300)
-    return peak, peak_threads, sum(1 for s in statuses if s == "complete")
+    return peak, peak_threads, sum(1 for s in statuses if s == "complete"), errors
 
 
 async def concurrency(studio: Studio, web_pid: int) -> dict[str, object]:
@@ -228,9 +234,12 @@ async def concurrency(studio: Studio, web_pid: int) -> dict[str, object]:
     await streams_at_once(studio, web_pid, "Warm-up")
     await asyncio.sleep(2)
     baseline, base_threads = rss_kib(web_pid), threads(web_pid)
-    peak, peak_threads, completed = await streams_at_once(studio, web_pid, "Stream")
+    peak, peak_threads, completed, gap_errors = await streams_at_once(studio, web_pid, "Stream")
     return {
         "completed": completed,
+        "gaps": len(gap_errors),
+        "spaced": sum(1 for e in gap_errors if e <= 0.005) / max(len(gap_errors), 1),
+        "gap_p95": percentile(gap_errors, 0.95) * 1000 if gap_errors else float("nan"),
         "per_stream_kib": (peak - baseline) / STREAMS,
         "baseline_mib": baseline / 1024,
         "peak_mib": peak / 1024,
@@ -316,7 +325,8 @@ def run() -> list[dict[str, object]]:
     print(
         f"chat: {conc['completed']}/{STREAMS} concurrent replies completed in one web process; RSS "
         f"{conc['baseline_mib']:.0f} → {conc['peak_mib']:.0f} MiB, {conc['per_stream_kib']:.1f} KiB per stream; "
-        f"threads {conc['threads'][0]} → {conc['threads'][1]}"
+        f"threads {conc['threads'][0]} → {conc['threads'][1]}; {conc['gaps']:,} chunk gaps, {conc['spaced']:.1%} within "
+        f"5 ms of the simulator's {CHUNK_GAP * 1000:.0f} ms (p95 error {conc['gap_p95']:.2f} ms)"
     )
     return [
         {
@@ -343,9 +353,16 @@ def run() -> list[dict[str, object]]:
         {
             "name": "chat: concurrent streams in one process",
             "value": f"{conc['completed']} / {STREAMS}",
-            "target": "≥ 500, all complete",
-            "ok": conc["completed"] == STREAMS >= 500,
-            "ratio": 500 / max(conc["completed"], 1),
+            "target": "≥ 1000, all complete",
+            "ok": conc["completed"] == STREAMS >= 1000,
+            "ratio": 1000 / max(conc["completed"], 1),
+        },
+        {
+            "name": f"chat: chunk gaps kept within 5 ms, {STREAMS} at once",
+            "value": f"{conc['spaced']:.1%}",
+            "target": "≥ 99%",
+            "ok": conc["spaced"] >= 0.99,
+            "ratio": 0.99 / max(conc["spaced"], 1e-9),
         },
         {
             "name": "chat: memory per stream",
