@@ -91,21 +91,26 @@ def run() -> list[dict[str, object]]:
         text=True,
     ).stdout
     email, password = seeded.rsplit("sign in as ", 1)[1].strip().split(" / ")
-    detail = subprocess.run(
-        [
-            py,
-            "manage.py",
-            "shell",
-            "-c",
-            "from kiestudio.studio.models import Generation; "
-            "print(Generation.objects.filter(status='succeeded', output='image').latest('created_at').pk)",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    ).stdout.strip()
+    detail = (
+        subprocess.run(
+            [
+                py,
+                "manage.py",
+                "shell",
+                "--no-imports",
+                "-c",
+                "from kiestudio.studio.models import Generation; "
+                "print(Generation.objects.filter(status='succeeded', output='image').latest('created_at').pk)",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     paths = {**PAGES, "detail": f"/gallery/{detail}/"}
     sim_cmd = [py, "-m", "kiestudio.simulator", "--port", str(sim_port), "--api-key", "bench-key"]
     sim_cmd += ["--log-level", "warning", "--seed", "1"]

@@ -166,16 +166,30 @@
   document.addEventListener("htmx:load", function (event) { applyShownWhen(event.detail.elt); });
 
   // A page opened on a model further down (a link, a remix, a reload) shows that model in the list, scrolled
-  // within the list only.
+  // within the list only. An IntersectionObserver answers once the page is laid out anyway, so this never forces
+  // a layout of its own while the page loads (that was a long task on a phone; issue 18).
+  // Looked at again after each scroll (up to three times): items the list hadn't laid out yet (content-visibility)
+  // take their real height once they come near the view, which can move the one we want a little.
+  function whenHidden(item, root, show, tries) {
+    if (!item || !root || !window.IntersectionObserver) return;
+    tries = tries === undefined ? 3 : tries;
+    var observer = new IntersectionObserver(function (entries) {
+      observer.disconnect();
+      var entry = entries[entries.length - 1];
+      if (entry.intersectionRatio >= 1 || tries <= 0) return;
+      show(entry.boundingClientRect, entry.rootBounds || root.getBoundingClientRect());
+      whenHidden(item, root, show, tries - 1);
+    }, { root: root, threshold: 1 });
+    observer.observe(item);
+  }
   function revealSelectedModel() {
     var list = document.querySelector("[data-model-list]");
-    var item = list && list.querySelector(".is-selected");
-    if (!item || list.scrollHeight <= list.clientHeight) return;
-    var box = list.getBoundingClientRect(), at = item.getBoundingClientRect();
-    var visibleBottom = Math.min(box.bottom, window.innerHeight);
-    if (at.top < box.top || at.bottom > visibleBottom) {
+    var selected = list && list.querySelector(".is-selected");
+    // The list item, not the link: an item the list hasn't laid out yet has no layout inside it to observe.
+    whenHidden(selected && selected.closest("li"), list, function (at, box) {
+      var visibleBottom = Math.min(box.bottom, window.innerHeight);
       list.scrollTop += at.top - box.top - (visibleBottom - box.top) / 3;
-    }
+    });
   }
   document.addEventListener("DOMContentLoaded", revealSelectedModel);
 
@@ -183,9 +197,9 @@
   function revealCurrentSection() {
     var current = document.querySelector(".mainnav [aria-current='page']");
     var row = current && current.closest("ul");
-    if (!row || row.scrollWidth <= row.clientWidth) return;
-    var box = row.getBoundingClientRect(), at = current.getBoundingClientRect();
-    if (at.left < box.left || at.right > box.right) row.scrollLeft += at.left - box.left - (box.width - at.width) / 2;
+    whenHidden(current, row, function (at, box) {
+      row.scrollLeft += at.left - box.left - (box.width - at.width) / 2;
+    });
   }
   document.addEventListener("DOMContentLoaded", revealCurrentSection);
 

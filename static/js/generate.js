@@ -44,11 +44,19 @@
       return;
     }
     var item = event.target.closest(".model-item");
-    if (item) {
+    if (item && event.button === 0 && !(event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) && window.htmx) {
+      // The model's form replaces the one on screen and the address follows (htmx keeps the page for Back). A
+      // click with a modifier opens the link as the browser would.
+      event.preventDefault();
       document.querySelectorAll(".model-item").forEach(function (m) {
         m.classList.toggle("is-selected", m === item);
         if (m === item) m.setAttribute("aria-current", "true"); else m.removeAttribute("aria-current");
       });
+      var list = item.closest("[data-model-list]");
+      var key = encodeURIComponent(item.getAttribute("data-model-key"));
+      item.setAttribute("hx-push-url", item.getAttribute("href"));
+      window.htmx.ajax("GET", list.getAttribute("data-form-url") + "?model=" + key,
+        { source: item, target: "#model-form", swap: "outerHTML" });
     }
     var promptChip = event.target.closest("[data-prompt-text]");
     if (promptChip) {

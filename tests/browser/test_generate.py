@@ -80,12 +80,36 @@ def test_generate_an_image_card_goes_live_and_file_comes_from_our_storage(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_link_to_a_model_far_down_the_list_shows_it_there(signed_in_page: Page, asgi_live_server: str):
+@pytest.mark.parametrize("width,height", [(1366, 800), (390, 844)])
+def test_a_link_to_a_model_far_down_the_list_shows_it_there(
+    signed_in_page: Page, asgi_live_server: str, width: int, height: int
+):
+    """On a phone the list lays out only the models near its view (content-visibility), so the one far down is
+    found by its estimated place first and then its real one."""
     page = signed_in_page
-    page.set_viewport_size({"width": 1366, "height": 800})
+    page.set_viewport_size({"width": width, "height": height})
     page.goto(f"{asgi_live_server}/generate/?model=suno/V5")
     expect(page.get_by_role("heading", name="Suno V5", level=1)).to_be_visible()
     selected = page.locator("[data-model-list] .is-selected")
     expect(selected).to_have_text(re.compile("Suno V5"))
     expect(selected).to_be_in_viewport(ratio=1)
     assert page.evaluate("window.scrollY") == 0  # the list scrolled, not the page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_picking_a_model_swaps_its_form_in_place_and_the_address_follows(signed_in_page: Page, asgi_live_server: str):
+    """One listener on the list (not htmx wiring each of a hundred links at load): a click swaps in the model's
+    form without a page load, marks it, puts its address in the bar, and Back goes to the model before."""
+    page = signed_in_page
+    page.goto(f"{asgi_live_server}/generate/?model=google/nano-banana")
+    expect(page.get_by_role("heading", name="Nano Banana", level=1)).to_be_visible()
+    page.evaluate("window.__samePage = true")
+    page.locator("[data-model-list] .model-item", has_text="Suno V5").first.click()
+    expect(page.get_by_role("heading", name="Suno V5", level=1)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"model=suno/V5$"))
+    assert page.evaluate("window.__samePage === true")  # swapped in place, no page load
+    expect(page.locator("[data-model-list] .is-selected")).to_have_text(re.compile("Suno V5"))
+    expect(page.locator("[data-model-list] [aria-current=true]")).to_have_count(1)
+    page.go_back()
+    expect(page.get_by_role("heading", name="Nano Banana", level=1)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"model=google/nano-banana$"))
