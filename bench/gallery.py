@@ -2,7 +2,7 @@
 
 Two workspaces from ``manage.py seed_demo``'s seeder, 1,000 items and a large one, in a throwaway SQLite database
 (100,000 items) and, when PostgreSQL answers, in a bench database there (1,000,000 items; seeded once and kept as
-``kiestudio_bench`` for the next run, since a million rows take a few minutes to write). Then the real view,
+``kiestudio_bench_gallery`` for the next run, since a million rows take a few minutes to write). Then the real view,
 ``GET /gallery/``, is timed in-process through Django's test client (server time only: routing, middleware,
 session, queries, template rendering; no network), with DEBUG off and persistent connections as in production, for
 six pages: the first page, a page 90% of the way down (the htmx "next page" request with its keyset cursor), a
@@ -18,7 +18,7 @@ Each page gets a few warm-up requests and then 40 timed rounds; a round times th
 in an order that alternates, so drift hits all alike. ``run()`` measures in a fresh process per database
 (``python bench/gallery.py --measure``, which prints JSON), because Django can be set up only once per process.
 ``BENCH_GALLERY_ITEMS`` (SQLite, default 100000), ``BENCH_GALLERY_PG_ITEMS`` (default 1000000) and
-``BENCH_PG_URL`` (default ``postgres://postgres@127.0.0.1:5432/kiestudio_bench``; ``off`` skips PostgreSQL) size it.
+``BENCH_PG_URL`` (default ``postgres://postgres@127.0.0.1:5432/kiestudio_bench_gallery``; ``off`` skips PostgreSQL) size it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 SMALL = 1_000
 SQLITE_LARGE = int(os.environ.get("BENCH_GALLERY_ITEMS", "100000"))
 PG_LARGE = int(os.environ.get("BENCH_GALLERY_PG_ITEMS", "1000000"))
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/kiestudio_bench")
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/kiestudio_bench_gallery")
 WARMUP = 5
 REQUESTS = 40
 FLOOR_TARGET = 3.0

@@ -80,8 +80,11 @@ def run() -> list[dict[str, object]]:
         "KIE_CALLBACKS": "true",
         "KIE_CREATE_LIMIT": str(LIMIT),
         "KIE_CREATE_WINDOW": str(WINDOW),
+        # Time is compressed 5x for creates (20 per 2 s instead of 10 s), and status reads alike. The guard band on
+        # each window covers the time between taking a slot and the request reaching Kie, which doesn't shrink with
+        # the window: 0.05 s (the default compressed 5x) let a few creates land in a full window on this 2-core
+        # machine. Rejected creates would show a band too narrow.
         "KIE_RATE_MARGIN": "0.15",
-        # Time is compressed 5x for creates (20 per 2 s instead of 10 s), so status reads are compressed alike.
         "KIE_READ_WINDOW": str(WINDOW / 10),
         "WORKER_CONCURRENCY": "10",
         "LOG_LEVEL": "WARNING",
@@ -234,10 +237,8 @@ def run() -> list[dict[str, object]]:
     print(
         f"generations: {COUNT}  succeeded: {done}  other: { {k: v for k, v in statuses.items() if k != 'succeeded'} }"
     )
-    print(
-        f"creates: {len(creates)}  status reads: {len(reads)}  rejected creates: "
-        f"{sum(1 for e in entries if e['kind'] == 'create' and e['status'] != 200)}"
-    )
+    rejected = sum(1 for e in entries if e["kind"] == "create" and e["status"] != 200)
+    print(f"creates: {len(creates)}  status reads: {len(reads)}  rejected creates: {rejected}")
     return [
         {
             "name": "generations: all succeeded",
@@ -268,10 +269,17 @@ def run() -> list[dict[str, object]]:
             "ratio": log["creates_in_window"] / LIMIT,
         },
         {
+            "name": "generations: creates Kie refused (429)",
+            "value": rejected,
+            "target": "= 0",
+            "ok": rejected == 0,
+            "ratio": 1.0 + rejected,
+        },
+        {
             "name": "generations: total time vs rate bound",
             "value": f"{elapsed:.1f} s / {bound:.0f} s",
-            "target": "≤ 1.2×",
-            "ok": elapsed / bound <= 1.2,
+            "target": "≤ 1.1×",
+            "ok": elapsed / bound <= 1.1,
             "ratio": elapsed / bound,
         },
     ]
