@@ -65,21 +65,42 @@ def _reload(message_id: int) -> Message:
 class _Reader:
     """Whether the stream's reader may still see the reply: re-checked (one indexed query) at most every
     ``check_every`` seconds while the stream is open, and once more before the final event. A member removed from
-    the workspace, or a conversation no longer shared, ends the stream."""
+    the workspace, or a conversation no longer shared, ends the stream.
+
+    The periodic check runs beside the stream, never in its way: an event is not held back while the query waits
+    for a thread (with a thousand streams open, that wait came in bursts; issue 18). The answer ends the stream at
+    the next event or keepalive after it arrives."""
 
     def __init__(self, request: HtmxHttpRequest, message_id: int, check_every: float) -> None:
         self.request, self.message_id, self.check_every = request, message_id, check_every
         self.checked = time.monotonic()
         self.allowed = True
+        self._pending: asyncio.Future[bool] | None = None
 
     def _check(self) -> bool:
         return services.message_readable(message_id=self.message_id, user=self.request.user)
 
     async def lost_access(self, *, now: bool = False) -> bool:
-        if self.allowed and (now or time.monotonic() - self.checked >= self.check_every):
+        if not self.allowed:
+            return True
+        if now:
+            self.close()
             self.allowed = await in_thread(self._check)()
             self.checked = time.monotonic()
+        elif self._pending is not None:
+            if self._pending.done():
+                pending, self._pending = self._pending, None
+                self.allowed = pending.result()
+                self.checked = time.monotonic()
+        elif time.monotonic() - self.checked >= self.check_every:
+            self._pending = asyncio.ensure_future(in_thread(self._check)())
         return not self.allowed
+
+    def close(self) -> None:
+        """Forget a check still under way (its thread finishes on its own)."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
 
 
 def _access_lost_event(seq: int) -> str:
@@ -125,6 +146,8 @@ async def stream_events(
     except asyncio.CancelledError:
         log.info("chat stream closed by the browser", extra={"message_id": message.pk})
         raise
+    finally:
+        reader.close()
 
 
 async def _poll_database(message_id: int, after: int, reader: _Reader) -> AsyncIterator[str]:

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from kiestudio.chat import services, views
+from kiestudio.chat import reply_stream, services, views
 from kiestudio.chat.models import Message
 from kiestudio.workspaces.models import Membership
 from kiestudio.workspaces.services import member_remove
@@ -98,6 +98,29 @@ def test_a_reader_who_keeps_access_follows_the_reply_to_its_end(chat_sim, alice,
     assert json.loads(events[-1].data)["status"] == "complete"
     text = "".join(json.loads(m.data)["t"] for m in events if m.event in ("delta", "block"))
     assert text == wait_until_done(reply).text
+
+
+def test_a_slow_access_check_never_holds_the_reply_back(chat_sim, alice, bob, asgi_live_server, monkeypatch):
+    """The periodic check runs beside the stream: with the query taking 0.8 s and due every 0.2 s, the reply's
+    chunks (20 ms apart) still arrive without a gap of that size (with a thousand streams open, waiting for the
+    check's thread held chunks back in bursts; issue 18)."""
+    monkeypatch.setattr(views, "ACCESS_CHECK_SECONDS", 0.2)
+    real = reply_stream._Reader._check
+
+    def slow(self) -> bool:
+        time.sleep(0.8)
+        return real(self)
+
+    monkeypatch.setattr(reply_stream._Reader, "_check", slow)
+    conversation = services.conversation_create(workspace=workspace_of(alice), user=bob)
+    reply = send(conversation, "A long story [sim:delay 0.02] [sim:words 450]")
+    with reader(asgi_live_server, bob) as http, http.stream("GET", f"/chat/messages/{reply.pk}/stream/") as response:
+        timed = read_events(response)
+    arrivals = [at for at, m in timed if m.event in ("delta", "block")]
+    assert len(arrivals) > 50
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    assert max(gaps) < 0.5, f"a chunk waited {max(gaps):.2f} s"
+    assert json.loads(timed[-1][1].data)["status"] == "complete"
 
 
 def test_a_reply_followed_through_the_database_ends_for_a_removed_member(alice, bob, asgi_live_server):
