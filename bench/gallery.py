@@ -87,7 +87,10 @@ def _top_up_favorites(workspace, user) -> None:
     live = Generation.objects.filter(workspace=workspace, deleted_at__isnull=True, status="succeeded")
     picks = live.exclude(id__in=taken).order_by("id")[: MIN_FAVORITES - have]
     Favorite.objects.bulk_create(
-        Favorite(workspace=workspace, user=user, generation=g, created_at=g.created_at) for g in picks
+        Favorite(
+            workspace=workspace, user=user, generation=g, created_at=g.created_at, generation_created_at=g.created_at
+        )
+        for g in picks
     )
 
 

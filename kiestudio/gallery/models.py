@@ -15,10 +15,22 @@ class Favorite(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites")
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="favorites")
     created_at = models.DateTimeField(default=timezone.now)
+    # The generation's own created_at (which never changes), so a member's favourites can be read newest first,
+    # in the gallery's order, from this table's index alone: one page touches ~49 generations, not every
+    # favourite (1,500 primary-key lookups and a sort took 23 ms at a million items; issue 18).
+    generation_created_at = models.DateTimeField(editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "generation"], name="favorite_unique")]
-        indexes = [models.Index(fields=["user", "workspace", "generation"], name="favorite_lookup")]
+        indexes = [
+            models.Index(fields=["user", "workspace", "generation"], name="favorite_lookup"),
+            models.Index(fields=["workspace", "user", "-generation_created_at", "-generation"], name="favorite_feed"),
+        ]
+
+    def save(self, *args, **kwargs) -> None:
+        if self.generation_created_at is None:
+            self.generation_created_at = self.generation.created_at
+        super().save(*args, **kwargs)
 
 
 class Collection(models.Model):

@@ -260,7 +260,9 @@ def gallery_queryset(*, workspace: Workspace, user, filters: GalleryFilters) -> 
     if filters.date_to:
         qs = qs.filter(created_at__lt=datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=tz))
     if filters.favorites:
-        qs = qs.filter(id__in=Favorite.objects.filter(user=user, workspace=workspace).values("generation_id"))
+        # A join (one row per generation: a member favourites it once), so the page can follow the favourites'
+        # own index in the gallery's order (see gallery_page).
+        qs = qs.filter(favorites__user=user, favorites__workspace=workspace)
     if filters.collection:
         qs = qs.filter(collection_memberships__collection=filters.collection)
     if filters.origin == "originals":
@@ -365,7 +367,10 @@ def gallery_page(
         # The leading created_at__lte lets the database seek straight to the cursor in the (…, created_at, id)
         # index; the bare OR form reads every row above it (a deep page at 100k was 1.7x a 1k one).
         qs = qs.filter(Q(created_at__lte=created) & (Q(created_at__lt=created) | Q(id__lt=pk)))
-    rows = list(qs.order_by("-created_at", "-id").values_list(*ITEM_FIELDS)[: size + 1])
+    # The same order either way: a favourite's generation_created_at is its generation's created_at.
+    by_favorite = ("-favorites__generation_created_at", "-favorites__generation_id")
+    order = by_favorite if filters.favorites else ("-created_at", "-id")
+    rows = list(qs.order_by(*order).values_list(*ITEM_FIELDS)[: size + 1])
     items = [GalleryItem(*row) for row in rows[:size]]
     next_cursor = encode_cursor(items[-1]) if len(rows) > size else None
     if not items:

@@ -34,7 +34,12 @@ def favorite_toggle(*, generation: Generation, user) -> bool:
         return False
     try:
         with transaction.atomic():
-            Favorite.objects.create(user=user, generation=generation, workspace_id=generation.workspace_id)
+            Favorite.objects.create(
+                user=user,
+                generation=generation,
+                workspace_id=generation.workspace_id,
+                generation_created_at=generation.created_at,
+            )
     except IntegrityError:
         pass
     return True

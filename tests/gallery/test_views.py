@@ -75,6 +75,25 @@ def test_keyset_pages_cover_everything_once(client, alice, made, monkeypatch):
     assert f'data-id="{ids[2]}"' in second
 
 
+def test_favourites_page_in_gallery_order_by_keyset(client, alice, charlie, made, monkeypatch):
+    """Favourites are read from their own index (their generation's created_at), in the gallery's order, page by
+    page; another member's favourites don't show or repeat rows."""
+    from kiestudio.gallery import selectors
+
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    client.force_login(alice)
+    for generation in made:
+        client.post(f"/gallery/{generation.pk}/favorite/")
+        services.favorite_toggle(generation=generation, user=charlie)  # someone else's, same items
+    assert {f.generation_created_at for f in Favorite.objects.filter(user=alice)} == {g.created_at for g in made}
+    first = client.get("/gallery/?favorites=1").content.decode()
+    next_url = first.split('class="grid-sentinel" hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(next_url, headers={"HX-Request": "true"}).content.decode()
+    html = first + second
+    positions = [html.index(f'data-id="{g.pk}"') for g in made]  # made is newest first
+    assert positions == sorted(positions) and html.count('class="gallery-tile') == 3
+
+
 def test_detail_has_permalink_and_neighbours(client, alice, made):
     client.force_login(alice)
     middle = made[1]

@@ -63,7 +63,14 @@ def seed_favorites(
     for user in users:
         picked = rng.sample(live, min(len(live), max(1, len(live) // 80), 1500)) if live else []
         favorites.extend(
-            Favorite(workspace=workspace, user=user, generation=g, created_at=g.created_at) for g in picked
+            Favorite(
+                workspace=workspace,
+                user=user,
+                generation=g,
+                created_at=g.created_at,
+                generation_created_at=g.created_at,
+            )
+            for g in picked
         )
     bulk(Favorite, favorites)
     return favorites
