@@ -68,6 +68,8 @@ class LiveReply:
         self.first_token_at: datetime | None = None
         self.dirty = False
         self.requested = asyncio.Event()  # Kie has answered the request (or the run ended)
+        self.tool_uses: list[dict[str, Any]] = []  # {"id", "name", "json"}: the calls the reply makes, as they arrive
+        self._tool_at: dict[int | None, dict[str, Any]] = {}
 
     # -- events ------------------------------------------------------------------------------------------
 
@@ -107,6 +109,11 @@ class LiveReply:
                     await self.on_text(event.text)
                 case K.THINKING_DELTA:
                     await self.on_thinking(event.text)
+                case K.TOOL_USE_START:
+                    self.on_tool_start(event)
+                case K.TOOL_INPUT_DELTA:
+                    if (call := self._tool_at.get(event.index) or self._tool_at.get(None)) is not None:
+                        call["json"] += event.text
                 case K.MESSAGE_START | K.USAGE | K.MESSAGE_STOP:
                     if event.usage is not None:
                         self.input_tokens = event.usage.input_tokens or self.input_tokens
@@ -122,6 +129,26 @@ class LiveReply:
                 case K.ERROR:
                     return self.failure(event.error_class or "upstream_error", event.error_message or "")
         return self.failure("upstream_error")
+
+    def on_tool_start(self, event: ChatEvent) -> None:
+        call = {"id": event.tool_id or f"call_{len(self.tool_uses) + 1}", "name": event.tool_name or "", "json": ""}
+        self.tool_uses.append(call)
+        self._tool_at[event.index] = call
+        self._tool_at[None] = call  # deltas without an index belong to the call opened last
+        self.dirty = True
+
+    def tool_blocks(self) -> list[dict[str, Any]]:
+        """The calls as saved: their input parsed (an unreadable input is kept as text, for the tool to refuse)."""
+        blocks = []
+        for call in self.tool_uses:
+            try:
+                tool_input = json.loads(call["json"]) if call["json"].strip() else {}
+            except ValueError:
+                tool_input = {"_unreadable": call["json"]}
+            if not isinstance(tool_input, dict):
+                tool_input = {"_unreadable": call["json"]}
+            blocks.append({"type": "tool_use", "id": call["id"], "name": call["name"], "input": tool_input})
+        return blocks
 
     def failure(self, error_class: str, detail: str = "", *, fallback: str = "") -> dict[str, Any]:
         message = ERROR_MESSAGES.get(error_class) or fallback or ERROR_MESSAGES["upstream_error"]
@@ -152,13 +179,15 @@ class LiveReply:
         """The reply's final state: how it ended (``fields``), its text, tokens and credits (estimated when Kie
         sent none)."""
         input_tokens, output_tokens = self.tokens()
+        # Calls count only in a reply that ended well: a cut-off call is never run (nor sent back to the model).
+        calls = self.tool_blocks() if fields.get("status") == Status.COMPLETE else []
         credits, estimated = self.credits, False
         if credits is None and (input_tokens or output_tokens):
             assert self.plan is not None  # a runner saves only a reply it claimed, which has its plan
             credits, estimated = float(self.plan.spec.estimate_credits(input_tokens, output_tokens)), True
         return {
             **fields,
-            "content": content_blocks(self.text, self.thinking),
+            "content": [*content_blocks(self.text, self.thinking), *calls],
             "stream_seq": self.seq,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,

@@ -22,6 +22,9 @@ class Conversation(models.Model):
     model_key = models.CharField(max_length=60)
     system_prompt = models.TextField(blank=True)
     thinking = models.BooleanField(default=False)
+    # The model may call the studio's tools (``toolbox``): generate, search and look at the gallery, propose a plan.
+    # Nothing that spends runs without the creator's Run.
+    studio_tools = models.BooleanField(default=False)
     is_shared = models.BooleanField(default=False)
     pinned_at = models.DateTimeField(null=True, blank=True)
     current_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -68,7 +71,10 @@ class Message(models.Model):
     # conversation only: a token replayed anywhere else is a new request there, never this row.
     request_key = models.UUIDField(default=uuid.uuid4, editable=False)
     role = models.CharField(max_length=10, choices=Role.choices)
-    # Content blocks: [{"type": "text", "text": …}, {"type": "image", "reference": 12}, {"type": "thinking", …}]
+    # Content blocks: [{"type": "text", "text": …}, {"type": "image", "reference": 12}, {"type": "thinking", …}];
+    # a reply that calls tools adds {"type": "tool_use", "id", "name", "input"}; the message that carries their
+    # results back (a user turn the studio writes) holds {"type": "tool_result", "tool_use_id", "content": [text
+    # and image blocks as above], "is_error"}.
     content = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
     model_key = models.CharField(max_length=60, blank=True)
@@ -118,7 +124,23 @@ class Message(models.Model):
 
     @property
     def image_ids(self) -> list[int]:
-        return [int(b["reference"]) for b in self.content if b.get("type") == "image" and b.get("reference")]
+        """The attached images: the message's own, and those inside its tool results."""
+        ids = []
+        for block in self.content:
+            inner = block.get("content") if block.get("type") == "tool_result" else [block]
+            for part in inner if isinstance(inner, list) else ():
+                if isinstance(part, dict) and part.get("type") == "image" and part.get("reference"):
+                    ids.append(int(part["reference"]))
+        return ids
+
+    @property
+    def tool_uses(self) -> list[dict]:
+        return [b for b in self.content if b.get("type") == "tool_use"]
+
+    @property
+    def is_tool_results(self) -> bool:
+        """A turn the studio wrote to carry tool results back to the model (not something a person typed)."""
+        return bool(self.content) and all(b.get("type") == "tool_result" for b in self.content)
 
     @property
     def is_streaming(self) -> bool:

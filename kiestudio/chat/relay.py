@@ -34,8 +34,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from kiestudio.chat import toolbox
 from kiestudio.chat.hub import Event, LocalHub, get_hub
 from kiestudio.chat.live_reply import LiveReply
 from kiestudio.chat.loops import bind_loop as bind_loop
@@ -143,7 +145,7 @@ class Runner(LiveReply):
     async def _finish(self, fields: dict[str, Any]) -> None:
         fields = self.final_fields(fields)
         try:
-            await db_call(save_final, self.message_id, fields)
+            await db_call(_save_and_open_calls, self.message_id, fields)
         except Exception:
             log.exception("chat reply %s could not be saved", self.message_id)
         with contextlib.suppress(Exception):
@@ -160,6 +162,21 @@ class Runner(LiveReply):
         self.stop_requested = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+
+def _save_and_open_calls(message_id: int, fields: dict[str, Any]) -> bool:
+    """The reply's final state and, for a reply that called tools, their cards (``toolbox``), in one transaction:
+    a page rendered in between never shows the finished reply without them. A toolbox that fails leaves the reply
+    saved, with no cards."""
+    with transaction.atomic():
+        saved = save_final(message_id, fields)
+        if saved and any(block.get("type") == "tool_use" for block in fields["content"]):
+            try:
+                with transaction.atomic():
+                    toolbox.reply_ended(message_id)
+            except Exception:
+                log.exception("chat reply %s: its tool calls could not be handled", message_id)
+    return saved
 
 
 # --- Starting, stopping, flushing -------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ def in_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _done_html(request: HtmxHttpRequest, message_id: int) -> tuple[str, str]:
     message = services.message_check_alive(message=Message.objects.select_related("conversation").get(pk=message_id))
-    html = render_to_string("chat/_message.html", message_context(request, message), request=request)
+    context = {**message_context(request, message), "live": True}  # it replaces the reply that just ended
+    html = render_to_string("chat/_message.html", context, request=request)
     return html, message.status
 
 

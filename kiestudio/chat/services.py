@@ -65,6 +65,7 @@ def conversation_create(
     system_prompt: str = "",
     thinking: bool = False,
     request_key: uuid.UUID | None = None,
+    studio_tools: bool = False,
 ) -> Conversation:
     spec = _chat_model(model_key)
     conversation = Conversation(
@@ -74,6 +75,7 @@ def conversation_create(
         system_prompt=_system_prompt(system_prompt),
         thinking=thinking and spec.supports_thinking,
         request_key=request_key,
+        studio_tools=studio_tools,
     )
     conversation.full_clean()
     conversation.save()
@@ -91,6 +93,7 @@ def conversation_start(
     thinking: bool = False,
     attachments: list[int] | None = None,
     membership: Membership | None = None,
+    studio_tools: bool = False,
 ) -> tuple[Conversation, Message]:
     """A new conversation and its first reply, in one transaction (nothing is kept if the message is refused).
 
@@ -109,6 +112,7 @@ def conversation_start(
                         system_prompt=system_prompt,
                         thinking=thinking,
                         request_key=key,
+                        studio_tools=studio_tools,
                     )
             except IntegrityError:  # the same click raced in twice: continue the first one's conversation
                 conversation = Conversation.objects.get(workspace=workspace, owner=user, request_key=key)
@@ -138,6 +142,7 @@ def conversation_update(
     model_key: str | None = None,
     thinking: bool | None = None,
     is_shared: bool | None = None,
+    studio_tools: bool | None = None,
 ) -> Conversation:
     fields: list[str] = []
     if title is not None:
@@ -158,6 +163,9 @@ def conversation_update(
     if is_shared is not None:
         conversation.is_shared = is_shared
         fields.append("is_shared")
+    if studio_tools is not None:
+        conversation.studio_tools = studio_tools
+        fields.append("studio_tools")
     if fields:
         conversation.save(update_fields=fields)
     return conversation
@@ -270,6 +278,7 @@ def message_send(
     thinking: bool | None = None,
     replace: Message | None = None,
     membership: Membership | None = None,
+    studio_tools: bool | None = None,
 ) -> Message:
     """Ask a question; returns the reply, which streams from now on. Idempotent per composer token.
 
@@ -285,10 +294,14 @@ def message_send(
     text = (text or "").strip()
     if len(text) > MAX_MESSAGE_CHARS:
         raise ChatError(f"That message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}.")
-    if (model_key is not None and model_key != conversation.model_key) or (
-        thinking is not None and thinking != conversation.thinking
+    if (
+        (model_key is not None and model_key != conversation.model_key)
+        or (thinking is not None and thinking != conversation.thinking)
+        or (studio_tools is not None and studio_tools != conversation.studio_tools)
     ):
-        conversation_update(conversation=conversation, model_key=model_key, thinking=thinking)
+        conversation_update(
+            conversation=conversation, model_key=model_key, thinking=thinking, studio_tools=studio_tools
+        )
     spec = _chat_model(conversation.model_key)
     images = _attachments(conversation.workspace_id, attachments or [], spec)
     if not text and not images:
@@ -318,6 +331,39 @@ def message_send(
         # The same composer token raced in twice in this conversation: the first one's reply is the answer.
         return _raced(conversation, reply_key)
     return _show(conversation, reply)
+
+
+def conversation_continue(*, reply: Message, results: list[dict], membership: Membership | None = None) -> Message:
+    """Carry the results of ``reply``'s tool calls back to the model: a tool-results turn under the reply (written
+    by the studio, not a person) and the model's next reply, which starts at once and comes on screen.
+
+    Idempotent per reply: a second call finds the same rows. Refused (ChatError, nothing written) when the
+    workspace's budget or the owner's cap can't cover another reply."""
+    conversation = Conversation.objects.select_related("workspace").get(pk=reply.conversation_id)
+    user_key, reply_key = _keys(f"tool-results:{reply.pk}")
+    spec = _chat_model(reply.model_key or conversation.model_key)
+    path = [*thread_path(reply)]
+    if membership is None:
+        membership = Membership.objects.filter(
+            workspace_id=conversation.workspace_id, user_id=conversation.owner_id
+        ).first()
+    _check_budget(conversation, membership, spec, path)
+    try:
+        with transaction.atomic():
+            turn = Message.objects.create(
+                workspace_id=conversation.workspace_id,
+                conversation=conversation,
+                parent=reply,
+                created_by=None,
+                request_key=user_key,
+                role=Message.Role.USER,
+                content=results,
+                model_key=spec.key,
+            )
+            following = _reply(conversation=conversation, user=None, path=[*path, turn], key=reply_key, spec=spec)
+    except IntegrityError:
+        return _raced(conversation, reply_key)
+    return _show(conversation, following)
 
 
 def _check_budget(

@@ -10,6 +10,7 @@ streamed call the runner (``relay``) reads from, over one Kie client per event l
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from kiestudio.chat import toolbox
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.chat.selectors import thread_path
 from kiestudio.core.kie import kie_client
@@ -49,6 +51,7 @@ class UpstreamPlan:
     messages: list[dict[str, Any]]
     system: str
     thinking: bool
+    tools: tuple[dict[str, Any], ...] = ()  # definitions in the neutral form (``toolbox``)
 
 
 # --- The thread in the model's wire format ----------------------------------------------------------------------
@@ -75,27 +78,103 @@ def _image_part(spec: ChatModelSpec, url: str) -> dict[str, Any]:
     return openai_image_part(url)
 
 
+def _result_text(result: dict[str, Any]) -> str:
+    """A tool result's text, for formats whose tool results carry only text."""
+    parts: list[Any] = result["content"] if isinstance(result.get("content"), list) else []
+    return "\n\n".join(p["text"] for p in parts if isinstance(p, dict) and p.get("type") == "text") or "(no output)"
+
+
+def _blocks(message: Message, spec: ChatModelSpec, urls: dict[int, str], *, answered: bool) -> list[dict[str, Any]]:
+    """One message's content in the studio's neutral blocks: text, image (with its Kie URL), tool_use, tool_result
+    (whose content is text and image blocks). A reply's calls go only where their results follow (``answered``):
+    a call the creator left pending while the thread moved on is not shown to the model."""
+
+    def media(block: dict[str, Any]) -> dict[str, Any] | None:
+        if block.get("type") == "image" and block.get("reference") in urls:
+            return _image_part(spec, urls[block["reference"]])
+        if block.get("type") == "text" and block.get("text"):
+            return {"type": "text", "text": block["text"]}
+        return None
+
+    blocks: list[dict[str, Any]] = []
+    if message.role == Message.Role.USER:
+        for block in message.content:
+            if block.get("type") == "tool_result":
+                inner = [part for b in block.get("content") or () if (part := media(b)) is not None]
+                result = {"type": "tool_result", "tool_use_id": block["tool_use_id"], "content": inner}
+                if block.get("is_error"):
+                    result["is_error"] = True
+                blocks.append(result)
+            elif (part := media(block)) is not None:
+                blocks.append(part)
+        return blocks
+    if message.text:
+        blocks.append({"type": "text", "text": message.text})
+    if answered:
+        blocks += [{k: b[k] for k in ("type", "id", "name", "input")} for b in message.tool_uses]
+    return blocks
+
+
+def _openai_turns(role: str, blocks: list[dict[str, Any]], api: str) -> list[dict[str, Any]]:
+    """Tool calls and results in OpenAI's formats: chat completions (``tool_calls``, ``role: tool``) and
+    Responses (``function_call`` and ``function_call_output`` items). Images inside tool results follow them as
+    a user turn, since neither format takes images in a tool's output."""
+    calls = [b for b in blocks if b["type"] == "tool_use"]
+    results = [b for b in blocks if b["type"] == "tool_result"]
+    plain = [b for b in blocks if b["type"] not in ("tool_use", "tool_result")]
+    turns: list[dict[str, Any]] = []
+    if api == "responses":
+        if plain:
+            turns.append({"role": role, "content": plain})
+        for call in calls:
+            arguments = json.dumps(call["input"])
+            turns.append({"type": "function_call", "call_id": call["id"], "name": call["name"], "arguments": arguments})
+        turns += [
+            {"type": "function_call_output", "call_id": r["tool_use_id"], "output": _result_text(r)} for r in results
+        ]
+    else:
+        if calls:
+            text = "\n\n".join(b["text"] for b in plain if b["type"] == "text")
+            tool_calls = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": json.dumps(c["input"])},
+                }
+                for c in calls
+            ]
+            turns.append({"role": "assistant", "content": text or None, "tool_calls": tool_calls})
+            plain = []
+        turns += [{"role": "tool", "tool_call_id": r["tool_use_id"], "content": _result_text(r)} for r in results]
+        if plain:
+            turns.append({"role": role, "content": plain})
+    images = [p for r in results for p in r["content"] if p.get("type") != "text"]
+    if images:
+        turns.append(
+            {"role": "user", "content": [{"type": "text", "text": "The images from the tool results:"}, *images]}
+        )
+    return turns
+
+
 def upstream_messages(path: list[Message], spec: ChatModelSpec) -> list[dict[str, Any]]:
     """The thread in the model's wire format. Empty or failed replies are left out; same-role turns merge."""
     turns: list[dict[str, Any]] = []
-    for message in path:
-        blocks: list[dict[str, Any]] = []
-        if message.role == Message.Role.USER:
-            urls = _image_urls(message) if message.image_ids else {}
-            for block in message.content:
-                if block.get("type") == "image" and block.get("reference") in urls:
-                    blocks.append(_image_part(spec, urls[block["reference"]]))
-                elif block.get("type") == "text" and block.get("text"):
-                    blocks.append({"type": "text", "text": block["text"]})
-        elif message.text:
-            blocks.append({"type": "text", "text": message.text})
+    for i, message in enumerate(path):
+        urls = _image_urls(message) if message.image_ids else {}
+        answered = i + 1 < len(path) and path[i + 1].is_tool_results
+        blocks = _blocks(message, spec, urls, answered=answered)
         if not blocks:
             continue
-        if turns and turns[-1]["role"] == message.role:
+        role = str(message.role)
+        if spec.api != "anthropic" and any(b["type"] in ("tool_use", "tool_result") for b in blocks):
+            turns += _openai_turns(role, blocks, spec.api)
+        elif turns and turns[-1].get("role") == role and isinstance(turns[-1].get("content"), list):
             turns[-1]["content"].extend(blocks)
         else:
-            turns.append({"role": str(message.role), "content": blocks})
+            turns.append({"role": role, "content": blocks})
     for turn in turns:
+        if not isinstance(turn.get("content"), list):
+            continue
         blocks = turn["content"]
         if spec.api == "responses":
             # Kie documents Responses content as a list of parts; OpenAI takes the model's own turns as output_text.
@@ -105,6 +184,26 @@ def upstream_messages(path: list[Message], spec: ChatModelSpec) -> list[dict[str
         elif all(b.get("type") == "text" for b in blocks):  # plain strings where there is only text: widely accepted
             turn["content"] = "\n\n".join(b["text"] for b in blocks)
     return turns
+
+
+def wire_tools(definitions: list[dict[str, Any]], api: str) -> list[dict[str, Any]]:
+    """Tool definitions (name, description, JSON Schema) in the model's wire format."""
+    if api == "anthropic":
+        return [
+            {"name": d["name"], "description": d["description"], "input_schema": d["input_schema"]} for d in definitions
+        ]
+    if api == "responses":
+        return [
+            {"type": "function", "name": d["name"], "description": d["description"], "parameters": d["input_schema"]}
+            for d in definitions
+        ]
+    return [
+        {
+            "type": "function",
+            "function": {"name": d["name"], "description": d["description"], "parameters": d["input_schema"]},
+        }
+        for d in definitions
+    ]
 
 
 # --- The plan: built by the send, or by the runner -------------------------------------------------------------
@@ -124,6 +223,7 @@ def prepare(
         messages=upstream_messages(path, spec),
         system=conversation.system_prompt,
         thinking=thinking,
+        tools=tuple(toolbox.definitions(conversation)),
     )
 
 
@@ -138,6 +238,7 @@ def plan_for(message: Message) -> UpstreamPlan:
         messages=upstream_messages(thread_path(message.parent), spec),
         system=conversation.system_prompt,
         thinking=message.thinking_requested,
+        tools=tuple(toolbox.definitions(conversation)),
     )
 
 
@@ -172,6 +273,8 @@ def open_stream(plan: UpstreamPlan) -> ChatStream:
     """The streamed call to Kie in the model's own API; entered, it yields the reply's events as they arrive."""
     client = _client(plan.api_key)
     options = plan.spec.request_options(thinking=plan.thinking)
+    if plan.tools:
+        options["tools"] = wire_tools(list(plan.tools), plan.spec.api)
     if plan.spec.api == "anthropic":
         return client.stream_claude(plan.spec.wire_id, plan.messages, system=plan.system or None, **options)
     if plan.spec.api == "responses":

@@ -42,6 +42,7 @@ from kiestudio.chat.view_context import (
 )
 from kiestudio.core.http import HtmxHttpRequest
 from kiestudio.core.params import parse_int, parse_optional_id
+from kiestudio.uploads.models import Reference
 from kiestudio.workspaces.access import current_membership, current_workspace, require_role
 
 # How often an open reply stream re-checks that its reader may still see the reply. Read at each stream's start,
@@ -120,7 +121,13 @@ async def _sent_events(request: HtmxHttpRequest, reply: Message, render):
 @require_GET
 @login_required
 def chat_home(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "chat/chat.html", page_context(request, None))
+    context = page_context(request, None)
+    attach = parse_optional_id(request.GET.get("attach"), name="attach")  # "Send to chat" from the gallery
+    if attach is not None:
+        context["attached"] = list(
+            Reference.objects.filter(workspace=current_workspace(request), pk=attach, kind="image")
+        )
+    return render(request, "chat/chat.html", context)
 
 
 @require_GET
@@ -154,6 +161,7 @@ def conversation_start(request: HtmxHttpRequest):
             system_prompt=request.POST.get("system_prompt", ""),
             attachments=attachment_ids(request),
             membership=current_membership(request),
+            studio_tools=flag(request, "studio_tools"),
         )
     except ChatError as exc:
         return error_response(request, exc)
@@ -185,6 +193,7 @@ def conversation_send(request: HtmxHttpRequest, pk: int):
             model_key=request.POST.get("model") or None,
             thinking=flag(request, "thinking"),
             membership=current_membership(request),
+            studio_tools=flag(request, "studio_tools"),
         )
     except ChatError as exc:
         return error_response(request, exc)

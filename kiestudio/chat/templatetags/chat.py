@@ -5,6 +5,7 @@ import uuid
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from kiestudio.chat import toolbox
 from kiestudio.chat.markdown import render_markdown, split_committed
 from kiestudio.core.error_titles import kie_error_titles
 from kiestudio.kie.catalog import UnknownModel
@@ -55,3 +56,9 @@ def seconds(value) -> str:
     if value is None:
         return ""
     return f"{value:.1f} s" if value < 60 else f"{value / 60:.1f} min"
+
+
+@register.simple_tag(takes_context=True)
+def tool_cards(context, message) -> SafeString:
+    """The cards of a reply's tool calls (``toolbox``); a reply without calls shows nothing."""
+    return mark_safe(toolbox.cards(message, context.get("request"), live=bool(context.get("live"))))  # noqa: S308  (our own template's output)

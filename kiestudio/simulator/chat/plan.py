@@ -14,6 +14,7 @@ from typing import Any
 from .. import text as prose
 from ..markers import Markers, strip
 from ..state import SimState
+from .agent import agent_call, is_studio
 from .models import USD_PER_CREDIT, ChatModel
 
 __all__ = ["Plan", "content_text", "make_plan"]
@@ -25,7 +26,7 @@ TOOL_NAME_FILLER = frozenset({"current", "fetch", "list", "create", "make", "upd
 class Plan:
     thinking: str | None
     text: str
-    tool: tuple[str, str, dict[str, Any]] | None  # (id, name, input)
+    tool: tuple[str, str, dict[str, Any] | str] | None  # (id, name, input; a string: input that is not JSON)
     stop_reason: str  # end_turn | max_tokens | tool_use
     input_tokens: int
     output_tokens: int
@@ -144,7 +145,12 @@ def make_plan(
     thought = prose.thinking(rng, prompt, sim.config.chat_thinking_words) if thinking and model.thinking else None
 
     tool = None
-    if tool_allowed and not _has_tool_result(last_user):
+    if tool_allowed and is_studio(tools):  # the studio's own tools: the simulator plays an agent (agent.py)
+        picked = agent_call(messages, tools, content_text, _has_tool_result(last_user))
+        if picked is not None:
+            tool_id = "toolu_" + hashlib.sha256((seed_text + picked[0]).encode()).hexdigest()[:24]
+            tool = (tool_id, picked[0], picked[1])
+    elif tool_allowed and not _has_tool_result(last_user):
         chosen = _wants_tool(tools, prompt, markers, forced_tool)
         if chosen is not None:
             name = str(chosen["name"])

@@ -51,8 +51,8 @@ def chunks(text: str, per_chunk: int) -> list[str]:
     return ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)] or [""]
 
 
-def json_pieces(value: dict[str, Any], size: int = 12) -> list[str]:
-    raw = json.dumps(value)
+def json_pieces(value: dict[str, Any] | str, size: int = 12) -> list[str]:
+    raw = value if isinstance(value, str) else json.dumps(value)
     return [raw[i : i + size] for i in range(0, len(raw), size)]
 
 

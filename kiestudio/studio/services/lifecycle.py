@@ -6,16 +6,19 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from kiestudio.kie import errors as kie_errors
 from kiestudio.studio.models import (
+    TERMINAL,
     TRANSITIONS,
     Generation,
     GenerationEvent,
     Status,
 )
 from kiestudio.studio.services.plan import log
+from kiestudio.studio.signals import generation_ended
 from kiestudio.usage.services import usage_release
 
 # Before Kie is sent the job, its price is held in the usage ledger; any other status has been charged or never
@@ -69,6 +72,9 @@ def transition(
         usage_release(source=generation.usage_source)
     if to != current:
         GenerationEvent.objects.create(generation=generation, from_status=current, to_status=to, note=note[:300])
+        if to in TERMINAL:
+            pk = generation.pk
+            transaction.on_commit(lambda: generation_ended.send_robust(sender=Generation, generation_id=pk))
         log.info("generation %s: %s -> %s", generation.pk, current, to, extra={"note": note[:120]})
     return True
 
