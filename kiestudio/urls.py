@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("kiestudio.studio.urls")),
     path("", include("kiestudio.gallery.urls")),
     path("", include("kiestudio.chat.urls")),
+    path("", include("kiestudio.agent.urls")),
 ]
 
 handler400 = "kiestudio.core.views.error_400"

@@ -40,7 +40,7 @@ STATUSES = {
     "unknown": "Unknown",
     "canceled": "Canceled",
 }
-ORIGINS = {"originals": "Originals only", "derived": "Follow-ups only"}
+ORIGINS = {"originals": "Originals only", "derived": "Follow-ups only", "chat": "Made in chat"}
 FILTER_KEYS = (
     "q",
     "kind",
@@ -68,7 +68,7 @@ class GalleryFilters:
     date_to: date | None = None
     favorites: bool = False
     collection: Collection | None = None
-    origin: str = ""  # "originals" or "derived"
+    origin: str = ""  # "originals", "derived" or "chat"
     derived_from: Generation | None = None  # everything made from this item, at any depth
     trash: bool = False
     notices: list[str] = field(default_factory=list)
@@ -269,6 +269,8 @@ def gallery_queryset(*, workspace: Workspace, user, filters: GalleryFilters) -> 
         qs = qs.filter(lineage="")
     elif filters.origin == "derived":
         qs = qs.exclude(lineage="")
+    elif filters.origin == "chat":  # launched by a chat model's tool call (the agent app's relation)
+        qs = qs.filter(tool_calls__isnull=False)
     if filters.derived_from is not None:
         qs = qs.filter(descendants_of(filters.derived_from))
     if filters.q:

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from kiestudio.gallery.selectors import GalleryItem
 from kiestudio.kie.catalog import UnknownModel, get_model
-from kiestudio.studio.models import PENDING, Status
+from kiestudio.studio.models import PENDING, STUDIO_MADE, Status
 
 _PLACEHOLDER = 987654321
 _STATUS_LABELS = dict(Status.choices)
@@ -35,7 +35,7 @@ def _model_name(key: str, names: dict[str, str]) -> str:
         try:
             names[key] = get_model(key).name
         except UnknownModel:
-            names[key] = key
+            names[key] = STUDIO_MADE.get(key, key)
     return names[key]
 
 

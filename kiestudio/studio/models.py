@@ -22,6 +22,10 @@ class Status(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+# Files the studio makes itself (no Kie task): their "model" and the name it goes by.
+ASSEMBLED = "studio/assemble"
+STUDIO_MADE = {ASSEMBLED: "Assembled video"}
+
 PENDING = (Status.QUEUED, Status.SUBMITTING, Status.SUBMITTED, Status.STORING)
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.UNKNOWN)
 
@@ -102,6 +106,8 @@ class Generation(models.Model):
     # Ancestor ids from the original down, each followed by "/" ("" for an original). Everything derived from X
     # shares the prefix "<X.lineage><X.pk>/": one index range, at any depth, even after a parent is purged.
     lineage = models.CharField(max_length=600, blank=True, default="")
+    # What a studio-made file (a plan's assembled video) was made from: every part, beside the one-parent lineage.
+    parts = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="used_in")
     # Fields whose values are our uploaded reference images: {"image_urls": [12, 13]}. At submit time the worker
     # sends Kie's copies of them (uploaded then, because Kie deletes uploads after 3 days).
     references = models.JSONField(default=dict, blank=True)

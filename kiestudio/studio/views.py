@@ -102,6 +102,9 @@ def _form_context(request: HttpRequest, form: GenerateForm) -> dict[str, object]
     return {"form": form, "spec": form.spec, **_prompt_options(request)}
 
 
+MAX_PROMPT_PREFILL = 10_000  # a prompt handed over in the URL ("Use in Generate"), cut to this length
+
+
 @require_GET
 @login_required
 def generate(request: HttpRequest) -> HttpResponse:
@@ -116,6 +119,9 @@ def generate(request: HttpRequest) -> HttpResponse:
             return redirect("gallery-detail", pk=source.parent_id or source.pk)
         initial = remix_initial(source)
     spec = _pick_spec(request, key)
+    prompt = request.GET.get("prompt", "")[:MAX_PROMPT_PREFILL].strip()
+    if prompt and spec.prompt_field and not initial:  # "Use in Generate" from a chat reply
+        initial = {spec.prompt_field: prompt}
     form = GenerateForm(spec, initial=initial, workspace=current_workspace(request))
     catalog = load_catalog()
     popular = popular_model_keys(workspace=current_workspace(request), keys=set(catalog.keys()))

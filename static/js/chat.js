@@ -247,6 +247,7 @@
           if (article) { article._fetching = true; article.setAttribute("data-following", ""); }
           var held = early; early = null;
           held.forEach(function (event) { if (article && apply(article, event[0], event[1], event[2])) article = null; });
+          promptLinks(document);  // the update may already hold the finished reply
           return;
         }
         if (early) { early.push([name, data, id]); return; }
@@ -295,7 +296,37 @@
     wrap.hidden = !supported;
     if (!supported) wrap.querySelector("input").checked = false;
     var input = form.querySelector("[data-composer-input]");
-    if (input && option) input.placeholder = "Message " + option.textContent.trim() + "…";
+    if (input && option) input.placeholder = "Message " + option.textContent.trim() + "… (@ picks from the gallery)";
+  }
+
+  // "@" typed at the start of a word opens the gallery picker (the "From gallery" button), in place of the "@".
+  function atPicks(event) {
+    var input = event.target;
+    if (event.inputType !== "insertText" || event.data !== "@") return;
+    var at = input.selectionStart - 1;
+    if (at > 0 && !/\s/.test(input.value.charAt(at - 1))) return;  // an email address, not a pick
+    var pick = input.form && input.form.querySelector("[data-ref-pick]");
+    if (!pick) return;
+    input.value = input.value.slice(0, at) + input.value.slice(at + 1);
+    input.setSelectionRange(at, at);
+    pick.click();
+  }
+
+  // Quoted prompts and code blocks in a reply get "Use in Generate": the Generate page, the text as its prompt.
+  function promptLinks(root) {
+    var form = composer();
+    var url = form && form.getAttribute("data-generate-url");
+    if (!url) return;
+    root.querySelectorAll(".msg-assistant [data-rendered] blockquote, .msg-assistant [data-rendered] pre").forEach(function (block) {
+      if (block.nextElementSibling && block.nextElementSibling.matches(".use-in-generate")) return;
+      var text = block.innerText.trim();
+      if (!text || text.length > 4000) return;
+      var link = document.createElement("a");
+      link.className = "use-in-generate small";
+      link.href = url + "?prompt=" + encodeURIComponent(text);
+      link.textContent = "Use in Generate";
+      block.after(link);
+    });
   }
 
   document.addEventListener("keydown", function (event) {
@@ -312,6 +343,7 @@
   });
   document.addEventListener("input", function (event) {
     if (event.target.matches("[data-composer-input]")) {
+      atPicks(event);
       updateSend();
       var input = event.target;
       input.style.height = "auto";
@@ -405,6 +437,7 @@
     followAll();
     updateSend();
     syncThinking();
+    promptLinks(document);
   });
   document.addEventListener("htmx:beforeSwap", function (event) {
     // Replies about to be swapped out stop being followed here (the reply itself carries on on the server).
@@ -419,6 +452,8 @@
     followAll();
     updateSend();
     syncThinking();
+    promptLinks(document);
+    document.body.addEventListener("chat:done", function () { promptLinks(document); });
     if (document.querySelector("#thread li")) window.scrollTo(0, document.documentElement.scrollHeight);
   });
 })();

@@ -203,7 +203,7 @@ URLS: dict[str, Entry] = {
     "collection-delete": Entry(P, acts=True),
     "collection-remove": Entry(P, {"ids": "ids:generation", "next": "next"}),
     # chat
-    "chat": Entry(G),
+    "chat": Entry(G, {"attach": "id:reference"}),
     "chat-list": Entry(G, {"current": "id:conversation", "q": "text"}),
     "chat-start": Entry(P, {**CHAT_SEND, "system_prompt": "text"}),
     "chat-conversation": Entry(G),
@@ -218,6 +218,19 @@ URLS: dict[str, Entry] = {
     "chat-message-regenerate": Entry(P, {"token": "token"}),
     "chat-message-edit": Entry(P, {"text": "text", "token": "token"}),
     "chat-message-show": Entry(P, acts=True),
+    # chat tools (agent)
+    "agent-cards": Entry(G),
+    "agent-autorun": Entry(P, {"limit": "choice"}),
+    "agent-run": Entry(P, acts=True),
+    "agent-edit": Entry(P, {"prompt": "text", "aspect_ratio": "choice", "variations": "int"}),
+    "agent-skip": Entry(P, acts=True),
+    "agent-send-to-chat": Entry(P, acts=True),
+    "agent-plan-approve": Entry(P, acts=True),
+    "agent-plan-finish": Entry(P, acts=True),
+    "agent-step-model": Entry(P, {"model": "model"}),
+    "agent-step-move": Entry(P, {"direction": "choice"}),
+    "agent-step-leave-out": Entry(P, {"keep": "flag"}),
+    "agent-step-retry": Entry(P, acts=True),
 }
 
 # Which of the other workspace's objects an id parameter of each kind is tried with.

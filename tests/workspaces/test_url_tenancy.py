@@ -11,6 +11,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from kiestudio.agent.models import Plan, ToolCall
+from kiestudio.agent.services import toolcalls_open
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.gallery.models import Collection
 from kiestudio.studio.models import Asset, Generation, SunoPersona
@@ -56,6 +58,19 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "collection-rename": ("collection", "post"),
     "collection-delete": ("collection", "post"),
     "collection-remove": ("collection", "post"),
+    # chat tools (agent)
+    "agent-cards": ("asking", "get"),
+    "agent-autorun": ("asking", "post"),
+    "agent-run": ("toolcall", "post"),
+    "agent-edit": ("toolcall", "post"),
+    "agent-skip": ("toolcall", "post"),
+    "agent-send-to-chat": ("generation", "post"),
+    "agent-plan-approve": ("plan", "post"),
+    "agent-plan-finish": ("plan", "post"),
+    "agent-step-model": ("step", "post"),
+    "agent-step-move": ("step", "post"),
+    "agent-step-leave-out": ("step", "post"),
+    "agent-step-retry": ("step", "post"),
     # chat
     "chat-conversation": ("conversation", "get"),
     "chat-send": ("conversation", "post"),
@@ -128,6 +143,38 @@ def make_objects(alice) -> dict[str, object]:
         status="done",
         content=[{"type": "text", "text": "Hello"}],
     )
+    # A version of the reply that asked to generate (a card waiting for Run), beside the one on screen.
+    asking = Message.objects.create(
+        workspace=workspace,
+        conversation=conversation,
+        role="assistant",
+        parent=question,
+        status="complete",
+        stop_reason="tool_use",
+        content=[
+            {"type": "text", "text": "On it."},
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "generate",
+                "input": {"model": "google/nano-banana", "prompt": "A fox"},
+            },
+        ],
+    )
+    [toolcall] = toolcalls_open(message_id=asking.pk)
+    steps = [{"id": "shot", "model": "google/nano-banana", "prompt": "A fox"}]
+    planning = Message.objects.create(
+        workspace=workspace,
+        conversation=conversation,
+        role="assistant",
+        parent=question,
+        status="complete",
+        stop_reason="tool_use",
+        content=[
+            {"type": "tool_use", "id": "toolu_2", "name": "propose_plan", "input": {"title": "T", "steps": steps}}
+        ],
+    )
+    [plan_call] = toolcalls_open(message_id=planning.pk)
     Conversation.objects.filter(pk=conversation.pk).update(current_leaf=reply, is_shared=True)
     owner = Membership.objects.get(workspace=workspace, user=alice)
     invitation = invitation_create(workspace=workspace, actor_membership=owner, role=Role.MEMBER).invitation
@@ -143,6 +190,10 @@ def make_objects(alice) -> dict[str, object]:
         "conversation": conversation,
         "message": reply,
         "question": question,
+        "asking": asking,
+        "toolcall": toolcall,
+        "plan": plan_call.plan,
+        "step": plan_call.plan.steps.get(),
     }
 
 
@@ -176,7 +227,10 @@ def test_a_member_of_another_workspace_gets_404(client, charlie, objects, name):
     assert Collection.objects.filter(pk=objects["collection"].pk, name="Moodboard").exists()
     assert SunoPersona.objects.filter(pk=objects["persona"].pk).exists()
     assert Conversation.objects.filter(pk=objects["conversation"].pk, pinned_at=None).exists()
-    assert Message.objects.filter(conversation=objects["conversation"]).count() == 2
+    assert Message.objects.filter(conversation=objects["conversation"]).count() == 4
+    assert Plan.objects.filter(pk=objects["plan"].pk, status=Plan.Status.PROPOSED).exists()
+    assert ToolCall.objects.filter(pk=objects["toolcall"].pk, status=ToolCall.Status.PROPOSED).exists()
+    assert not Generation.objects.exclude(pk=objects["generation"].pk).exists()
 
 
 @pytest.mark.parametrize("name", list(_params()))

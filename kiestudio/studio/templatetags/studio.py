@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from kiestudio.core.error_titles import kie_error_titles
 from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, estimate_credits, get_model
 from kiestudio.kie.catalog.actions import action_label as label
+from kiestudio.studio.models import STUDIO_MADE
 from kiestudio.studio.services import followup_choices
 from kiestudio.uploads.services import clock as as_clock
 
@@ -31,6 +32,13 @@ def catalog_model(key: str) -> ModelSpec | None:
         return get_model(key)
     except UnknownModel:
         return None
+
+
+@register.filter
+def model_name(key: str) -> str:
+    """A model's display name: the catalog's, the studio's own for what it makes itself, else the key."""
+    spec = catalog_model(key)
+    return spec.name if spec else STUDIO_MADE.get(key, key)
 
 
 @register.filter
