@@ -118,3 +118,30 @@ def test_a_failed_step_blocks_what_needs_it_and_the_plan_asks(chat_sim, alice):
 def test_a_plan_that_cannot_run_is_refused_with_the_reason(steps, reason):
     with pytest.raises(ToolError, match=reason):
         plans.plan_check({"title": "Bad", "steps": steps})
+
+
+def test_the_sweeper_picks_up_what_a_lost_nudge_left(chat_sim, alice, monkeypatch):
+    """A worker killed between a generation's end and the signal, or during an assembly: the minute sweeper settles
+    the step from the database, assembles what never was, and the plan ends with one create per step."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kiestudio.agent import tasks
+    from kiestudio.studio.signals import generation_ended
+
+    plan = proposed_plan(alice)
+    # No signal reaches the agent (as if every worker died right after its commit), and no assembly task runs.
+    monkeypatch.setattr(generation_ended, "send_robust", lambda **kwargs: [])
+    monkeypatch.setattr(plans, "_enqueue_assembly", lambda step_id: None)
+    plans.plan_approve(plan=plan, user=alice, membership=None)
+    for _ in range(4):  # each round: the finished layer is settled and the next one launched
+        drain(timeout=60)
+        PlanStep.objects.filter(kind=PlanStep.ASSEMBLE).update(started_at=timezone.now() - timedelta(minutes=10))
+        tasks.agent_sweep_task()
+    plan.refresh_from_db()
+    assert plan.status == Plan.Status.DONE, [(s.key, s.status) for s in plan.steps.all()]
+    assert PlanStep.objects.get(plan=plan, key="final").generation.parts.count() == 9
+    assert len([e for e in chat_sim.sim.log.entries if e.kind == "create"]) == 9
+    tasks.agent_sweep_task()  # nothing left to do: nothing bought again
+    assert len([e for e in chat_sim.sim.log.entries if e.kind == "create"]) == 9

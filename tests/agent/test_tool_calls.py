@@ -218,3 +218,19 @@ def test_gpt_models_call_the_tools_in_openais_format(chat_sim, alice, plans):
     messages = plans[-1].messages
     assert messages[-2]["role"] == "assistant" and messages[-2]["tool_calls"][0]["function"]["name"] == "generate"
     assert messages[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": call.result[0]["text"]}
+
+
+def test_a_lost_signal_is_made_good_by_the_sweeper(chat_sim, alice, monkeypatch):
+    from kiestudio.agent import tasks
+    from kiestudio.studio.signals import generation_ended
+
+    reply = wait_until_done(ask(alice, "Make a picture of a red fox"))
+    [call] = calls_of(reply)
+    monkeypatch.setattr(generation_ended, "send_robust", lambda **kwargs: [])  # the worker died after its commit
+    agent.toolcall_run(call=call, user=alice, membership=None)
+    drain()
+    call.refresh_from_db()
+    assert call.status == S.RUNNING
+    assert tasks.agent_sweep_task()["settled"] == 1
+    assert following(reply).status == Message.Status.COMPLETE
+    assert tasks.agent_sweep_task()["settled"] == 0
