@@ -13,11 +13,9 @@ critical path's length in steps, and status reads per step (callbacks on: at mos
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.generations import free_port, wait_port  # noqa: E402
+from bench.relay import stop  # noqa: E402
 
 BRIEF = "A 20-second teaser of a lighthouse at dusk: four shots, then animate them, with music"
 TARGET_SECONDS = 2.0
@@ -186,14 +185,7 @@ def measure() -> list[dict[str, object]]:
             # window, or the limiter (rightly) holds its creates back and the wait is Kie's, not the studio's.
             time.sleep(max(0.0, WINDOW_SECONDS - (time.monotonic() - started)))
     finally:
-        for proc in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
     counted = sorted(took[1:])

@@ -74,6 +74,11 @@ def step_price(spec: ModelSpec, prompt: str, values: dict[str, Any], sources: di
     return planned.inputs, planned.credits_total
 
 
+def _detail(exc: GenerationError) -> str:
+    """What the catalog's validation said, field by field, in one line."""
+    return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items()) or str(exc)
+
+
 # --- 1. Reading the model's plan ----------------------------------------------------------------------------------
 
 
@@ -125,8 +130,7 @@ def _check_step(number: int, key: str, raw: dict[str, Any], seen: dict[str, dict
     try:
         inputs, quote = step_price(spec, str(raw.get("prompt") or ""), values, sources)
     except GenerationError as exc:
-        detail = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items()) or str(exc)
-        raise ToolError(f"Step {number} ({spec.name}): {detail}") from None
+        raise ToolError(f"Step {number} ({spec.name}): {_detail(exc)}") from None
     return {
         "key": key,
         "title": title or spec.name,
@@ -236,8 +240,7 @@ def step_change_model(*, step: PlanStep, model_key: str) -> PlanStep:
     try:
         inputs, quote = step_price(spec, step.prompt, values, step.sources)
     except GenerationError as exc:
-        detail = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items()) or str(exc)
-        raise ToolError(f"{spec.name} can't take this step: {detail}") from None
+        raise ToolError(f"{spec.name} can't take this step: {_detail(exc)}") from None
     with transaction.atomic():  # the step and the plan's total change together
         PlanStep.objects.filter(pk=step.pk).update(model_key=spec.key, settings=values, inputs=inputs, quote=quote)
         step.refresh_from_db()
