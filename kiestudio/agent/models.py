@@ -51,6 +51,9 @@ class ToolCall(models.Model):
     references = models.JSONField(default=dict, blank=True)
     takes = models.PositiveSmallIntegerField(default=1)
     quote = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    # For follow_up: the action (upscale, animate, …) and the file it works on.
+    action = models.CharField(max_length=40, blank=True)
+    source = models.ForeignKey("studio.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     edited = models.BooleanField(default=False)  # the creator changed the settings before Run (the model is told)
     reason = models.TextField(blank=True)  # why it was refused, skipped or failed, as the model and creator read it
     result = models.JSONField(default=list, blank=True)  # the tool_result content: text and image blocks
@@ -102,6 +105,8 @@ class ToolCall(models.Model):
                 return f"Looked at gallery item {self.input.get('item')}"
             case "describe_model":
                 return f"Read the settings of {self.input.get('model')}"
+            case "follow_up":
+                return f"Follow-up on gallery item {self.input.get('item')}"
             case "propose_plan":
                 return f"Proposed a plan: {str(self.input.get('title') or '')[:120]}"
         return f"Called {self.name}"

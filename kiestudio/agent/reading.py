@@ -17,7 +17,7 @@ from kiestudio.gallery.selectors import gallery_queryset, parse_filters
 from kiestudio.kie.catalog import UnknownModel
 from kiestudio.kie.catalog.chat import get_chat_model
 from kiestudio.studio.models import Asset, Generation, Status
-from kiestudio.studio.services import reference_from_asset
+from kiestudio.studio.services import followup_choices, followup_parent, reference_from_asset
 from kiestudio.uploads.services import UploadRejected
 
 
@@ -66,6 +66,21 @@ def sees_images(conversation: Conversation) -> bool:
         return False
 
 
+def follow_ups(item: Generation, asset: Asset) -> list[dict[str, Any]]:
+    """The follow-up actions the item's first file can take (for follow_up), with their models."""
+    parent = followup_parent(generation=item, asset=asset)
+    return [
+        {
+            "action": choice.action.key,
+            "label": choice.action.label,
+            "models": [spec.key for spec in choice.action.models(parent)],
+            **({"unavailable": choice.unavailable} if choice.unavailable else {}),
+        }
+        for choice in followup_choices(generation=item, asset=asset)
+        if not choice.action.sync
+    ]
+
+
 def item_result(item: Generation, *, user, images: bool) -> list[dict[str, Any]]:
     """A gallery item as the model reads it: its facts as text, and its pictures as images for a model that sees
     them (a copy of our stored file; Kie's own result URLs are never passed on)."""
@@ -81,6 +96,8 @@ def item_result(item: Generation, *, user, images: bool) -> list[dict[str, Any]]
             for a in assets
         ],
     }
+    if assets and item.status == Status.SUCCEEDED:
+        facts["follow_ups"] = follow_ups(item, assets[0])
     blocks = [text_block(facts)]
     for asset in assets if images else ():
         if asset.kind == Asset.Kind.IMAGE:

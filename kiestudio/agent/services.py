@@ -32,10 +32,18 @@ from kiestudio.agent.reading import ToolError
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.chat.services import ChatError, conversation_continue
 from kiestudio.kie.catalog import UnknownModel, get_model
+from kiestudio.kie.catalog.actions import Action, get_action
 from kiestudio.kie.catalog.specs import URL_LIST_TYPES, URL_TYPES
-from kiestudio.studio.forms import GenerateForm
-from kiestudio.studio.models import TERMINAL, Generation, Status
-from kiestudio.studio.services import generation_create, reference_from_asset
+from kiestudio.studio.forms import FollowupForm, GenerateForm
+from kiestudio.studio.models import TERMINAL, Asset, Generation, Status
+from kiestudio.studio.services import (
+    GenerationError,
+    followup_choices,
+    followup_create,
+    followup_parent,
+    generation_create,
+    reference_from_asset,
+)
 from kiestudio.uploads.services import UploadRejected
 from kiestudio.usage.services import BudgetExceeded
 from kiestudio.workspaces.models import Membership
@@ -44,6 +52,7 @@ log = logging.getLogger("kiestudio.agent")
 S = ToolCall.Status
 MAX_ROUNDS = 6  # tool rounds in one turn (since the creator last wrote) before the studio stops the model
 MAX_SAME_FAILURES = 2  # the same call refused or failed this often in a conversation is not tried again
+MEDIA = URL_TYPES | URL_LIST_TYPES
 RUN_NAMESPACE = uuid.UUID("9d1f6e0a-58b4-4c1e-a7a3-2b0c6f3e8d41")
 
 
@@ -63,7 +72,11 @@ class StudioToolbox:
 
 def cards_context(message: Message, *, live: bool) -> dict[str, Any]:
     """A reply's calls for its cards; ``following``, the reply that answers their results once there is one."""
-    calls = list(ToolCall.objects.filter(message=message).prefetch_related("generations__assets"))
+    calls = list(
+        ToolCall.objects.filter(message=message)
+        .select_related("source__generation")
+        .prefetch_related("generations__assets", "source__generation__assets")
+    )
     polling = False
     for call in calls:
         plan = Plan.objects.filter(call=call).first() if call.name == tools.PLAN else None
@@ -88,7 +101,7 @@ def cards_context(message: Message, *, live: bool) -> dict[str, Any]:
         "autorun": autorun_limit(workspace_id=message.workspace_id, user=message.conversation.owner),
         "autorun_choices": AUTORUN_CHOICES,
         # The auto-run limit is offered beside a generate call that asks.
-        "asks": any(c.status == S.PROPOSED and c.name == tools.GENERATE for c in calls),
+        "asks": any(c.status == S.PROPOSED and c.name in (tools.GENERATE, tools.FOLLOW_UP) for c in calls),
     }
 
 
@@ -192,10 +205,12 @@ def _open(call: ToolCall, conversation: Conversation) -> None:
     match call.name:
         case tools.GENERATE:
             _propose(call, conversation)
+        case tools.FOLLOW_UP:
+            _propose_followup(call, conversation)
         case tools.PLAN:
             call.checked_plan = plans.plan_check(call.input)  # type: ignore[attr-defined]  # saved with the call
         case tools.DESCRIBE:
-            _finish(call, [reading.text_block(tools.model_description(_model(call.input.get("model"))))])
+            _finish(call, [reading.text_block(tools.model_description(_any_model(call.input.get("model"))))])
         case tools.SEARCH:
             _finish(call, [reading.text_block(reading.search(call, conversation))])
         case tools.VIEW:
@@ -208,60 +223,166 @@ def _finish(call: ToolCall, result: list[dict[str, Any]], status: str = S.DONE) 
     call.status, call.result, call.finished_at = status, result, timezone.now()
 
 
-def _model(key: Any):
+def _any_model(key: Any):
     try:
-        spec = get_model(str(key or ""))
+        return get_model(str(key or ""))
     except UnknownModel:
         raise ToolError(f"There is no studio model called “{key}”. Use one of the keys listed in the tool.") from None
+
+
+def _model(key: Any):
+    spec = _any_model(key)
     if spec.followup_only or spec not in tools.creatable_models():
         raise ToolError(f"“{spec.name}” works on an earlier result only; it can't be started from a prompt.")
     return spec
 
 
-def _propose(call: ToolCall, conversation: Conversation) -> None:
-    """A generate call becomes a priced card: validated exactly as the Generate page's form would be."""
-    spec = _model(call.input.get("model"))
+def _settings(call: ToolCall) -> dict[str, Any]:
     values = call.input.get("settings") or {}
     if not isinstance(values, dict):
         raise ToolError("`settings` must be an object of the model's inputs by name.")
+    return values
+
+
+def _form_data(
+    spec,
+    conversation: Conversation,
+    *,
+    prompt: Any,
+    values: dict[str, Any],
+    base: dict[str, Any] | None = None,
+    given: str | None = None,
+) -> QueryDict:
+    """A call's prompt and settings as the model's form would receive them from a browser: ``base`` (a follow-up's
+    prefill) under the model's own ``values``; gallery ids become this workspace's references. ``given`` is the
+    input the studio fills in itself (a follow-up's source file)."""
+    data = QueryDict(mutable=True)
+    base = base or {}
+    if spec.prompt_field:
+        data[spec.prompt_field] = str(prompt or values.get(spec.prompt_field) or base.get(spec.prompt_field) or "")
+    for name, value in {**base, **values}.items():
+        if name in (spec.prompt_field, given):
+            continue
+        field = next((f for f in spec.fields if f.name == name), None)
+        if field is None:
+            if name in values:
+                raise ToolError(f"{spec.name} has no setting “{name}”. describe_model lists its settings.")
+            continue
+        if field.type in MEDIA:
+            data.setlist(name, [str(r) for r in _media_references(conversation, field, value)])
+        elif isinstance(value, bool):
+            data[name] = "true" if value else ""
+        elif isinstance(value, dict | list) and field.type == "json":
+            data[name] = json.dumps(value)
+        elif isinstance(value, list):
+            data.setlist(name, [str(v) for v in value])
+        else:
+            data[name] = str(value)
+    for field in spec.fields:  # what a browser sends for a field left alone: its default
+        if field.name not in data and field.name != given and field.default is not None and field.type not in MEDIA:
+            if isinstance(field.default, bool):
+                data[field.name] = "true" if field.default else ""
+            elif isinstance(field.default, list):
+                data.setlist(field.name, [str(v) for v in field.default])
+            else:
+                data[field.name] = json.dumps(field.default) if field.type == "json" else str(field.default)
+    data["form_token"] = str(uuid.uuid4())
+    return data
+
+
+def _form_problems(form: GenerateForm) -> ToolError:
+    problems = [
+        f"{name}: {' '.join(str(e) for e in errors)}" if name != "__all__" else " ".join(str(e) for e in errors)
+        for name, errors in form.errors.items()
+    ]
+    return ToolError("The settings don't fit the model. " + "; ".join(problems))
+
+
+def _propose(call: ToolCall, conversation: Conversation) -> None:
+    """A generate call becomes a priced card: validated exactly as the Generate page's form would be."""
+    spec = _model(call.input.get("model"))
+    values = _settings(call)
     try:
         takes = int(call.input.get("takes") or 1)
     except (TypeError, ValueError):
         raise ToolError("`takes` must be a whole number from 1 to 4.") from None
     if not 1 <= takes <= tools.MAX_TAKES:
         raise ToolError(f"`takes` must be from 1 to {tools.MAX_TAKES}.")
-    data = QueryDict(mutable=True)
-    if spec.prompt_field:
-        prompt = call.input.get("prompt") or values.get(spec.prompt_field) or ""
-        data[spec.prompt_field] = str(prompt)
-    for name, value in values.items():
-        if name == spec.prompt_field:
-            continue
-        field = next((f for f in spec.fields if f.name == name), None)
-        if field is None:
-            raise ToolError(f"{spec.name} has no setting “{name}”. describe_model lists its settings.")
-        if field.type in URL_TYPES | URL_LIST_TYPES:
-            data.setlist(name, [str(r) for r in _media_references(conversation, field, value)])
-        elif isinstance(value, bool):
-            data[name] = "true" if value else ""
-        elif isinstance(value, dict | list) and field.type == "json":
-            data[name] = json.dumps(value)
-        else:
-            data[name] = str(value)
+    data = _form_data(spec, conversation, prompt=call.input.get("prompt"), values=values)
     data["variations"] = str(takes)
-    data["form_token"] = str(uuid.uuid4())
     form = GenerateForm(spec, data, workspace=conversation.workspace)
     if not form.is_valid() or form.plan is None:
-        problems = [
-            f"{name}: {' '.join(str(e) for e in errors)}" if name != "__all__" else " ".join(str(e) for e in errors)
-            for name, errors in form.errors.items()
-        ]
-        raise ToolError("The settings don't fit the model. " + "; ".join(problems))
+        raise _form_problems(form)
     call.model_key = spec.key
     call.inputs = form.plan.inputs
     call.references = form.references
     call.takes = takes
     call.quote = form.plan.credits_total
+
+
+def _followup_source(call: ToolCall, conversation: Conversation) -> tuple[Generation, Asset, Action]:
+    """The gallery item, its file and the action a follow_up call names, each checked in this workspace."""
+    item = reading.workspace_item(conversation, call.input.get("item"))
+    if item.status != Status.SUCCEEDED:
+        raise ToolError(f"Gallery item {item.pk} has no finished file to build on ({item.get_status_display()}).")
+    assets = list(item.assets.order_by("index", "pk"))
+    try:
+        number = int(call.input.get("file") or 1)
+    except (TypeError, ValueError):
+        raise ToolError("`file` must be a whole number, counting from 1.") from None
+    if not 1 <= number <= len(assets):
+        raise ToolError(f"Gallery item {item.pk} has {len(assets)} file(s): `file` must be from 1 to {len(assets)}.")
+    asset = assets[number - 1]
+    key = str(call.input.get("action") or "")
+    try:
+        action = get_action(key)
+    except KeyError:
+        raise ToolError(f"There is no follow-up action “{key}”. Use one of the keys listed in the tool.") from None
+    choice = next((c for c in followup_choices(generation=item, asset=asset) if c.action.key == key), None)
+    if choice is None or action.sync:
+        raise ToolError(
+            f"“{action.label}” can't be done on gallery item {item.pk} (a {asset.kind}); view_item lists the "
+            "follow-ups it can take."
+        )
+    if choice.unavailable:
+        raise ToolError(choice.unavailable)
+    return item, asset, action
+
+
+def _propose_followup(call: ToolCall, conversation: Conversation) -> None:
+    """A follow_up call becomes a priced card, validated by the follow-up dialog's own form."""
+    item, asset, action = _followup_source(call, conversation)
+    models = action.models(followup_parent(generation=item, asset=asset))
+    wanted = call.input.get("model")
+    spec = next((m for m in models if m.key == wanted), None) if wanted else models[0]
+    if spec is None:
+        raise ToolError(
+            f"“{wanted}” can't {action.label.lower()} this item; these can: {', '.join(m.key for m in models)}."
+        )
+    given = action.media_input(spec, asset.kind)
+    data = _form_data(
+        spec,
+        conversation,
+        prompt=call.input.get("prompt"),
+        values=_settings(call),
+        base=FollowupForm.prefill(spec, item, asset, action),
+        given=given,
+    )
+    form = FollowupForm(spec, data, generation=item, asset=asset, action=action, workspace=conversation.workspace)
+    if not form.is_valid() or form.plan is None:
+        raise _form_problems(form)
+    call.model_key, call.action, call.source = spec.key, action.key, asset
+    call.inputs = _followup_inputs(form)
+    call.references = form.references
+    call.takes = 1
+    call.quote = form.plan.credits_total
+
+
+def _followup_inputs(form: FollowupForm) -> dict[str, Any]:
+    """What the creator (or model) chose; the source file and what Kie takes from its task are added at Run."""
+    assert form.plan is not None
+    skip = {form.media_input, *form.spec.from_parent}
+    return {k: v for k, v in form.plan.inputs.items() if k not in skip}
 
 
 def _media_references(conversation: Conversation, field, value: Any) -> list[int]:
@@ -285,15 +406,13 @@ def _media_references(conversation: Conversation, field, value: Any) -> list[int
 
 
 def toolcall_run(*, call: ToolCall, user, membership: Membership | None, auto: bool = False) -> ToolCall:
-    """Buy what a proposed generate call quoted, once: the generations and the call's link to them commit together
+    """Buy what a proposed generate or follow_up call quoted, once: the generations and the call's link to them commit together
     (so a generation that ends at once still finds its call), and a second click finds the call running."""
-    conversation = call.message.conversation
     with transaction.atomic():
         if not ToolCall.objects.select_for_update().filter(pk=call.pk, status=S.PROPOSED).exists():
             call.refresh_from_db()
             return call
-        spec = get_model(call.model_key)
-        plan = GenerateForm(spec, None, workspace=conversation.workspace).make_plan(dict(call.inputs), call.takes)
+        plan, buy = _purchase(call, user=user, membership=membership)
         ceiling = Decimal(str(settings.AGENT_TURN_CEILING_CREDITS))
         spent = turn_spent(call.message)
         if spent + plan.credits_total > ceiling:
@@ -302,15 +421,8 @@ def toolcall_run(*, call: ToolCall, user, membership: Membership | None, auto: b
                 "Send a new message to go on."
             )
         try:
-            created = generation_create(
-                workspace=conversation.workspace,
-                user=user,
-                plan=plan,
-                form_token=uuid.uuid5(RUN_NAMESPACE, f"toolcall:{call.pk}"),
-                references=call.references,
-                membership=membership,
-            )
-        except BudgetExceeded as exc:
+            created = buy()
+        except (BudgetExceeded, GenerationError) as exc:
             raise ToolError(str(exc)) from exc
         ToolCall.objects.filter(pk=call.pk).update(
             status=S.RUNNING, decided_by=user, decided_at=timezone.now(), quote=plan.credits_total, auto=auto
@@ -318,6 +430,43 @@ def toolcall_run(*, call: ToolCall, user, membership: Membership | None, auto: b
         call.generations.add(*created)
     call.refresh_from_db()
     return call
+
+
+def _purchase(call: ToolCall, *, user, membership: Membership | None):
+    """The call's priced plan, as of now, and how to buy it (once: the form token is the call's own)."""
+    spec = get_model(call.model_key)
+    workspace = call.message.conversation.workspace
+    token = uuid.uuid5(RUN_NAMESPACE, f"toolcall:{call.pk}")
+    if not call.action:
+        plan = GenerateForm(spec, None, workspace=workspace).make_plan(dict(call.inputs), call.takes)
+        return plan, lambda: generation_create(
+            workspace=workspace,
+            user=user,
+            plan=plan,
+            form_token=token,
+            references=call.references,
+            membership=membership,
+        )
+    asset = call.source
+    if asset is None:
+        raise ToolError("The file this follow-up builds on is no longer in the gallery.")
+    action = get_action(call.action)
+    form = FollowupForm(spec, None, generation=asset.generation, asset=asset, action=action, workspace=workspace)
+    try:
+        plan = form.make_plan(dict(call.inputs), 1)
+    except GenerationError as exc:
+        raise ToolError(str(exc)) from exc
+    return plan, lambda: [
+        followup_create(
+            generation=asset.generation,
+            asset=asset,
+            action=action,
+            plan=plan,
+            user=user,
+            form_token=token,
+            membership=membership,
+        )
+    ]
 
 
 class EditRefused(Exception):
@@ -336,10 +485,20 @@ def toolcall_form(*, call: ToolCall, data=None) -> GenerateForm:
         # No token of its own: an edit buys nothing (Run does, once per call), so any token validates the form.
         data = data.copy()
         data["form_token"] = str(uuid.uuid4())
-        return GenerateForm(spec, data, workspace=workspace)
     initial: dict[str, Any] = dict(call.inputs)
     for name, ids in (call.references or {}).items():
         initial[name] = [str(i) for i in ids]
+    if call.action and call.source is not None:
+        source, action = call.source, get_action(call.action)
+        if data is not None:
+            return FollowupForm(
+                spec, data, generation=source.generation, asset=source, action=action, workspace=workspace
+            )
+        return FollowupForm(
+            spec, generation=source.generation, asset=source, action=action, workspace=workspace, initial=initial
+        )
+    if data is not None:
+        return GenerateForm(spec, data, workspace=workspace)
     initial["variations"] = call.takes
     return GenerateForm(spec, initial=initial, workspace=workspace)
 
@@ -350,7 +509,7 @@ def toolcall_edit(*, call: ToolCall, data) -> ToolCall:
     if not form.is_valid() or form.plan is None:
         raise EditRefused(form)
     ToolCall.objects.filter(pk=call.pk, status=S.PROPOSED).update(
-        inputs=form.plan.inputs,
+        inputs=_followup_inputs(form) if isinstance(form, FollowupForm) else form.plan.inputs,
         references=form.references,
         takes=form.plan.variations,
         quote=form.plan.credits_total,

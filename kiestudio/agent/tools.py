@@ -10,10 +10,12 @@ from functools import cache
 from typing import Any
 
 from kiestudio.kie.catalog import KINDS, estimate_credits, load_catalog
+from kiestudio.kie.catalog.actions import load_actions
 from kiestudio.kie.catalog.schema import input_schema
 
 GENERATE, DESCRIBE, SEARCH, VIEW, PLAN = "generate", "describe_model", "search_gallery", "view_item", "propose_plan"
-SPENDING = frozenset({GENERATE, PLAN})
+FOLLOW_UP = "follow_up"
+SPENDING = frozenset({GENERATE, FOLLOW_UP, PLAN})
 MAX_TAKES = 4
 SEARCH_LIMIT = 12
 
@@ -41,10 +43,27 @@ def _price(spec) -> str:
     return "free" if not credits else f"{credits.normalize():f} credits"
 
 
+def followup_actions():
+    """The follow-up actions a call may ask for: those that make a new file (not the ones answered at once)."""
+    return [action for action in load_actions().values() if not action.sync]
+
+
+def _action_lines() -> str:
+    lines = []
+    for action in followup_actions():
+        applies = action.parent.get("outputs") or action.parent.get("families") or action.parent.get("models") or []
+        on = f" (on {', '.join(applies)})" if applies else ""
+        models = ", ".join(spec.key for spec in action.models())
+        lines.append(f"- {action.key}: {action.label}{on}. {action.summary} Models: {models}.")
+    return "\n".join(lines)
+
+
 @cache
 def definitions() -> tuple[dict[str, Any], ...]:
-    """The four tools, in the neutral form ``chat.toolbox`` takes (name, description, JSON Schema)."""
+    """The tools, in the neutral form ``chat.toolbox`` takes (name, description, JSON Schema)."""
     keys = [s.key for s in creatable_models()]
+    action_keys = [action.key for action in followup_actions()]
+    action_models = sorted({spec.key for action in followup_actions() for spec in action.models()})
     generate = {
         "name": GENERATE,
         "description": (
@@ -85,12 +104,14 @@ def definitions() -> tuple[dict[str, Any], ...]:
         "name": DESCRIBE,
         "description": (
             "The inputs of one studio model as a JSON Schema (names, choices, ranges, defaults) and the price of "
-            "one take with default settings. Free, and runs at once. Use it before generate when you need a "
-            "setting other than the prompt; not needed for a plain prompt."
+            "one take with default settings. Free, and runs at once. Use it before generate or follow_up when you "
+            "need a setting other than the prompt; not needed for a plain prompt."
         ),
         "input_schema": {
             "type": "object",
-            "properties": {"model": {"enum": keys, "description": "The model's key."}},
+            "properties": {
+                "model": {"enum": list(dict.fromkeys(keys + action_models)), "description": "The model's key."}
+            },
             "required": ["model"],
             "additionalProperties": False,
         },
@@ -174,7 +195,42 @@ def definitions() -> tuple[dict[str, Any], ...]:
             "additionalProperties": False,
         },
     }
-    return (generate, describe, search, view, plan)
+    follow_up = {
+        "name": FOLLOW_UP,
+        "description": (
+            "Run a follow-up action on a file already in the gallery: upscale or edit a picture, animate it, extend "
+            "or restyle a video, separate a song's stems, and so on. It spends credits, so like generate it waits "
+            "as a priced card for the creator's Run. view_item lists the actions an item can take and their models. "
+            "Use it to build on an existing result; don't use it for something new from a prompt (generate) or "
+            "for several dependent steps (propose_plan). The result comes back as a new gallery item, linked to "
+            "the one it was made from.\nActions (key: label, what it applies to, models):\n" + _action_lines()
+        ),
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "item": {"type": "integer", "minimum": 1, "description": "The gallery item id to build on."},
+                "file": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": 1,
+                    "description": "Which of the item's files, counting from 1 (an item may hold several).",
+                },
+                "action": {"enum": action_keys, "description": "The action's key, from the list above."},
+                "model": {
+                    "enum": action_models,
+                    "description": "The model that carries it out; leave out for the action's first model.",
+                },
+                "prompt": {"type": "string", "description": "What to change or make, for actions that take words."},
+                "settings": {
+                    "type": "object",
+                    "description": "The model's other inputs by name (describe_model lists them); the file is given.",
+                },
+            },
+            "required": ["item", "action"],
+            "additionalProperties": False,
+        },
+    }
+    return (generate, describe, search, view, plan, follow_up)
 
 
 def model_description(spec) -> dict[str, Any]:

@@ -333,9 +333,11 @@ class FollowupForm(GenerateForm):
         asset: Asset,
         action: Action,
         workspace=None,
+        initial: dict[str, Any] | None = None,
     ) -> None:
         self.parent, self.asset, self.action = generation, asset, action
-        initial = None if data is not None else self.prefill(spec, generation, asset, action)
+        if data is None:  # the source's own values, then any given (a chat tool call's, to edit)
+            initial = {**self.prefill(spec, generation, asset, action), **(initial or {})}
         super().__init__(spec, data, initial=initial, workspace=workspace)
         self.media_input = action.media_input(spec, asset.kind)
         self.fields.pop(self.media_input or "", None)

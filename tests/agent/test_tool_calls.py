@@ -10,7 +10,6 @@ import pytest
 
 from kiestudio.agent import services as agent
 from kiestudio.agent.models import ToolCall
-from kiestudio.chat import relay
 from kiestudio.chat.models import Message
 from kiestudio.kie.catalog import estimate_credits, get_model
 from kiestudio.studio.models import Generation, Status
@@ -20,20 +19,6 @@ from tests.studio.helpers import drain, made, workspace_of
 pytestmark = pytest.mark.django_db(transaction=True)
 
 S = ToolCall.Status
-
-
-@pytest.fixture
-def plans(monkeypatch):
-    """Every request a reply sends upstream (watched, not changed)."""
-    seen = []
-    original = relay._stream
-
-    def spy(plan):
-        seen.append(plan)
-        return original(plan)
-
-    monkeypatch.setattr(relay, "_stream", spy)
-    return seen
 
 
 def ask(user, text: str, **fields) -> Message:
@@ -62,7 +47,7 @@ def test_three_takes_wait_for_run_then_the_results_go_back_and_the_model_carries
     assert use["name"] == "generate"
     # The tools went out in Anthropic's format, generated from the catalog.
     sent = {tool["name"]: tool for tool in plans[0].tools}
-    assert set(sent) == {"generate", "describe_model", "search_gallery", "view_item", "propose_plan"}
+    assert set(sent) == {"generate", "describe_model", "search_gallery", "view_item", "propose_plan", "follow_up"}
     assert "google/nano-banana" in sent["generate"]["input_schema"]["properties"]["model"]["enum"]
 
     [call] = calls_of(reply)

@@ -142,3 +142,39 @@ def test_the_gallery_and_chat_link_both_ways(signed_in_page: Page, asgi_live_ser
     expect(page.locator("#model-form textarea").first).to_have_value(code)
     message = Message.objects.filter(role="user").get()
     assert [b["type"] for b in message.content] == ["image", "text"]  # the picture went with the question
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_follow_up_from_chat_shows_its_source_edits_in_its_own_form_and_lands_in_the_family_tree(
+    signed_in_page: Page, asgi_live_server, kie_sim, alice, studio_worker, tmp_path
+):
+    kie_sim.sim.config.chat_chunk_delay = 0.0
+    source = made(alice)
+    page = signed_in_page
+    page.goto(f"{asgi_live_server}/chat/")
+    ask(page, f"Upscale item {source.pk}")
+
+    card = page.locator(".tool-card.status-proposed")
+    expect(card).to_contain_text("Upscale · Topaz", timeout=20000)
+    expect(card.locator(".tool-source a.mini")).to_have_attribute("href", f"/gallery/{source.pk}/")
+    expect(card.get_by_role("link", name="Use in Generate")).to_have_count(0)  # a follow-up starts from a file
+    card.get_by_role("button", name="Edit", exact=True).click()
+    factor = card.get_by_label("Enlarge by")
+    expect(factor).to_have_value("2")
+    factor.select_option("4")
+    card.get_by_role("button", name="Save settings").click()
+    expect(card).to_contain_text("edited by you")
+    call = ToolCall.objects.get()
+    expect(card.get_by_role("button", name=re.compile(r"^Run"))).to_contain_text(f"{call.quote.normalize():f}")
+    page.screenshot(path=str(tmp_path / "follow-up-card.png"), full_page=True)
+
+    card.get_by_role("button", name=re.compile(r"^Run")).click()
+    expect(page.locator(".tool-card .gen-card.status-succeeded")).to_have_count(1, timeout=30000)
+    expect(page.locator("article.msg-assistant.status-complete", has_text="Based on the tool result")).to_be_visible(
+        timeout=30000
+    )
+    child = Generation.objects.get(parent=source)
+    assert child.action == "upscale" and child.inputs["upscale_factor"] == "4"
+    page.goto(f"{asgi_live_server}/gallery/{child.pk}/")
+    expect(page.locator(".made-in-chat")).to_contain_text("Made in chat")
+    expect(page.locator(f'a.mini[href="/gallery/{source.pk}/"]')).to_be_visible()

@@ -4,6 +4,8 @@
 - "three takes of a lighthouse at dusk", "make a picture of …", "a 5 second video of …", "a song about …": one
   ``generate`` call with the first model of that kind offered, the subject as the prompt and the number of takes.
 - "find …" / "search …" in the gallery: ``search_gallery``; "look at item 12": ``view_item``.
+- "upscale item 12", "animate item 12: a slow push in", "remove the background of item 12", "edit item 12: make it
+  night": ``follow_up`` with that action (and the words after the colon as the prompt).
 - Markers steer it (in the creator's last message): ``[sim:tool NAME]`` picks the tool, ``[sim:tool-input {…}]``
   gives its input as JSON (out-of-schema values included), ``[sim:tool-malformed]`` streams input that is not
   JSON, and ``[sim:loop]`` keeps calling the same tool after every result (a model that loops).
@@ -29,6 +31,14 @@ KIND_WORDS = (
 )
 MAKE = re.compile(r"\b(make|create|generate|draw|paint|render|give me|takes?|design|produce|animate|compose)\b", re.I)
 KIND_PREFIX = {"image": "text_to_image", "video": "text_to_video", "music": "music", "speech": "speech"}
+FOLLOW_UPS = (
+    ("upscale", r"\bupscale\b"),
+    ("remove_background", r"\bremove (?:the )?background\b"),
+    ("animate", r"\banimate\b"),
+    ("veo_extend", r"\bextend\b"),
+    ("reframe", r"\breframe\b"),
+    ("edit", r"\bedit\b"),
+)
 MALFORMED = '{"model": "google/nano-banana", "prompt": "unterminated'
 
 
@@ -110,6 +120,8 @@ def agent_call(
     lowered = strip(text).lower()
     if re.search(r"\b(find|search|look for)\b", lowered) and re.search(r"\b(gallery|earlier|made|before)\b", lowered):
         return "search_gallery", {"query": " ".join(re.findall(r"[a-z]{4,}", lowered)[-2:])}
+    if "follow_up" in names and (found := _follow_up(strip(text))):
+        return "follow_up", found
     if match := re.search(r"\b(?:look at|view|judge|check) (?:gallery )?item (\d+)", lowered):
         return "view_item", {"item": int(match.group(1))}
     if "propose_plan" in names and re.search(r"\b(teaser|trailer|storyboard)\b", lowered):
@@ -117,6 +129,18 @@ def agent_call(
     if MAKE.search(lowered) and any(re.search(pattern, lowered) for _, pattern in KIND_WORDS):
         return "generate", _input_for("generate", text, tools)
     return None
+
+
+def _follow_up(text: str) -> dict[str, Any] | None:
+    lowered = text.lower()
+    item = re.search(r"\bitem #?(\d+)", lowered)
+    action = next((key for key, pattern in FOLLOW_UPS if re.search(pattern, lowered)), None)
+    if not item or not action:
+        return None
+    call: dict[str, Any] = {"item": int(item.group(1)), "action": action}
+    if ":" in lowered:
+        call["prompt"] = text.split(":", 1)[1].strip()
+    return call
 
 
 def _plan_for(text: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
