@@ -219,3 +219,24 @@ def test_a_lost_signal_is_made_good_by_the_sweeper(chat_sim, alice, monkeypatch)
     assert tasks.agent_sweep_task()["settled"] == 1
     assert following(reply).status == Message.Status.COMPLETE
     assert tasks.agent_sweep_task()["settled"] == 0
+
+
+def test_responses_models_call_the_tools_and_get_the_results_as_function_call_output(chat_sim, alice, plans):
+    conversation = conversation_for(alice, model_key="gpt-5-4", studio_tools=True)
+    reply = wait_until_done(send(conversation, "Three takes of a lighthouse at dusk"))
+    [call] = calls_of(reply)
+    assert plans[0].spec.api == "responses" and {t["name"] for t in plans[0].tools} >= {"generate", "follow_up"}
+    assert call.status == S.PROPOSED and call.model_key == "google/nano-banana" and call.takes == 3
+    agent.toolcall_run(call=call, user=alice, membership=None)
+    drain()
+    answer = following(reply)
+    assert answer.status == Message.Status.COMPLETE and answer.text.startswith("Based on the tool result")
+    items = plans[-1].messages
+    [asked] = [i for i in items if i.get("type") == "function_call"]
+    [output] = [i for i in items if i.get("type") == "function_call_output"]
+    assert asked["call_id"] == output["call_id"] == call.call_id and asked["name"] == "generate"
+    assert json.loads(asked["arguments"]) == call.input
+    assert "3 of 3 takes finished" in output["output"]
+    # Responses takes no images in a tool's output: the pictures follow as a user turn of their own.
+    pictures = items[-1]
+    assert pictures["role"] == "user" and [b["type"] for b in pictures["content"][1:]] == ["input_image"] * 3

@@ -56,6 +56,17 @@ def content_text(content: Any) -> str:
     return "\n".join(parts)
 
 
+def _answering_tools(messages: list[dict[str, Any]]) -> bool:
+    """Tool results came back since the model last spoke (the turns after its last message hold one; a Responses or
+    chat-completions request may follow them with a user turn carrying the results' pictures)."""
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            return False
+        if _has_tool_result(message):
+            return True
+    return False
+
+
 def _has_tool_result(message: dict[str, Any]) -> bool:
     content = message.get("content")
     return message.get("role") == "tool" or (
@@ -145,12 +156,13 @@ def make_plan(
     thought = prose.thinking(rng, prompt, sim.config.chat_thinking_words) if thinking and model.thinking else None
 
     tool = None
+    answering = _answering_tools(messages)
     if tool_allowed and is_studio(tools):  # the studio's own tools: the simulator plays an agent (agent.py)
-        picked = agent_call(messages, tools, content_text, _has_tool_result(last_user))
+        picked = agent_call(messages, tools, content_text, answering)
         if picked is not None:
             tool_id = "toolu_" + hashlib.sha256((seed_text + picked[0]).encode()).hexdigest()[:24]
             tool = (tool_id, picked[0], picked[1])
-    elif tool_allowed and not _has_tool_result(last_user):
+    elif tool_allowed and not answering:
         chosen = _wants_tool(tools, prompt, markers, forced_tool)
         if chosen is not None:
             name = str(chosen["name"])
@@ -162,7 +174,7 @@ def make_plan(
             tool = (tool_id, name, tool_input)
     if tool is not None:
         reply = f"I'll use the {tool[1]} tool to answer that."
-    elif _has_tool_result(last_user):
+    elif answering:
         reply = "Based on the tool result: " + prose.reply(rng, prompt, max(10, words - 4))
     else:
         reply = prose.reply(rng, strip(prompt), words)
