@@ -184,3 +184,8 @@ class PlanStep(models.Model):
         if self.kind == self.ASSEMBLE:
             return [*self.sources.get("clips", []), *([self.sources["track"]] if self.sources.get("track") else [])]
         return list(dict.fromkeys(self.sources.values()))
+
+    @property
+    def prompt_editable(self) -> bool:
+        """A generate step whose model takes a prompt (the plan card offers it for editing before approval)."""
+        return self.kind == self.GENERATE and bool(get_model(self.model_key).prompt_field)

@@ -219,6 +219,7 @@ def plan_total(plan: Plan) -> Decimal:
 
 def _editable(step: PlanStep) -> Plan:
     plan = step.plan
+    plan.refresh_from_db(fields=["status"])  # as it is now: approval may have come from another tab
     if plan.status != Plan.Status.PROPOSED:
         raise ToolError("The plan is already running; it can't be changed now.")
     return plan
@@ -243,6 +244,31 @@ def step_change_model(*, step: PlanStep, model_key: str) -> PlanStep:
         raise ToolError(f"{spec.name} can't take this step: {_detail(exc)}") from None
     with transaction.atomic():  # the step and the plan's total change together
         PlanStep.objects.filter(pk=step.pk).update(model_key=spec.key, settings=values, inputs=inputs, quote=quote)
+        step.refresh_from_db()
+        _requote(step.plan)
+    return step
+
+
+MAX_STEP_PROMPT = 5000
+
+
+def step_change_prompt(*, step: PlanStep, prompt: str) -> PlanStep:
+    """The creator's own words for a generate step, re-checked and re-priced (a prompt may change the price)."""
+    _editable(step)
+    if step.kind != PlanStep.GENERATE:
+        raise ToolError("The assembly has no prompt.")
+    prompt = prompt.strip()
+    spec = get_model(step.model_key)
+    if not spec.prompt_field:
+        raise ToolError(f"{spec.name} takes no prompt.")
+    if len(prompt) > MAX_STEP_PROMPT:
+        raise ToolError(f"Keep a step's prompt under {MAX_STEP_PROMPT:,} characters (this one has {len(prompt):,}).")
+    try:
+        inputs, quote = step_price(spec, prompt, step.settings, step.sources)
+    except GenerationError as exc:
+        raise ToolError(f"Step “{step.title}”: {_detail(exc)}") from None
+    with transaction.atomic():
+        PlanStep.objects.filter(pk=step.pk).update(prompt=prompt, inputs=inputs, quote=quote)
         step.refresh_from_db()
         _requote(step.plan)
     return step

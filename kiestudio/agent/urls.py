@@ -14,6 +14,7 @@ urlpatterns = [
     path("chat/plans/<int:pk>/approve/", views.plan_approve, name="agent-plan-approve"),
     path("chat/plans/<int:pk>/finish/", views.plan_finish, name="agent-plan-finish"),
     path("chat/plan-steps/<int:pk>/model/", views.step_model, name="agent-step-model"),
+    path("chat/plan-steps/<int:pk>/prompt/", views.step_prompt, name="agent-step-prompt"),
     path("chat/plan-steps/<int:pk>/move/", views.step_move, name="agent-step-move"),
     path("chat/plan-steps/<int:pk>/leave-out/", views.step_leave_out, name="agent-step-leave-out"),
     path("chat/plan-steps/<int:pk>/retry/", views.step_retry, name="agent-step-retry"),

@@ -167,6 +167,15 @@ def step_model(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @require_role("member")
+def step_prompt(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    step = _step(request, pk)
+    prompt = request.POST.get("prompt", "")
+    return _after(request, step.plan.call.message, lambda: plans.step_change_prompt(step=step, prompt=prompt))
+
+
+@require_POST
+@login_required
+@require_role("member")
 def step_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     step = _step(request, pk)
     direction = request.POST.get("direction", "")

@@ -145,3 +145,26 @@ def test_the_sweeper_picks_up_what_a_lost_nudge_left(chat_sim, alice, monkeypatc
     assert len([e for e in chat_sim.sim.log.entries if e.kind == "create"]) == 9
     tasks.agent_sweep_task()  # nothing left to do: nothing bought again
     assert len([e for e in chat_sim.sim.log.entries if e.kind == "create"]) == 9
+
+
+def test_a_steps_prompt_is_the_creators_to_change_before_approval(chat_sim, alice):
+    plan = proposed_plan(alice)
+    shot = plan.steps.get(key="shot1")
+    plans.step_change_prompt(step=shot, prompt="  the lighthouse from the sea, storm clouds  ")
+    shot.refresh_from_db()
+    assert shot.prompt == "the lighthouse from the sea, storm clouds" and shot.inputs["prompt"] == shot.prompt
+    with pytest.raises(ToolError, match="prompt"):
+        plans.step_change_prompt(step=shot, prompt="")  # the model needs one
+    with pytest.raises(ToolError, match="under 5,000 characters"):
+        plans.step_change_prompt(step=shot, prompt="x" * 5001)
+    with pytest.raises(ToolError, match="no prompt"):
+        plans.step_change_prompt(step=plan.steps.get(key="final"), prompt="louder")
+    plan.refresh_from_db()
+    assert plan.call.quote == plans.plan_total(plan)
+
+    plans.plan_approve(plan=plan, user=alice, membership=None)
+    with pytest.raises(ToolError):
+        plans.step_change_prompt(step=shot, prompt="too late")
+    drain(timeout=60)
+    shot.refresh_from_db()
+    assert shot.generation.prompt_text == "the lighthouse from the sea, storm clouds"

@@ -83,6 +83,15 @@ def test_a_teaser_plan_edited_approved_once_survives_closing_the_tab_and_plays_i
     select.select_option(other.get_attribute("value"))
     expect(page.locator(f"#step-{clip1.pk} select")).to_have_value(other.get_attribute("value"))
     wait_for(lambda: plan.steps.filter(pk=clip1.pk, model_key=other.get_attribute("value")).exists())
+    # The card came back from the server with the change (a selected attribute only the server writes).
+    expect(page.locator(f"#step-{clip1.pk} option[selected]")).to_have_attribute("value", other.get_attribute("value"))
+    # The creator's own words for the first shot, saved when the box is left.
+    shot1 = plan.steps.get(key="shot1")
+    words = card.get_by_label("Prompt for step 1")
+    words.fill("the lighthouse from the sea, storm clouds gathering")
+    words.press("Tab")
+    wait_for(lambda: plan.steps.filter(pk=shot1.pk, prompt__startswith="the lighthouse from the sea").exists())
+    expect(card.get_by_label("Prompt for step 1")).to_have_value("the lighthouse from the sea, storm clouds gathering")
     total = ToolCall.objects.get(pk=plan.call_id).quote
     approve = page.get_by_role("button", name=re.compile(r"^Approve plan"))
     expect(approve).to_contain_text(f"{total.normalize():f}")
@@ -102,6 +111,7 @@ def test_a_teaser_plan_edited_approved_once_survives_closing_the_tab_and_plays_i
     expect(again.locator("article.msg-assistant", has_text="Based on the tool result")).to_be_visible(timeout=30000)
 
     final = plan.steps.get(key="final").generation
+    assert plan.steps.get(key="shot1").generation.prompt_text.startswith("the lighthouse from the sea")
     again.goto(f"{asgi_live_server}/gallery/{final.pk}/")
     video = again.locator(".detail video, video").first
     expect(video).to_be_visible()

@@ -228,6 +228,7 @@ URLS: dict[str, Entry] = {
     "agent-plan-approve": Entry(P, acts=True),
     "agent-plan-finish": Entry(P, acts=True),
     "agent-step-model": Entry(P, {"model": "model"}),
+    "agent-step-prompt": Entry(P, {"prompt": "text"}),
     "agent-step-move": Entry(P, {"direction": "choice"}),
     "agent-step-leave-out": Entry(P, {"keep": "flag"}),
     "agent-step-retry": Entry(P, acts=True),

@@ -68,6 +68,7 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "agent-plan-approve": ("plan", "post"),
     "agent-plan-finish": ("plan", "post"),
     "agent-step-model": ("step", "post"),
+    "agent-step-prompt": ("step", "post"),
     "agent-step-move": ("step", "post"),
     "agent-step-leave-out": ("step", "post"),
     "agent-step-retry": ("step", "post"),
