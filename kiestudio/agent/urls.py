@@ -7,6 +7,7 @@ from kiestudio.agent import views
 urlpatterns = [
     path("chat/messages/<int:pk>/tools/", views.toolcall_cards, name="agent-cards"),
     path("chat/messages/<int:pk>/tools/autorun/", views.autorun, name="agent-autorun"),
+    path("settings/chat-tools/autorun/", views.autorun_settings, name="agent-autorun-settings"),
     path("chat/tools/<int:pk>/run/", views.toolcall_run, name="agent-run"),
     path("chat/tools/<int:pk>/edit/", views.toolcall_edit, name="agent-edit"),
     path("chat/tools/<int:pk>/skip/", views.toolcall_skip, name="agent-skip"),

@@ -18,7 +18,7 @@ from kiestudio.core.http import HtmxHttpRequest
 from kiestudio.studio.models import Asset, Generation
 from kiestudio.studio.services import reference_from_asset
 from kiestudio.uploads.services import UploadRejected
-from kiestudio.workspaces.access import current_membership, get_for_workspace, require_role
+from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role
 
 
 def _cards(request: HtmxHttpRequest, message, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -94,13 +94,36 @@ def send_to_chat(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def autorun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The member's auto-run limit, set from a reply's cards (``pk``: the reply)."""
     message = get_message(request, pk, write=True)
+    try:
+        limit = _autorun_limit(request)
+    except ValueError as exc:
+        return _cards(request, message, error=str(exc), status=422)
+    services.autorun_set(workspace_id=message.workspace_id, user=request.user, limit=limit)
+    return _cards(request, message)
+
+
+@require_POST
+@login_required
+@require_role("member")
+def autorun_settings(request: HtmxHttpRequest) -> HttpResponse:
+    """The same limit, from the Settings page."""
+    try:
+        limit = _autorun_limit(request)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("settings")
+    services.autorun_set(workspace_id=current_workspace(request).pk, user=request.user, limit=limit)
+    label = dict(AUTORUN_CHOICES)[int(limit) if limit is not None else None]
+    messages.success(request, f"Chat tool calls: {label.lower()}.")
+    return redirect("settings")
+
+
+def _autorun_limit(request: HtmxHttpRequest) -> Decimal | None:
     raw = request.POST.get("limit", "")
     allowed = {str(value): value for value, _ in AUTORUN_CHOICES if value is not None}
     if raw and raw not in allowed:
-        return _cards(request, message, error="Choose one of the limits offered.", status=422)
-    limit = Decimal(allowed[raw]) if raw else None
-    services.autorun_set(workspace_id=message.workspace_id, user=request.user, limit=limit)
-    return _cards(request, message)
+        raise ValueError("Choose one of the limits offered.")
+    return Decimal(allowed[raw]) if raw else None
 
 
 @require_POST

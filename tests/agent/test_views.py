@@ -142,3 +142,27 @@ def test_use_in_generate_prefills_the_prompt(client, alice):
     page = client.get(reverse("generate"), {"model": "google/nano-banana", "prompt": "A lighthouse at dusk"})
     assert page.status_code == 200
     assert "A lighthouse at dusk</textarea>" in page.content.decode()
+
+
+def test_the_auto_run_limit_is_set_on_the_settings_page_and_a_viewer_has_none(client, alice, make_user):
+    login(client, alice)
+    page = client.get(reverse("settings")).content.decode()
+    assert "Chat tools" in page and '<option value="" selected>Always ask</option>' in page
+    response = client.post(reverse("agent-autorun-settings"), {"limit": "20"}, follow=True)
+    assert "Chat tool calls: up to 20 credits." in response.content.decode()
+    assert agent.autorun_limit(workspace_id=workspace_of(alice).pk, user=alice) == Decimal("20")
+    assert '<option value="20" selected>' in client.get(reverse("settings")).content.decode()
+    # A limit not offered is refused; the old one stays.
+    response = client.post(reverse("agent-autorun-settings"), {"limit": "1000"}, follow=True)
+    assert "Choose one of the limits offered." in response.content.decode()
+    assert agent.autorun_limit(workspace_id=workspace_of(alice).pk, user=alice) == Decimal("20")
+    client.post(reverse("agent-autorun-settings"), {"limit": ""})
+    assert agent.autorun_limit(workspace_id=workspace_of(alice).pk, user=alice) is None
+
+    viewer = make_user("viewer@example.com")
+    Membership.objects.create(workspace=workspace_of(alice), user=viewer, role="viewer")
+    client.logout()
+    login(client, viewer)
+    client.post(reverse("workspace-switch"), {"workspace": workspace_of(alice).pk})
+    assert "Chat tools" not in client.get(reverse("settings")).content.decode()
+    assert client.post(reverse("agent-autorun-settings"), {"limit": "5"}).status_code == 403

@@ -221,6 +221,7 @@ URLS: dict[str, Entry] = {
     # chat tools (agent)
     "agent-cards": Entry(G),
     "agent-autorun": Entry(P, {"limit": "choice"}),
+    "agent-autorun-settings": Entry(P, {"limit": "choice"}),
     "agent-run": Entry(P, acts=True),
     "agent-edit": Entry(P, {"prompt": "text", "aspect_ratio": "choice", "variations": "int"}),
     "agent-skip": Entry(P, acts=True),
