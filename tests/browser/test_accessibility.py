@@ -142,3 +142,31 @@ def test_generating_works_by_keyboard_alone(
     card = page.locator(".gen-card").first
     expect(card.locator(".status-badge")).to_have_text("Done", timeout=20_000)
     assert Generation.objects.get().model_key == "google/imagen4-fast"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chat_tool_cards_and_the_plan_editor_have_no_serious_or_critical_violations(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice
+):
+    from tests.browser.test_chat import ask
+
+    kie_sim.sim.config.chat_chunk_delay = 0.0
+    page = signed_in_page
+    [image] = create(alice, prompt="A lighthouse at dusk")
+    drain()
+    page.goto(f"{asgi_live_server}/chat/")
+    problems: list[str] = []
+    ask(page, "Three takes of a lighthouse at dusk")
+    expect(page.locator(".tool-card.status-proposed")).to_be_visible(timeout=20000)
+    page.locator(".tool-card").get_by_role("button", name="Edit", exact=True).click()
+    expect(page.locator(".tool-edit")).to_be_visible()
+    problems += serious(page, "generate card with its form open")
+
+    ask(page, f"Upscale item {image.pk}")
+    expect(page.locator(".tool-card", has_text="Upscale ·")).to_be_visible(timeout=20000)
+    problems += serious(page, "follow-up card")
+
+    ask(page, "A 20-second teaser of a lighthouse at dusk: four shots, then animate them, with music")
+    expect(page.locator(".tool-card", has_text="Plan · Teaser").locator(".plan-step")).to_have_count(10, timeout=20000)
+    problems += serious(page, "plan card")
+    assert not problems, "\n".join(problems)
