@@ -89,6 +89,24 @@ class GalleryFilters:
             or self.derived_from
         )
 
+    @property
+    def extra_count(self) -> int:
+        """Filters set besides the search words (the phone's Filters button shows how many)."""
+        return sum(
+            bool(value)
+            for value in (
+                self.kind,
+                self.model,
+                self.status,
+                self.member,
+                self.date_from,
+                self.date_to,
+                self.favorites,
+                self.collection,
+                self.origin,
+            )
+        )
+
     def query_params(self) -> dict[str, str]:
         """The filters as URL parameters (for links that keep them, and for the cursor link)."""
         params = {

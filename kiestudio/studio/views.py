@@ -188,9 +188,10 @@ def generate_submit(request: HtmxHttpRequest) -> HttpResponse:
     fresh = GenerateForm(spec, data, workspace=workspace)
     fresh.is_valid()
     fresh.errors.clear()
-    context = {**_form_context(request, fresh), **_recent_context(request), "oob_recent": True}
+    context = {**_form_context(request, fresh), **_recent_context(request), "oob_recent": True, "started": count}
     response = render(request, "studio/generate.html#submitted", context)
-    return trigger_client_event(response, "kie:generated", {"count": count})
+    # After the swap has settled, so the page can bring the new card (now in Results) into view.
+    return trigger_client_event(response, "kie:generated", {"count": count}, after="settle")
 
 
 def _settled(response: HttpResponse, pending: bool) -> HttpResponse:

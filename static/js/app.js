@@ -192,6 +192,7 @@
     });
   }
   document.addEventListener("DOMContentLoaded", revealSelectedModel);
+  document.addEventListener("kie:picker-open", revealSelectedModel);  // a phone's model sheet, just opened
 
   // On a phone the sections scroll sideways in one row: start with the current one in view.
   function revealCurrentSection() {

@@ -25,6 +25,13 @@
     }
   });
   document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-filter-toggle]");
+    if (toggle) {  // a phone's Filters button: the rest of the filters open below the search
+      var open = toggle.closest("[data-filter-form]").classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open) { var first = document.getElementById("f-kind"); if (first) first.focus(); }
+      return;
+    }
     if (event.target.closest("[data-bulk-clear]")) {
       document.querySelectorAll(".tile-check:checked").forEach(function (c) { c.checked = false; });
       updateBulk();

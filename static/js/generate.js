@@ -103,9 +103,67 @@
     }
   });
 
-  // After a successful Generate, move focus to the new card so keyboard and screen-reader users follow it.
-  document.addEventListener("kie:generated", function (event) {
-    var count = (event.detail && event.detail.count) || 1;
-    if (window.KieStudio) window.KieStudio.toast("Started " + count + " generation" + (count === 1 ? "" : "s") + ".", "success");
+  // After a successful Generate (fired once the swap has settled): the new card is the first in Results. Bring
+  // it into view (on a wide screen Results sits beside the form, so only its own list scrolls) and give it focus
+  // so keyboard and screen-reader users follow it. The form says "Started" by the button; no toast covers it.
+  document.addEventListener("kie:generated", function () {
+    var recent = document.getElementById("recent");
+    var card = recent && recent.querySelector(".gen-card");
+    if (!card) return;
+    if (recent.scrollHeight > recent.clientHeight + 1 && getComputedStyle(recent).overflowY !== "visible") recent.scrollTop = 0;
+    var box = card.getBoundingClientRect();
+    var header = document.querySelector(".topbar");
+    var top = header ? header.getBoundingClientRect().bottom : 0;
+    if (box.top < top || box.top > window.innerHeight - Math.min(box.height, window.innerHeight / 2)) {
+      card.scrollIntoView({ block: "start", behavior: "instant" });
+      if (header) window.scrollBy(0, -(top + 8));
+    }
+    card.tabIndex = -1;
+    card.focus({ preventScroll: true });
+  });
+
+  // --- A phone: the model list opens as a sheet; picking a model closes it and shows the form's prompt ---------
+  function layout() { return document.querySelector(".generate-layout"); }
+  function picking(open) {
+    var root = layout();
+    if (!root) return;
+    root.classList.toggle("is-picking", open);
+    document.querySelectorAll("[data-open-picker]").forEach(function (b) { b.setAttribute("aria-expanded", open ? "true" : "false"); });
+    if (open) {
+      var search = document.querySelector("[data-model-search]");
+      if (search) search.focus();
+      document.dispatchEvent(new Event("kie:picker-open"));
+    } else {
+      var opener = document.querySelector("[data-open-picker]");
+      if (opener && getComputedStyle(opener).display !== "none") opener.focus({ preventScroll: true });
+    }
+  }
+  var pickedOnSheet = false;
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-open-picker]")) { picking(true); return; }
+    if (event.target.closest("[data-close-picker]")) { picking(false); return; }
+    var root = layout();
+    if (root && root.classList.contains("is-picking") && event.target.closest(".model-item")) {
+      pickedOnSheet = true;
+      root.classList.remove("is-picking");
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var root = layout();
+    if (event.key === "Escape" && root && root.classList.contains("is-picking")) picking(false);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!pickedOnSheet || !event.detail.elt || event.detail.elt.id !== "model-form") return;
+    pickedOnSheet = false;
+    var form = event.detail.elt;
+    var prompt = form.querySelector("textarea, input[type=text]");
+    var header = document.querySelector(".topbar");
+    var top = header ? header.getBoundingClientRect().bottom : 0;
+    var box = form.getBoundingClientRect();
+    if (box.top < top || box.top > window.innerHeight / 3) window.scrollBy(0, box.top - top - 8);
+    var opener = form.querySelector("[data-open-picker]");
+    if (opener) opener.setAttribute("aria-expanded", "false");
+    if (prompt) prompt.focus({ preventScroll: true });
+    else if (opener) opener.focus({ preventScroll: true });
   });
 })();

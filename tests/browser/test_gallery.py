@@ -47,7 +47,8 @@ def test_scroll_filter_search_detail_keyboard_favourite_and_zip(
     expect(tiles).to_have_count(8)
     expect(page.locator(".grid-sentinel")).to_have_count(0)
 
-    # A filter and a search narrow the grid, and both live in the URL.
+    # A filter (behind the phone's Filters button) and a search narrow the grid, and both live in the URL.
+    page.get_by_role("button", name="Filters").click()
     page.get_by_label("Kind").select_option("video")
     expect(page).to_have_url(re.compile(r"kind=video"))
     expect(tiles).to_have_count(1)
@@ -77,6 +78,7 @@ def test_scroll_filter_search_detail_keyboard_favourite_and_zip(
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     page.reload()
+    page.get_by_role("button", name="Filters").click()
     page.get_by_label("Favourites").check()
     expect(tiles).to_have_count(1)
 

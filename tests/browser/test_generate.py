@@ -90,6 +90,8 @@ def test_a_link_to_a_model_far_down_the_list_shows_it_there(
     page.set_viewport_size({"width": width, "height": height})
     page.goto(f"{asgi_live_server}/generate/?model=suno/V5")
     expect(page.get_by_role("heading", name="Suno V5", level=1)).to_be_visible()
+    if width < 900:  # a phone: the list is a sheet, opened from the form
+        page.get_by_role("button", name="Change model").click()
     selected = page.locator("[data-model-list] .is-selected")
     expect(selected).to_have_text(re.compile("Suno V5"))
     expect(selected).to_be_in_viewport(ratio=1)

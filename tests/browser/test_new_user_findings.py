@@ -92,7 +92,7 @@ def test_a_budget_refusal_shows_by_the_generate_button(signed_in_page: Page, asg
     expect(page.locator("#estimate")).to_contain_text("credits")
     button = page.locator("#model-form").get_by_role("button", name="Generate")
     button.scroll_into_view_if_needed()
-    page.evaluate("window.scrollBy(0, 200)")  # as far down as the page goes, the button at the bottom edge
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # as far down as the page goes
     before = page.evaluate("window.scrollY")
     assert before > 100 and page.locator("#model-form .form-head").evaluate(SEEN)["bottom"] < 0  # top out of view
     button.click()

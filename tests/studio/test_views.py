@@ -57,7 +57,7 @@ def test_submit_creates_generation_and_returns_form_and_recent(client, alice, ki
     html = response.content.decode()
     assert 'id="model-form"' in html and 'hx-swap-oob="outerHTML"' in html and "A tiny robot" in html
     assert Generation.objects.count() == 1
-    assert "kie:generated" in response["HX-Trigger"]
+    assert "kie:generated" in response["HX-Trigger-After-Settle"]
 
 
 def test_double_submit_makes_one_generation(client, alice, kie_sim):

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from kiestudio.core.error_titles import kie_error_titles
 from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, estimate_credits, get_model
 from kiestudio.kie.catalog.actions import action_label as label
+from kiestudio.kie.catalog.loader import load_makers
 from kiestudio.studio.models import STUDIO_MADE
 from kiestudio.studio.services import followup_choices
 from kiestudio.uploads.services import clock as as_clock
@@ -207,3 +208,9 @@ def input_facts(generation, spec: ModelSpec | None) -> list[tuple[str, str]]:
             shown = str(value)
         rows.append((field.label if field is not None else name, shown))
     return rows
+
+
+@register.filter
+def maker_label(maker: str) -> str:
+    """A maker's display name ("google" → "Google"); "" for none."""
+    return next((name for key, name, _ in load_makers() if key == maker), "")
