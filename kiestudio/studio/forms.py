@@ -182,6 +182,8 @@ class GenerateForm(forms.Form):
         if not self.is_bound and "form_token" not in self.initial:
             self.initial["form_token"] = uuid.uuid4()
         for spec_field in spec.fields:
+            if spec_field.alias_of:
+                continue  # another name for a field the form has: one control per setting
             field = _field_for(spec_field, spec)
             field.spec = spec_field  # type: ignore[attr-defined]  # the catalog entry, for templates and clean()
             if spec_field.has_default and spec_field.name not in self.initial:
@@ -189,7 +191,7 @@ class GenerateForm(forms.Form):
                 self.initial[spec_field.name] = json.dumps(default) if spec_field.type == "json" else default
             self.fields[spec_field.name] = field
         # Keep variations last.
-        self.order_fields([f.name for f in spec.fields] + ["variations", "form_token"])
+        self.order_fields([f.name for f in spec.fields if not f.alias_of] + ["variations", "form_token"])
         self._attach_references()
         self._offer_personas()
 

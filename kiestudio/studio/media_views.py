@@ -7,6 +7,7 @@ import re
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.http import (
     FileResponse,
     Http404,
@@ -21,8 +22,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from kiestudio.core.params import BadParameter, parse_int
+from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.studio import services
 from kiestudio.studio.models import Asset
+from kiestudio.studio.samples import SampleUnavailable, sample_fetch
 from kiestudio.uploads import services as uploads
 from kiestudio.uploads.models import Reference
 from kiestudio.uploads.services import UploadRejected, reference_create
@@ -222,3 +225,23 @@ def reference_chip(request: HttpRequest, pk: int) -> HttpResponse:
         "n": parse_int(request.GET.get("n"), name="position", minimum=1, maximum=999),
     }
     return render(request, "studio/widgets/_reference_chip.html", context)
+
+
+@require_GET
+@login_required
+def choice_sample(request: HttpRequest, model: str, field: str) -> HttpResponseBase:
+    """A sample of one choice of a model's field (a voice), from our storage; fetched there the first time."""
+    try:
+        spec = get_model(model)
+    except UnknownModel:
+        raise Http404("No such model") from None
+    found = next((f for f in spec.fields if f.name == field and f.preview), None)
+    if found is None:
+        raise Http404("No samples for this setting")
+    try:
+        name = sample_fetch(field=found, value=request.GET.get("value", ""))
+    except SampleUnavailable as exc:
+        return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+    response = FileResponse(default_storage.open(name, "rb"), content_type="audio/mpeg")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

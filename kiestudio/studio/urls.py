@@ -11,6 +11,7 @@ generate_urls: list[URLPattern] = [
     path("estimate/", views.generate_estimate, name="generate-estimate"),
     path("submit/", views.generate_submit, name="generate-submit"),
     path("recent/", views.recent_strip, name="generate-recent"),
+    path("samples/<path:model>/<slug:field>/", media_views.choice_sample, name="choice-sample"),
     path("style-boost/", suno_views.style_boost, name="style-boost"),
 ]
 

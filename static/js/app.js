@@ -244,6 +244,39 @@
   document.addEventListener("htmx:load", function (event) { sizeBars(event.detail.elt); });
   document.addEventListener("htmx:load", function (event) { wireKaraoke(event.detail.elt); });
 
+  // A sample of a choice (a voice): Play fetches our copy of it and plays it; pressing again stops.
+  var samplePlayer = null;
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-sample-for]");
+    if (!button) return;
+    var select = document.getElementById(button.getAttribute("data-sample-for"));
+    var status = button.parentElement.querySelector("[data-sample-status]");
+    if (!select) return;
+    if (samplePlayer && !samplePlayer.paused && samplePlayer.dataset.button === button.dataset.sampleFor) {
+      samplePlayer.pause();
+      return;
+    }
+    if (!samplePlayer) {
+      samplePlayer = new Audio();
+      samplePlayer.addEventListener("pause", function () {
+        document.querySelectorAll("[data-sample-for]").forEach(function (b) { b.textContent = "▶ Play"; b.removeAttribute("aria-pressed"); });
+      });
+    }
+    var label = select.options[select.selectedIndex] ? select.options[select.selectedIndex].text : "";
+    samplePlayer.pause();
+    samplePlayer.dataset.button = button.dataset.sampleFor;
+    samplePlayer.src = button.getAttribute("data-sample-url") + "?value=" + encodeURIComponent(select.value);
+    if (status) status.textContent = "Loading " + label.split(" – ")[0] + "…";
+    samplePlayer.play().then(function () {
+      button.textContent = "■ Stop";
+      button.setAttribute("aria-pressed", "true");
+      if (status) status.textContent = "Playing " + label.split(" – ")[0];
+    }, function () {
+      if (status) status.textContent = "The sample can't be played right now.";
+    });
+    samplePlayer.onended = function () { if (status) status.textContent = ""; };
+  });
+
   window.KieStudio = { toast: function (text, level) {
     var box = document.getElementById("toasts");
     if (!box) return;

@@ -90,7 +90,7 @@ def test_generate_with_a_new_model(signed_in_page: Page, asgi_live_server: str, 
             zone = page.locator(f"[data-dropzone][data-name={spec_field.name}]")
             expect(zone.locator(".ref-item")).to_have_count(len(files))
             expect(zone.locator("[data-ref-error]")).to_be_hidden()
-    expect(page.locator("#estimate")).to_contain_text("credits")
+    expect(page.locator("#estimate")).to_contain_text("credits", timeout=20000)  # priced after the uploads settle
     page.get_by_role("button", name="Generate").click()
 
     card = page.locator(".gen-card").first

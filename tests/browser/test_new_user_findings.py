@@ -64,8 +64,10 @@ def test_chat_follows_a_new_message_in_a_long_conversation(signed_in_page: Page,
 
     question = page.locator("article.msg-user").last
     expect(question).to_contain_text("And one more about harbours")
-    reply = page.locator("article.msg-assistant[data-following]").last
-    expect(reply.locator("[data-tail], [data-rendered]").first).not_to_be_empty()  # streaming now
+    following = page.locator("article.msg-assistant[data-following]").last
+    expect(following.locator("[data-tail], [data-rendered]").first).not_to_be_empty()  # streaming now
+    # The same article by its id: a loaded machine may finish the stream before the next look.
+    reply = page.locator(f"#{following.get_attribute('id')}")
     seen = question.evaluate(SEEN)
     assert seen["bottom"] > 0 and seen["top"] < seen["floor"], seen  # the question is in view, above the composer
     seen = reply.evaluate(SEEN)

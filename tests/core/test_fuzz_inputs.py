@@ -183,6 +183,7 @@ URLS: dict[str, Entry] = {
     "prompt-detail": Entry(G),
     "prompt-save": Entry(P, {"name": "text"}),
     "kie-callback": Entry(P, {"body": "body"}),
+    "choice-sample": Entry(G, {"value": "text"}),
     # gallery
     "gallery": Entry(G, GALLERY_FILTERS),
     "gallery-detail": Entry(G, GALLERY_FILTERS),

@@ -89,6 +89,7 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
 
 NOT_OBJECT_IDS = {
     "invitation": "a secret token; expired, revoked and reused tokens are tested in test_invitations",
+    "choice-sample": "a catalog model and setting (a voice sample, the same for every workspace); tested in tests/studio",
     "kie-callback": "a signed callback token from Kie, not a user's URL; tested in tests/studio",
     "account_confirm_email": "django-allauth's email confirmation key",
     "account_reset_password_from_key": "django-allauth's password reset key",

@@ -28,6 +28,8 @@ FIELD_KEYS_OPTIONAL: tuple[str, ...] = (
     "advanced",
     "choice_labels",
     "shown_when",
+    "alias_of",
+    "preview",
 )
 #: Added by the HTTP client, never a user input.
 RESERVED_FIELDS = frozenset({"callBackUrl", "model", "progressCallBackUrl"})
@@ -58,6 +60,11 @@ def build_field(raw: Any, where: str) -> tuple[FieldSpec | None, list[str]]:
     problems += _choice_label_problems(raw, choices, where)
     problems += _bound_problems(raw, where)
     problems += _shown_when_problems(raw.get("shown_when"), where)
+    for key in ("alias_of", "preview"):
+        if key in raw and not (isinstance(raw[key], str) and raw[key]):
+            problems.append(f"{where}: {key} must be a non-empty string")
+    if raw.get("preview") and not (str(raw["preview"]).startswith("https://") and "{value}" in str(raw["preview"])):
+        problems.append(f"{where}: preview must be an https:// address with {{value}} where the choice goes")
     if problems:
         return None, problems
     field = _field_from(raw, choices)
@@ -185,6 +192,8 @@ def _field_from(raw: dict[str, Any], choices: Any) -> FieldSpec:
         advanced=raw.get("advanced", False),
         choice_labels=tuple(raw.get("choice_labels") or ()),
         shown_when=MappingProxyType(dict(shown_when)) if shown_when else None,
+        alias_of=str(raw.get("alias_of") or ""),
+        preview=str(raw.get("preview") or ""),
     )
 
 

@@ -87,7 +87,7 @@ def input_schema(
 ) -> dict[str, Any]:
     """The schema of ``spec``'s inputs: an object with one property per field (less ``exclude``), the required
     ones without a default listed as required, and nothing else allowed."""
-    fields = [f for f in spec.fields if f.name not in exclude]
+    fields = [f for f in spec.fields if f.name not in exclude and not f.alias_of]
     required = [f.name for f in fields if f.required and not f.has_default and not f.shown_when]
     schema: dict[str, Any] = {
         "type": "object",

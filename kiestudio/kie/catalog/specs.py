@@ -271,6 +271,11 @@ class FieldSpec:
     #: Shown (and sent) only while other fields have these values: ``{"customMode": true}``; a list allows any of
     #: several values. The form hides the field otherwise, and a value left in a hidden field is not sent.
     shown_when: MappingProxyType[str, Any] | None = dataclass_field(default=None, hash=False, compare=False)
+    #: Another name Kie accepts for the field named here (Nano Banana's ``image_size`` for ``aspect_ratio``): kept
+    #: for the wire and the docs' conformance, left out of forms and tool schemas.
+    alias_of: str = ""
+    #: Where a choice can be heard before it is picked (a voice sample): an https address with ``{value}``.
+    preview: str = ""
 
     def is_shown(self, values: Mapping[str, Any]) -> bool:
         """Whether the field applies, given the other fields' values (wire values, or form strings)."""

@@ -55,6 +55,27 @@ def base_price(spec: ModelSpec) -> Decimal | None:
         return None
 
 
+MEASURES = {"chars": "characters", "seconds": "seconds", "words": "words"}
+
+
+@register.filter
+def price_label(spec: ModelSpec) -> str:
+    """A model's price as the list shows it: "4 cr", "free", "12 cr per 1,000 characters", or "varies"."""
+    price = base_price(spec)
+    per = (spec.price or {}).get("per") if isinstance(spec.price, dict) else None
+    if isinstance(per, dict) and per.get("measure") in MEASURES:
+        unit = int(per.get("unit") or 1)
+        amount = credits(spec.price.get("credits"))
+        return (
+            f"{amount} cr per {unit:,} {MEASURES[per['measure']]}"
+            if unit > 1
+            else f"{amount} cr a {MEASURES[per['measure']][:-1]}"
+        )
+    if price is None:
+        return "varies"
+    return "free" if price == 0 else f"{credits(price)} cr"
+
+
 @register.filter
 def credits(value) -> str:
     if value is None:
