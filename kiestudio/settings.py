@@ -23,6 +23,7 @@ VAR_DIR = Path(env_str("KIESTUDIO_VAR_DIR", str(BASE_DIR / "var")))
 
 TESTING = env_bool("KIESTUDIO_TESTING", "pytest" in sys.modules)
 DEBUG = env_bool("DEBUG", True)
+DEBUG_PAGES = env_bool("DEBUG_PAGES", False)  # with DEBUG: Django's debug pages instead of the studio's 404 and 500
 PRODUCTION = not DEBUG and not TESTING
 
 # --- Core -------------------------------------------------------------------------------------------------
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kiestudio.core.middleware.ProductErrorPagesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

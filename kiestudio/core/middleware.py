@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse
-from django.shortcuts import resolve_url
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
+from django.shortcuts import render, resolve_url
+from django.template.loader import render_to_string
 from django_htmx.http import HttpResponseClientRedirect
 
 from kiestudio.core.http import HtmxHttpRequest
+
+log = logging.getLogger("kiestudio.errors")
 
 
 class HtmxSignInMiddleware:
@@ -31,3 +36,30 @@ class HtmxSignInMiddleware:
             back_to = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
             return HttpResponseClientRedirect(redirect_to_login(back_to)["Location"])
         return response
+
+
+class ProductErrorPagesMiddleware:
+    """With ``DEBUG`` on (``make run``), an unknown address or a failing page still shows the studio's own 404 and
+    500 pages, not Django's debug pages listing every route and the settings. ``DEBUG_PAGES=true`` brings Django's
+    pages back for a developer; the error is logged with its traceback either way."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def _active(self) -> bool:
+        return settings.DEBUG and not getattr(settings, "DEBUG_PAGES", False)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # No view matched (the resolver's 404 never reaches process_exception).
+        if self._active() and response.status_code == 404 and getattr(request, "resolver_match", None) is None:
+            return render(request, "404.html", status=404)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not self._active() or isinstance(exception, PermissionDenied | SuspiciousOperation):
+            return None  # Django answers these with the product's 403 and 400 pages already
+        if isinstance(exception, Http404):
+            return render(request, "404.html", status=404)
+        log.error("Internal error on %s", request.path, exc_info=exception)
+        return HttpResponseServerError(render_to_string("500.html"))

@@ -166,7 +166,7 @@ def trash(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_role("member")
 def restore(request: HttpRequest) -> HttpResponse:
-    count = services.generations_restore(generations=_selected(request))
+    count = services.generations_restore(generations=_selected(request), user=request.user)
     messages.success(request, f"Restored {count} item{'s' if count != 1 else ''}.")
     return redirect(request.POST.get("next") or f"{reverse('gallery')}?trash=1")
 

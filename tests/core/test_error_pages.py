@@ -1,51 +1,58 @@
+"""The studio's own 404 and 500 pages with DEBUG on (make run), not Django's pages listing every route; a
+developer's DEBUG_PAGES brings those back."""
+
 from __future__ import annotations
 
 import pytest
-from django.test import Client
-from django.urls import path
 
-from kiestudio import urls as project_urls
+from kiestudio.studio.models import Generation
+from tests.studio.helpers import made
 
-
-def explode(request):
-    raise RuntimeError("secret detail: KIE key sk-should-not-leak")
+pytestmark = pytest.mark.django_db
 
 
-urlpatterns = [*project_urls.urlpatterns, path("explode/", explode)]
-handler403 = project_urls.handler403
-handler404 = project_urls.handler404
+@pytest.fixture
+def debug(settings):
+    settings.DEBUG = True
+    settings.DEBUG_PAGES = False
+    return settings
 
 
-@pytest.mark.django_db
-def test_unknown_url_gets_styled_404(client, alice):
+def test_an_unknown_address_is_the_studios_404(client, alice, debug):
     client.force_login(alice)
     response = client.get("/no/such/page/")
-    assert response.status_code == 404
     html = response.content.decode()
-    assert "We couldn't find that page" in html
-    assert 'href="/static/css/app.css"' in html
-    assert 'lang="en"' in html
+    assert response.status_code == 404 and "We couldn't find that page" in html
+    assert "URLconf" not in html and "kie/callback" not in html  # no list of routes
 
 
-@pytest.mark.django_db
-def test_server_error_gets_styled_500_that_leaks_nothing(settings):
-    settings.ROOT_URLCONF = __name__
-    settings.DEBUG = False
-    client = Client(raise_request_exception=False)
-    response = client.get("/explode/")
-    assert response.status_code == 500
-    html = response.content.decode()
-    assert "Something went wrong on our side" in html
-    assert "sk-should-not-leak" not in html
-    assert "RuntimeError" not in html and "Traceback" not in html
-
-
-@pytest.mark.django_db
-def test_a_stale_form_gets_a_friendly_page_and_changes_nothing(alice):
-    client = Client(enforce_csrf_checks=True)
+def test_another_workspaces_item_is_the_studios_404(client, alice, charlie, debug, kie_sim):
+    theirs = made(charlie)
     client.force_login(alice)
-    response = client.post("/settings/workspace/name/", {"name": "Hijacked"})
-    assert response.status_code == 403
+    response = client.get(f"/gallery/{theirs.pk}/")
+    assert response.status_code == 404 and "We couldn't find that page" in response.content.decode()
+    assert theirs.prompt_text not in response.content.decode()
+
+
+def test_a_failing_page_is_the_studios_500_and_is_logged(client, alice, debug, monkeypatch, caplog):
+    from kiestudio.gallery import views
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database fell over")
+
+    monkeypatch.setattr(views, "gallery_tiles", broken)
+    client.force_login(alice)
+    response = client.get("/gallery/")
     html = response.content.decode()
-    assert "That form had expired" in html and "Nothing was changed" in html
-    assert "Hijacked" not in str(alice.memberships.get().workspace.name)
+    assert response.status_code == 500 and "Something went wrong on our side" in html
+    assert "the database fell over" not in html and "Traceback" not in html
+    [logged] = [r for r in caplog.records if r.name == "kiestudio.errors"]
+    assert logged.levelname == "ERROR" and "/gallery/" in logged.getMessage()
+
+
+def test_debug_pages_brings_djangos_pages_back(client, alice, debug):
+    debug.DEBUG_PAGES = True
+    client.force_login(alice)
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404 and "URLconf" in response.content.decode()
+    assert Generation.objects.count() == 0

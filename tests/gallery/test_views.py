@@ -12,7 +12,7 @@ from django.utils import timezone
 from kiestudio.gallery import services
 from kiestudio.gallery.models import Collection, Favorite
 from kiestudio.studio.models import Asset, Generation
-from kiestudio.workspaces.models import Membership, Role
+from kiestudio.workspaces.models import AuditEvent, Membership, Role
 from kiestudio.workspaces.services import workspace_create
 from tests.studio.helpers import create, drain, workspace_of
 
@@ -207,6 +207,11 @@ def test_trash_restore_and_purge_files_included(client, alice, made):
     assert f'data-id="{target.pk}"' in client.get("/gallery/?trash=1").content.decode()
     client.post("/gallery/bulk/restore/", {"ids": [target.pk]})
     assert f'data-id="{target.pk}"' in client.get("/gallery/").content.decode()
+    # The audit log says what happened in words: moved to the trash, then restored, and by whom.
+    log = client.get("/audit/").content.decode()
+    assert "Moved to the trash" in log and "Restored from the trash" in log and "Deleted a generation" not in log
+    restored = AuditEvent.objects.get(action=AuditEvent.Action.GENERATION_RESTORED)
+    assert restored.actor == alice and restored.target == target.prompt_text[:80]
     client.post("/gallery/bulk/trash/", {"ids": [target.pk]})
     assert services.trash_purge() == 0  # not 30 days yet
     Generation.objects.filter(pk=target.pk).update(deleted_at=timezone.now() - timedelta(days=31))

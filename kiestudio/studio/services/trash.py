@@ -28,9 +28,18 @@ def generations_trash(*, generations: Iterable[Generation], user) -> int:
     return moved
 
 
-def generations_restore(*, generations: Iterable[Generation]) -> int:
-    ids = [g.pk for g in generations]
-    return Generation.objects.filter(pk__in=ids, deleted_at__isnull=False).update(deleted_at=None, deleted_by=None)
+def generations_restore(*, generations: Iterable[Generation], user=None) -> int:
+    """Bring items back from the trash (the audit log says who)."""
+    chosen = list(generations)
+    restored = Generation.objects.filter(pk__in=[g.pk for g in chosen], deleted_at__isnull=False).update(
+        deleted_at=None, deleted_by=None
+    )
+    if restored:
+        words = chosen[0].prompt_text[:80] if restored == 1 else f"{restored} items"
+        audit_record(
+            workspace=chosen[0].workspace, actor=user, action=A.GENERATION_RESTORED, target=words, count=restored
+        )
+    return restored
 
 
 def trash_purge(*, older_than_days: int = TRASH_DAYS, batch: int = 500) -> int:
