@@ -8,10 +8,10 @@ from collections.abc import Iterable, Iterator
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from kiestudio.gallery.models import Collection, CollectionItem, Favorite
 from kiestudio.kie.catalog import UnknownModel, get_model
+from kiestudio.studio.files import asset_label, download_name
 from kiestudio.studio.models import Asset, Generation
 
 # The trash changes generations and their files, so it lives beside them (studio); gallery's views use it from here.
@@ -120,7 +120,7 @@ def _metadata(generation: Generation) -> dict[str, object]:
         "files": [
             {
                 "name": _zip_name(generation, asset),
-                "label": _asset_label(asset),
+                "label": asset_label(asset),
                 "kind": asset.kind,
                 "mime_type": asset.mime_type,
                 "size": asset.size,
@@ -134,19 +134,9 @@ def _metadata(generation: Generation) -> dict[str, object]:
     }
 
 
-def _asset_label(asset: Asset) -> str:
-    """A stem's or track's own name ("Vocals", a song title), when Kie gave one."""
-    metadata = asset.metadata or {}
-    return str(metadata.get("name") or metadata.get("title") or "")
-
-
 def _zip_name(generation: Generation, asset: Asset) -> str:
-    """Every file of one generation in one folder, numbered, with its stem or track name when it has one."""
-    name = asset.file.name
-    assert name is not None  # a stored asset always has its file
-    ext = name.rsplit(".", 1)[-1] if "." in name else "bin"
-    label = slugify(_asset_label(asset))[:40]
-    return f"{generation.pk}/{generation.pk}-{asset.index + 1}{'-' + label if label else ''}.{ext}"
+    """Every file of one generation in one folder, named as its download is."""
+    return f"{generation.pk}/{download_name(generation, asset)}"
 
 
 class _Sink:

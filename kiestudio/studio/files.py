@@ -5,9 +5,10 @@ Demo data and copies share files between rows, so a file is deleted only when no
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.text import slugify
 
 from kiestudio.core.storage import storage_delete_unused
-from kiestudio.studio.models import Asset
+from kiestudio.studio.models import Asset, Generation
 from kiestudio.workspaces.models import Workspace
 
 
@@ -32,3 +33,19 @@ def files_delete_unshared(names: set[str]) -> None:
 def workspace_file_names(workspace: Workspace) -> set[str]:
     """Every stored file of a workspace's results, for deleting the workspace."""
     return file_names(Asset.objects.filter(workspace=workspace))
+
+
+def asset_label(asset: Asset) -> str:
+    """A stem's or track's own name ("Vocals", a song title), when Kie gave one."""
+    metadata = asset.metadata or {}
+    return str(metadata.get("name") or metadata.get("title") or "")
+
+
+def download_name(generation: Generation, asset: Asset) -> str:
+    """A file name a person can read: the prompt's first words, the gallery id and file number, and the stem or
+    track name ("a-lighthouse-at-dusk-oil-painting-42-1.png", "rainy-day-song-57-2-vocals.mp3")."""
+    name = asset.file.name or ""
+    ext = name.rsplit(".", 1)[-1] if "." in name else "bin"
+    words = slugify(generation.prompt_text)[:48].rstrip("-") or slugify(generation.model_key.rsplit("/", 1)[-1])
+    label = slugify(asset_label(asset))[:40]
+    return f"{words or 'kiestudio'}-{generation.pk}-{asset.index + 1}{'-' + label if label else ''}.{ext}"

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from kiestudio.core.params import BadParameter, parse_int
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.studio import services
+from kiestudio.studio.files import download_name
 from kiestudio.studio.models import Asset
 from kiestudio.studio.samples import SampleUnavailable, sample_fetch
 from kiestudio.uploads import services as uploads
@@ -88,9 +89,8 @@ def _serve(stored_file, mime_type: str, *, download: bool, filename: str) -> Htt
 @require_GET
 @login_required
 def asset_file(request: HttpRequest, pk: int) -> HttpResponseBase:
-    asset = get_for_workspace(request, Asset, pk=pk)
-    assert asset.file.name is not None  # a stored asset always has its file
-    name = f"kiestudio-{asset.generation_id}-{asset.index + 1}.{asset.file.name.rsplit('.', 1)[-1]}"
+    asset = get_for_workspace(request, Asset.objects.select_related("generation"), pk=pk)
+    name = download_name(asset.generation, asset)
     return _serve(asset.file, asset.mime_type, download=request.GET.get("download") == "1", filename=name)
 
 

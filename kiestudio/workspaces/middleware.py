@@ -21,8 +21,8 @@ class WorkspaceHttpRequest(AuthedHttpRequest):
 class CurrentWorkspaceMiddleware:
     """Sets ``request.workspace`` and ``request.membership`` for signed-in users.
 
-    The workspace chosen in the switcher is kept in the session; if it is gone (deleted, or the user was
-    removed), the user falls back to their first workspace.
+    The workspace chosen in the switcher is kept in the session; a new session (signing in again) opens the one
+    switched to last; if it is gone (deleted, or the user was removed), the user falls back to their first.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -40,8 +40,13 @@ class CurrentWorkspaceMiddleware:
                     .filter(user=request.user, workspace_id=workspace_id)
                     .first()
                 )
-            if membership is None:
-                membership = workspace_ensure_for_user(user=request.user)
+            if membership is None:  # a new session: the workspace used last, else the first
+                membership = (
+                    Membership.objects.select_related("workspace")
+                    .filter(user=request.user, last_used_at__isnull=False)
+                    .order_by("-last_used_at")
+                    .first()
+                ) or workspace_ensure_for_user(user=request.user)
                 request.session[SESSION_KEY] = membership.workspace_id
             request.membership = membership
             request.workspace = membership.workspace

@@ -58,6 +58,8 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Credits this member may spend in a calendar month; empty means no cap of their own.
     monthly_cap = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # When the member last switched to this workspace: a new sign-in opens the one they used last.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique_user")]

@@ -7,10 +7,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from kiestudio.gallery import services
 from kiestudio.gallery.models import Collection, Favorite
+from kiestudio.studio.files import download_name
 from kiestudio.studio.models import Asset, Generation
 from kiestudio.workspaces.models import AuditEvent, Membership, Role
 from kiestudio.workspaces.services import workspace_create
@@ -155,7 +158,12 @@ def test_zip_has_every_file_and_metadata(client, alice, made):
             assert f["name"] in names
     asset = Asset.objects.filter(generation=made[0]).first()
     with default_storage.open(asset.file.name) as fh:
-        assert archive.read(f"{made[0].pk}/{made[0].pk}-1.{asset.file.name.rsplit('.', 1)[-1]}") == fh.read()
+        assert archive.read(f"{made[0].pk}/{download_name(made[0], asset)}") == fh.read()
+    # Names a person can read: the prompt's words, the item and file number.
+    words = slugify(made[0].prompt_text)[:48].rstrip("-")
+    assert download_name(made[0], asset) == f"{words}-{made[0].pk}-1.{asset.file.name.rsplit('.', 1)[-1]}"
+    response = client.get(reverse("asset-file", args=[asset.pk]), {"download": "1"})
+    assert f'filename="{download_name(made[0], asset)}"' in response["Content-Disposition"] and words
 
 
 def test_other_workspaces_items_are_404_everywhere(client, alice, charlie, made):

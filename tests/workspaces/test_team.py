@@ -16,7 +16,7 @@ from kiestudio.chat.models import Conversation, Message
 from kiestudio.studio.models import Asset, Generation
 from kiestudio.usage.models import UsageEntry
 from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role, Workspace
-from kiestudio.workspaces.services import invitation_create
+from kiestudio.workspaces.services import invitation_create, workspace_create
 from tests.chat.helpers import wait_until_done
 from tests.conftest import PASSWORD
 from tests.studio.helpers import drain, workspace_of
@@ -376,7 +376,9 @@ def test_usage_dashboard_totals_by_member_and_model_with_a_range_and_csv(client,
     assert "member@example.com" in html and "admin@example.com" not in html.split("By member")[1]
     assert "4.5" in html
     wide = client.get("/usage/", {"from": (today - timedelta(days=60)).isoformat(), "to": today.isoformat()})
-    assert "64.5" in text(wide) and "veo/veo3_fast" in text(wide)
+    # The table names models as the studio does (the CSV keeps the keys, for scripts).
+    assert "64.5" in text(wide) and "Veo 3.1 Fast" in text(wide) and "veo/veo3_fast" not in text(wide)
+    assert "Claude Sonnet 4.6" in text(wide)
     csv = b"".join(
         client.get("/usage/export.csv", {"from": (today - timedelta(days=60)).isoformat()}).streaming_content
     ).decode()
@@ -404,3 +406,23 @@ def test_audit_log_lists_who_did_what_and_when(client, kie_sim, team):
     for words in ["Changed the monthly budget", "250.00 credits a month", "key ending 9876", "jo@example.com"]:
         assert words in html
     assert "sim-team-key-9876" not in html
+
+
+def test_signing_in_again_opens_the_workspace_used_last(client, alice):
+    team = workspace_create(name="Night shift", owner=alice)
+    client.force_login(alice)
+    client.post("/workspaces/switch/", {"workspace": team.pk})
+    client.logout()
+    client.force_login(alice)  # a new session
+    assert "Night shift" in text(client.get("/settings/")).split("Your role")[0]
+    personal = workspace_of(alice)
+    client.post("/workspaces/switch/", {"workspace": personal.pk})
+    client.logout()
+    client.force_login(alice)
+    assert personal.name in text(client.get("/settings/")).split("Your role")[0]
+    # A workspace the member has left is not opened again.
+    Membership.objects.filter(workspace=team, user=alice).update(last_used_at=timezone.now())
+    team.delete()
+    client.logout()
+    client.force_login(alice)
+    assert client.get("/settings/").status_code == 200

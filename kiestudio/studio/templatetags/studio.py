@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from kiestudio.core.error_titles import kie_error_titles
 from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, estimate_credits, get_model
 from kiestudio.kie.catalog.actions import action_label as label
+from kiestudio.kie.catalog.chat import get_chat_model
 from kiestudio.kie.catalog.loader import load_makers
 from kiestudio.studio.models import STUDIO_MADE
 from kiestudio.studio.services import followup_choices
@@ -39,7 +40,17 @@ def catalog_model(key: str) -> ModelSpec | None:
 def model_name(key: str) -> str:
     """A model's display name: the catalog's, the studio's own for what it makes itself, else the key."""
     spec = catalog_model(key)
-    return spec.name if spec else STUDIO_MADE.get(key, key)
+    if spec:
+        return spec.name
+    if key in STUDIO_MADE:
+        return STUDIO_MADE[key]
+    try:
+        return get_chat_model(key).name  # a chat model (in the usage table)
+    except UnknownModel:
+        return OTHER_NAMES.get(key, key)
+
+
+OTHER_NAMES = {"suno/timestamped-lyrics": "Suno lyrics timing"}  # charged by Kie, not a catalog model
 
 
 @register.filter
