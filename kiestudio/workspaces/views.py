@@ -39,7 +39,7 @@ NEW_LINK_KEY = "kiestudio.new_invitation"
 
 def _switch(request: HttpRequest, workspace_id: int) -> None:
     request.session[SESSION_KEY] = workspace_id
-    Membership.objects.filter(user=request.user, workspace_id=workspace_id).update(last_used_at=timezone.now())
+    Membership.objects.filter(user_id=request.user.pk, workspace_id=workspace_id).update(last_used_at=timezone.now())
 
 
 # --- Workspaces -----------------------------------------------------------------------------------------------
