@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -39,7 +39,9 @@ NEW_LINK_KEY = "kiestudio.new_invitation"
 
 def _switch(request: HttpRequest, workspace_id: int) -> None:
     request.session[SESSION_KEY] = workspace_id
-    Membership.objects.filter(user_id=request.user.pk, workspace_id=workspace_id).update(last_used_at=timezone.now())
+    Membership.objects.filter(user_id=cast(int, request.user.pk), workspace_id=workspace_id).update(
+        last_used_at=timezone.now()
+    )
 
 
 # --- Workspaces -----------------------------------------------------------------------------------------------
