@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 from datetime import timedelta
 
@@ -13,11 +14,14 @@ from django.utils.text import slugify
 
 from kiestudio.gallery import services
 from kiestudio.gallery.models import Collection, Favorite
+from kiestudio.kie.catalog import get_model
+from kiestudio.studio import services as studio_services
 from kiestudio.studio.files import download_name
 from kiestudio.studio.models import Asset, Generation
 from kiestudio.workspaces.models import AuditEvent, Membership, Role
 from kiestudio.workspaces.services import workspace_create
 from tests.studio.helpers import create, drain, workspace_of
+from tests.studio.helpers import made as helpers_made
 
 pytestmark = pytest.mark.django_db
 
@@ -252,3 +256,25 @@ def test_pending_tiles_poll_until_done(client, alice, kie_sim):
     drain()
     done = client.get(f"/gallery/{generation.pk}/tile/").content.decode()
     assert "every 3s" not in done and "/thumb/" in done
+
+
+def test_the_detail_shows_inputs_as_thumbnails_linking_to_the_items_they_came_from(client, alice, kie_sim):
+    source = helpers_made(alice)
+    reference = studio_services.reference_from_asset(asset=source.assets.get(), user=alice, kind="image")
+    plan = studio_services.generation_plan(
+        spec=get_model("google/nano-banana-edit"),
+        raw_inputs={"prompt": "Make it night", "image_urls": [reference.placeholder]},
+        variations=1,
+    )
+    [edit] = studio_services.generation_create(
+        workspace=source.workspace,
+        user=alice,
+        plan=plan,
+        form_token=uuid.uuid4(),
+        references={"image_urls": [reference.pk]},
+    )
+    client.force_login(alice)
+    html = client.get(f"/gallery/{edit.pk}/").content.decode()
+    assert f'src="{reverse("reference-file", args=[reference.pk])}"' in html
+    assert f'href="/gallery/{source.pk}/"' in html.split('class="detail-inputs"')[1].split("</ul>")[0]
+    assert "1 file" not in html  # the count that said nothing

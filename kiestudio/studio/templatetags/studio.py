@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -14,6 +15,7 @@ from kiestudio.kie.catalog.chat import get_chat_model
 from kiestudio.kie.catalog.loader import load_makers
 from kiestudio.studio.models import STUDIO_MADE
 from kiestudio.studio.services import followup_choices
+from kiestudio.uploads.models import Reference
 from kiestudio.uploads.services import clock as as_clock
 
 register = template.Library()
@@ -210,6 +212,28 @@ def shown_when(field) -> str:
     return format_html(' data-shown-when="{}"', json.dumps(dict(spec.shown_when)))
 
 
+@register.simple_tag
+def input_references(generation, spec: ModelSpec | None) -> list[dict[str, Any]]:
+    """The files a generation was given, as thumbnails: per input, its label and the references (each with the
+    gallery item it was picked from, when it was), all of this workspace."""
+    wanted = {name: ids for name, ids in (generation.references or {}).items() if isinstance(ids, list) and ids}
+    if not wanted:
+        return []
+    found = {
+        r.pk: r
+        for r in Reference.objects.filter(
+            workspace_id=generation.workspace_id, pk__in=[i for ids in wanted.values() for i in ids]
+        ).select_related("source_asset")
+    }
+    rows = []
+    for name, ids in wanted.items():
+        field = spec.field(name) if spec is not None and spec.has_field(name) else None
+        items = [found[i] for i in ids if i in found]
+        if items:
+            rows.append({"label": field.label if field else name, "items": items})
+    return rows
+
+
 @register.filter
 def input_facts(generation, spec: ModelSpec | None) -> list[tuple[str, str]]:
     """The settings a generation was made with, as people read them: the catalog's labels and choice names, Yes or
@@ -219,6 +243,7 @@ def input_facts(generation, spec: ModelSpec | None) -> list[tuple[str, str]]:
         spec.prompt_field if spec else None,
         generation.parent_media_field or None,
         *(spec.from_parent if spec else ()),
+        *(generation.references or {}),  # shown as pictures (input_references)
     }
     rows = []
     for name, value in (generation.inputs or {}).items():
