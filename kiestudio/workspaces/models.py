@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from kiestudio.core.crypto import decrypt
+
 
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
@@ -80,9 +82,10 @@ def invitation_expiry():
 
 
 class Invitation(models.Model):
-    """An invitation to join a workspace with a role: sent by email, or a link to share. Works once, for 7 days.
+    """An invitation to join a workspace with a role: sent by email (works once), or a link to share with a team
+    channel, used by up to ``max_uses`` people (None: any number) until it expires or an admin revokes it.
 
-    Only a hash of the token is stored; the link itself is shown once, when the invitation is made."""
+    A hash of the token finds it; a link's token is also kept encrypted, so admins can copy the link again."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField(blank=True)  # empty: a link invitation, for whoever opens it first
@@ -99,6 +102,9 @@ class Invitation(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    max_uses = models.PositiveIntegerField(null=True, blank=True, default=1)  # None: no limit (a link only)
+    uses = models.PositiveIntegerField(default=0)
+    token_encrypted = models.TextField(blank=True)  # a link's token, to copy it again; never an email's
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -112,8 +118,14 @@ class Invitation(models.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
     @property
+    def link_token(self) -> str:
+        """A link invitation's token, for its Copy button ("" for an email invitation or one made before links
+        were kept)."""
+        return decrypt(self.token_encrypted) if self.token_encrypted else ""
+
+    @property
     def state(self) -> str:
-        if self.accepted_at:
+        if self.accepted_at:  # used (by its one person, or by as many as it allows)
             return "accepted"
         if self.revoked_at:
             return "revoked"

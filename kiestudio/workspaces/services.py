@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ from kiestudio.kie.catalog.chat import get_chat_model
 from kiestudio.kie.errors import KieError
 from kiestudio.workspaces.audit import A, audit_record, who
 from kiestudio.workspaces.files import workspace_files, workspace_files_delete_later
-from kiestudio.workspaces.models import ROLE_RANK, Invitation, Membership, Role, Workspace
+from kiestudio.workspaces.models import INVITATION_DAYS, ROLE_RANK, Invitation, Membership, Role, Workspace
 
 BALANCE_CACHE_SECONDS = 300
 
@@ -186,8 +187,19 @@ class NewInvitation:
     emailed: bool
 
 
+LINK_USES = (1, 5, 10, 25, None)  # how many people a link may let in (None: no limit)
+LINK_DAYS = (1, 7, 30)
+
+
 def invitation_create(
-    *, workspace: Workspace, actor_membership: Membership, role: str, email: str = "", link_base: str = ""
+    *,
+    workspace: Workspace,
+    actor_membership: Membership,
+    role: str,
+    email: str = "",
+    link_base: str = "",
+    max_uses: int | None = 1,
+    days: int = INVITATION_DAYS,
 ) -> NewInvitation:
     if not actor_membership.has_role(Role.ADMIN):
         raise NotAllowed("Only admins and owners can invite people.")
@@ -203,13 +215,22 @@ def invitation_create(
             raise WorkspaceError("Enter a valid email address, or leave it empty for a link anyone can use.") from None
     if email and workspace.memberships.filter(user__email__iexact=email).exists():
         raise WorkspaceError(f"{email} is already a member of {workspace.name}.")
+    if days not in LINK_DAYS:
+        raise WorkspaceError("Choose how long the invitation lasts: 1, 7 or 30 days.")
+    if email:
+        max_uses = 1  # an email invitation is for that person
+    elif max_uses not in LINK_USES:
+        raise WorkspaceError("Choose how many people the link may let in.")
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         workspace=workspace,
         email=email,
         role=role,
         token_hash=Invitation.hash_token(token),
+        token_encrypted="" if email else crypto.encrypt(token),
         created_by=actor_membership.user,
+        expires_at=timezone.now() + timedelta(days=days),
+        max_uses=max_uses,
     )
     audit_record(
         workspace=workspace,
@@ -290,7 +311,8 @@ def invitation_check(invitation: Invitation | None, user=None) -> None:
 
 
 def invitation_accept(*, invitation: Invitation, user) -> Membership:
-    """Join the workspace. Works once; a member who opens it again is simply taken to the workspace.
+    """Join the workspace: once for an email invitation, up to ``max_uses`` people for a link; a member who opens
+    it again is simply taken to the workspace.
 
     Safe under races: of many people accepting one link at once, the single conditional UPDATE lets exactly one
     in and the others get ``InvitationUnusable`` ("already used"); the same person clicking twice gets their
@@ -300,9 +322,16 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
         return existing
     try:
         with transaction.atomic():
-            used = Invitation.objects.filter(
+            open_now = Invitation.objects.filter(
                 pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
-            ).update(accepted_at=timezone.now(), accepted_by=user)
+            )
+            if invitation.max_uses is not None:
+                open_now = open_now.filter(uses__lt=F("max_uses"))
+            used = open_now.update(uses=F("uses") + 1, accepted_by=user)
+            # The last use it allows closes it (one for an email invitation).
+            Invitation.objects.filter(
+                pk=invitation.pk, max_uses__isnull=False, uses__gte=F("max_uses"), accepted_at__isnull=True
+            ).update(accepted_at=timezone.now())
             if not used:
                 invitation.refresh_from_db()
                 if invitation.accepted_by_id == user.pk:  # this person's other click won the race

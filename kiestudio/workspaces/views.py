@@ -89,6 +89,10 @@ def _team_context(request: HttpRequest, **extra: object) -> dict[str, object]:
         "memberships": memberships,
         "invitations": invitations,
         "roles": Role.choices,
+        "link_uses": [
+            (str(n or ""), f"{n} {'person' if n == 1 else 'people'}" if n else "Any number") for n in services.LINK_USES
+        ],
+        "link_days": services.LINK_DAYS,
         "owners": sum(1 for m in memberships if m.role == Role.OWNER),
         **extra,
     }
@@ -99,10 +103,9 @@ def _team_context(request: HttpRequest, **extra: object) -> dict[str, object]:
 def team(request: HttpRequest) -> HttpResponse:
     fresh = request.session.pop(NEW_LINK_KEY, None)
     new = Invitation.objects.filter(pk=fresh["id"], workspace=current_workspace(request)).first() if fresh else None
-    if new is None:
-        return render(request, "workspaces/team.html", _team_context(request))
-    response = render(request, "workspaces/team.html", _team_context(request, new_link=fresh["link"], new=new))
-    response["Cache-Control"] = "no-store"  # the link is in this page: keep it out of caches and history
+    context = _team_context(request, new_link=fresh["link"], new=new) if new else _team_context(request)
+    response = render(request, "workspaces/team.html", context)
+    response["Cache-Control"] = "no-store"  # invitation links are in this page: keep it out of caches and history
     return response
 
 
@@ -160,6 +163,8 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
             role=request.POST.get("role", Role.MEMBER),
             email=request.POST.get("email", ""),
             link_base=request.build_absolute_uri(reverse("invitation", args=["-"]))[:-2],
+            max_uses=_optional_count(request.POST.get("uses", "1")),
+            days=_optional_count(request.POST.get("days", "7")) or 0,
         )
     except WorkspaceError as exc:
         return change_done(request, "team", exc)
@@ -173,6 +178,12 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
         "id": made.invitation.pk,
     }
     return redirect("team")
+
+
+def _optional_count(raw: str) -> int | None:
+    """A count from a select ("" for no limit); anything else the service refuses with a clear message."""
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and len(raw) < 6 else (None if raw == "" else -1)
 
 
 @admin_change

@@ -122,3 +122,38 @@ def test_a_team_shares_a_gallery_roles_hold_and_a_cap_refuses(
         assert owner.evaluate("document.documentElement.scrollWidth") <= 390, path
     owner.goto(f"{server}/team/")
     owner.screenshot(path=str(tmp_path / "team-phone.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_for_several_people_is_used_by_two_and_copied_again_from_the_list(
+    page: Page, browser: Browser, asgi_live_server: str, alice, make_user
+):
+    server = asgi_live_server
+    sign_in(page, server, alice.email)
+    page.goto(f"{server}/team/")
+    page.get_by_label("People who can use a link").select_option(label="5 people")
+    page.get_by_label("Expires after").select_option(label="30 days")
+    page.get_by_role("button", name="Create invitation").click()
+    expect(page.get_by_role("heading", name="Invitation link")).to_be_visible()
+    link = page.get_by_role("textbox", name="Invitation link").input_value()
+
+    for email in ("kai@example.com", "lou@example.com"):
+        make_user(email, personal=False)
+        context = browser.new_context()
+        other = context.new_page()
+        sign_in(other, server, email)
+        other.goto(link)
+        other.get_by_role("button", name=re.compile("^Join")).click()
+        expect(other.get_by_text(f"Welcome to {workspace_of(alice).name}!")).to_be_visible()
+        context.close()
+
+    team = workspace_of(alice)
+    joined = Membership.objects.filter(workspace=team, user__email__in=["kai@example.com", "lou@example.com"])
+    assert joined.count() == 2 and {m.role for m in joined} == {Role.MEMBER}
+    # Back on the team page: the link is still open, counted, and can be copied again.
+    page.goto(f"{server}/team/")
+    row = page.locator(".invitation-list li", has_text="Link")
+    expect(row).to_contain_text("2 of 5 used")
+    expect(row.get_by_role("textbox", name="Link for this invitation")).to_have_value(link)
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator(".invitation-list li", has_text="Link")).to_have_count(0)

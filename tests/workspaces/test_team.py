@@ -15,6 +15,7 @@ from django.utils import timezone
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.studio.models import Asset, Generation
 from kiestudio.usage.models import UsageEntry
+from kiestudio.workspaces import services
 from kiestudio.workspaces.models import AuditEvent, Invitation, Membership, Role, Workspace
 from kiestudio.workspaces.services import invitation_create, workspace_create
 from tests.chat.helpers import wait_until_done
@@ -215,14 +216,71 @@ def test_invitation_by_email_is_sent_and_accepted(client, make_user, alice):
     assert AuditEvent.objects.filter(action=Action.MEMBER_JOINED, target="dana <dana@example.com>", actor=dana).exists()
 
 
-def test_a_link_is_shown_once_and_only_its_hash_is_stored(client, alice):
+def test_a_link_is_stored_hashed_and_encrypted_and_only_admins_see_it_again(client, alice, make_user):
     as_user(client, alice)
     response = client.post("/team/invitations/", {"role": "member"}, follow=True)
     link = _link_from(text(response))
     token = link.removeprefix("/invite/").rstrip("/")
     assert response.redirect_chain == [("/team/", 302)] and response["Cache-Control"] == "no-store"
     assert Invitation.objects.get().token_hash != token and token not in str(Invitation.objects.values().get())
+    # An admin copies it again from the list (to post it in the team's channel); the page is never cached.
+    again = client.get("/team/")
+    assert token in text(again) and again["Cache-Control"] == "no-store"
+    member = make_user("member@example.com", personal=False)
+    Membership.objects.create(workspace=workspace_of(alice), user=member, role=Role.MEMBER)
+    as_user(client, member)
+    client.post("/workspaces/switch/", {"workspace": workspace_of(alice).pk})
     assert token not in text(client.get("/team/"))
+    # An email invitation keeps no token at all.
+    as_user(client, alice)
+    client.post("/team/invitations/", {"role": "member", "email": "erin@example.com"})
+    assert Invitation.objects.get(email="erin@example.com").token_encrypted == ""
+
+
+def test_a_link_for_several_people_lets_that_many_in_and_counts_them(client, alice, make_user):
+    as_user(client, alice)
+    client.post("/team/invitations/", {"role": "member", "uses": "5", "days": "1"})
+    invitation = Invitation.objects.get()
+    assert invitation.max_uses == 5 and invitation.expires_at <= timezone.now() + timedelta(days=1)
+    link = f"/invite/{invitation.link_token}/"
+    for name in ("fay", "gus"):
+        as_user(client, make_user(f"{name}@example.com"))
+        client.post(link)
+    invitation.refresh_from_db()
+    assert invitation.uses == 2 and invitation.state == "open"
+    assert (
+        Membership.objects.filter(
+            workspace=workspace_of(alice), user__email__in=["fay@example.com", "gus@example.com"]
+        ).count()
+        == 2
+    )
+    as_user(client, alice)
+    assert "2 of 5 used" in text(client.get("/team/"))
+    client.post(f"/team/invitations/{invitation.pk}/revoke/")
+    as_user(client, make_user("hal@example.com"))
+    assert client.post(link).status_code == 410  # revoked: nobody else gets in
+    assert not Membership.objects.filter(user__email="hal@example.com", workspace=workspace_of(alice)).exists()
+
+
+def test_a_link_stops_at_its_number_of_people(client, alice, make_user):
+    workspace = workspace_of(alice)
+    made = services.invitation_create(
+        workspace=workspace, actor_membership=workspace.memberships.get(user=alice), role="member", max_uses=1
+    )
+    services.invitation_accept(invitation=made.invitation, user=make_user("ida@example.com"))
+    with pytest.raises(services.InvitationUnusable, match="already been used"):
+        services.invitation_accept(invitation=Invitation.objects.get(), user=make_user("jo@example.com"))
+    made.invitation.refresh_from_db()
+    assert made.invitation.uses == 1 and made.invitation.state == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"), [("uses", "3", "how many people"), ("days", "2", "1, 7 or 30 days")]
+)
+def test_an_invitation_with_values_not_offered_is_refused(client, alice, field, value, reason):
+    as_user(client, alice)
+    response = client.post("/team/invitations/", {"role": "member", field: value}, follow=True)
+    assert reason in text(response) and not Invitation.objects.exists()
 
 
 def test_signed_out_visitors_sign_up_then_join(client, alice):
