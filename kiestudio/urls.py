@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from kiestudio.accounts import views as account_views
 from kiestudio.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/theme/", account_views.theme, name="account-theme"),
     path("accounts/", include("allauth.urls")),
     path("", include("kiestudio.workspaces.urls")),
     path("", include("kiestudio.usage.urls")),

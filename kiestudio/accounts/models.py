@@ -32,6 +32,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    theme = models.CharField(
+        max_length=6,
+        choices=[("system", "Same as the system"), ("light", "Light"), ("dark", "Dark")],
+        default="system",
+    )
 
     objects = UserManager()
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -230,6 +231,7 @@ def _settings_context(request: AuthedHttpRequest, **extra: object) -> dict[str, 
         "others": workspace.memberships.exclude(user=request.user).select_related("user"),
         "generate_models": load_catalog().originals,
         "chat_model_groups": chat_model_groups(),
+        "user_theme_choices": get_user_model()._meta.get_field("theme").choices,
         **extra,
     }
 

@@ -128,6 +128,7 @@ URLS: dict[str, Entry] = {
     # workspaces and team
     "workspace-switch": Entry(P, {"workspace": "id:workspace", "next": "next"}),
     "workspace-new": Entry(P, {"name": "text"}),
+    "account-theme": Entry(P, {"theme": "text"}),
     "workspace-balance": Entry(G, {"fresh": "flag"}),
     "team": Entry(G),
     "member-role": Entry(P, {"role": "choice"}),
