@@ -9,6 +9,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/theme/", account_views.theme, name="account-theme"),
+    path("accounts/name/", account_views.name, name="account-name"),
     path("accounts/", include("allauth.urls")),
     path("", include("kiestudio.workspaces.urls")),
     path("", include("kiestudio.usage.urls")),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -56,6 +57,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def initials(self) -> str:
-        source = self.name or self.email
-        letters = [part[0] for part in source.replace("@", " ").replace(".", " ").split() if part]
+        """From the display name ("Ada Lovelace" → "AL"), else from the address's own part ("ada.lovelace@…" →
+        "AL", "demo@…" → "D"; never the domain)."""
+        source = self.name or re.sub(r"[._+-]+", " ", self.email.split("@", 1)[0])
+        letters = [part[0] for part in source.split() if part and part[0].isalnum()]
         return "".join(letters[:2]).upper() or "?"

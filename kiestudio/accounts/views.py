@@ -1,4 +1,4 @@
-"""The account's own settings beyond django-allauth's: the theme."""
+"""The account's own settings beyond django-allauth's: the name teammates see, and the theme."""
 
 from __future__ import annotations
 
@@ -24,4 +24,20 @@ def theme(request: AuthedHttpRequest) -> HttpResponse:
         return redirect("settings")
     User.objects.filter(pk=request.user.pk).update(theme=chosen)
     messages.success(request, f"The studio now follows {THEMES[chosen]}.")
+    return redirect("settings")
+
+
+MAX_NAME = 150
+
+
+@require_POST
+@login_required
+def name(request: AuthedHttpRequest) -> HttpResponse:
+    """The display name teammates see (and the initials in the avatar); empty: the address's own part."""
+    chosen = " ".join(request.POST.get("name", "").split())
+    if len(chosen) > MAX_NAME:
+        messages.error(request, f"Keep the name under {MAX_NAME} characters.")
+        return redirect("settings")
+    User.objects.filter(pk=request.user.pk).update(name=chosen)
+    messages.success(request, f"Teammates now see you as {chosen}." if chosen else "Your name is cleared.")
     return redirect("settings")

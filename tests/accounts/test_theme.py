@@ -32,3 +32,18 @@ def test_a_theme_not_offered_is_refused_and_the_old_one_kept(client, alice):
 
 def test_signed_out_pages_follow_the_system(client):
     assert "data-theme" not in client.get("/accounts/login/").content.decode()
+
+
+def test_a_name_teammates_see_and_initials_from_it(client, alice, make_user):
+    assert alice.initials == "A"  # alice@example.com: the address's own part, never the domain
+    assert make_user("ada.lovelace@example.com").initials == "AL"
+    client.force_login(alice)
+    response = client.post("/accounts/name/", {"name": "  Alice   Moreau "}, follow=True)
+    assert "Teammates now see you as Alice Moreau." in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.name == "Alice Moreau" and alice.display_name == "Alice Moreau" and alice.initials == "AM"
+    assert ">AM<" in client.get("/gallery/").content.decode()
+    response = client.post("/accounts/name/", {"name": "x" * 151}, follow=True)
+    assert "under 150 characters" in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.name == "Alice Moreau"

@@ -129,6 +129,7 @@ URLS: dict[str, Entry] = {
     "workspace-switch": Entry(P, {"workspace": "id:workspace", "next": "next"}),
     "workspace-new": Entry(P, {"name": "text"}),
     "account-theme": Entry(P, {"theme": "text"}),
+    "account-name": Entry(P, {"name": "text"}),
     "workspace-balance": Entry(G, {"fresh": "flag"}),
     "team": Entry(G),
     "member-role": Entry(P, {"role": "choice"}),
