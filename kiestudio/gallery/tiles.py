@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 
 from kiestudio.gallery.selectors import GalleryItem
 from kiestudio.kie.catalog import UnknownModel, get_model
@@ -39,9 +40,25 @@ def _model_name(key: str, names: dict[str, str]) -> str:
     return names[key]
 
 
+PREVIEWED = ("video", "audio")
+
+
+def _age(delta) -> str:
+    """How long ago, in the largest whole unit ("just now", "5 min ago", "3 h ago", "2 days ago")."""
+    seconds = max(0, int(delta.total_seconds()))
+    for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            count = seconds // size
+            plural = "s" if count != 1 and unit not in ("h", "min") else ""
+            return f"{count} {unit}{plural} ago"
+    return "just now"
+
+
 def gallery_tiles(items: Iterable[GalleryItem], *, favorite_ids: set[int], query: str) -> list[dict[str, Any]]:
     """One dict per item, for ``gallery/_tile.html``."""
     detail, poll, thumb = _pattern("gallery-detail"), _pattern("gallery-tile"), _pattern("asset-thumb")
+    file = _pattern("asset-file")
+    now = timezone.now()
     suffix = f"?{query}" if query else ""
     names: dict[str, str] = {}
     tiles = []
@@ -74,6 +91,11 @@ def gallery_tiles(items: Iterable[GalleryItem], *, favorite_ids: set[int], query
                 "poll_url": f"{poll[0]}{pk}{poll[1]}{suffix}" if pending else "",
                 "media": media,
                 "thumb_url": f"{thumb[0]}{first.id}{thumb[1]}" if media == "image" and first is not None else "",
+                # Played while the pointer (or focus) is on the tile.
+                "preview_url": f"{file[0]}{first.id}{file[1]}" if first is not None and first.kind in PREVIEWED else "",
+                "preview_kind": first.kind if first is not None and first.kind in PREVIEWED else "",
+                "hover_text": _shorten(prompt, 120) if prompt else model,
+                "age": _age(now - generation.created_at),
                 "favorite": pk in favorite_ids,
                 "count": len(assets) if len(assets) > 1 else 0,
             }

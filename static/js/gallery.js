@@ -6,6 +6,41 @@
 
   function toast(text, level) { if (window.KieStudio) window.KieStudio.toast(text, level); }
 
+  // --- Previews: a video plays (muted) and a track plays while the pointer or focus is on its tile -------------
+  var previewing = null;
+  function stopPreview() {
+    if (!previewing) return;
+    previewing.pause();
+    if (previewing.parentNode) previewing.parentNode.removeChild(previewing);
+    previewing = null;
+  }
+  function startPreview(media) {
+    if (!media) { stopPreview(); return; }  // a still picture: nothing to play, and the last preview stops
+    if (previewing && previewing.dataset.for === media.getAttribute("data-preview")) return;
+    stopPreview();
+    var kind = media.getAttribute("data-preview-kind");
+    var player = document.createElement(kind === "video" ? "video" : "audio");
+    player.dataset.for = media.getAttribute("data-preview");
+    player.muted = kind === "video";
+    player.loop = true;
+    player.setAttribute("playsinline", "");
+    player.className = "tile-preview";
+    player.src = media.getAttribute("data-preview");
+    if (kind === "video") media.appendChild(player);
+    previewing = player;
+    var playing = player.play();
+    if (playing && playing.catch) playing.catch(function () {});  // a browser that won't play without a click: no preview
+  }
+  document.addEventListener("mouseover", function (event) {
+    var tile = event.target.closest && event.target.closest(".gallery-tile");
+    if (tile) startPreview(tile.querySelector("[data-preview]")); else stopPreview();
+  });
+  document.addEventListener("mouseleave", stopPreview);
+  document.addEventListener("focusin", function (event) {
+    var tile = event.target.closest && event.target.closest(".gallery-tile");
+    if (tile) startPreview(tile.querySelector("[data-preview]")); else stopPreview();
+  });
+
   // --- Selection ------------------------------------------------------------------------------------------
   function updateBulk() {
     var bar = document.querySelector("[data-bulk]");

@@ -124,3 +124,31 @@ def test_keyboard_only_and_screen_reader_paths(signed_in_page: Page, asgi_live_s
     page.keyboard.press("Space")
     expect(page.locator("[data-bulk-count]")).to_have_text("1")
     expect(page.locator(".bulk-count")).to_have_attribute("aria-live", "polite")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hovering_a_tile_shows_its_prompt_and_age_and_plays_a_video(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice
+):
+    create(alice, "veo/veo3_fast", prompt="A drone flight over green hills at dawn")
+    create(alice, prompt="A still life with lemons")
+    drain()
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{asgi_live_server}/gallery/")
+    video_tile = page.locator(".gallery-tile", has=page.locator("[data-preview-kind=video]"))
+    overlay = video_tile.locator(".tile-hover")
+    expect(overlay).to_have_css("opacity", "0")
+    video_tile.hover()
+    expect(overlay).to_have_css("opacity", "1")
+    expect(overlay).to_contain_text("A drone flight over green hills at dawn")
+    expect(overlay).to_contain_text("just now")
+    preview = video_tile.locator("video.tile-preview")
+    expect(preview).to_have_count(1)
+    page.wait_for_function("(v) => !v.paused && v.currentTime > 0", arg=preview.element_handle(), timeout=15000)
+    # Moving to the picture's tile stops the video (and a still picture has nothing to play).
+    page.locator(".gallery-tile", has_text="Nano Banana").hover()
+    expect(page.locator("video.tile-preview")).to_have_count(0)
+    # Focus by keyboard does the same as the pointer.
+    video_tile.locator(".tile-link").focus()
+    expect(video_tile.locator("video.tile-preview")).to_have_count(1)
