@@ -17,7 +17,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    browser_items = [item for item in items if "page" in getattr(item, "fixturenames", ())]
+    # A browser test asks for a page, or for the browser or a context to open its own pages.
+    browser_items = [item for item in items if {"page", "browser", "context"} & set(getattr(item, "fixturenames", ()))]
     for item in browser_items:
         item.add_marker(pytest.mark.browser)
     # Playwright's sync API keeps an event loop running in the main thread once it starts, which breaks
