@@ -168,3 +168,6 @@ def test_a_steps_prompt_is_the_creators_to_change_before_approval(chat_sim, alic
     drain(timeout=60)
     shot.refresh_from_db()
     assert shot.generation.prompt_text == "the lighthouse from the sea, storm clouds"
+    # The plan ends and the model carries on by itself: let that reply finish before the test's database goes.
+    answer = following(plan.call.message)
+    assert answer.status == Message.Status.COMPLETE
