@@ -41,6 +41,7 @@ from kiestudio.studio.services import (
     followup_choices,
     followup_create,
     followup_parent,
+    followup_plan,
     generation_create,
     reference_from_asset,
 )
@@ -451,9 +452,10 @@ def _purchase(call: ToolCall, *, user, membership: Membership | None):
     if asset is None:
         raise ToolError("The file this follow-up builds on is no longer in the gallery.")
     action = get_action(call.action)
-    form = FollowupForm(spec, None, generation=asset.generation, asset=asset, action=action, workspace=workspace)
     try:
-        plan = form.make_plan(dict(call.inputs), 1)
+        plan = followup_plan(
+            generation=asset.generation, asset=asset, action=action, spec=spec, raw_inputs=dict(call.inputs)
+        )
     except GenerationError as exc:
         raise ToolError(str(exc)) from exc
     return plan, lambda: [
