@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from kiestudio.core.params import (
     parse_optional_date,
     parse_optional_id,
 )
-from kiestudio.gallery.models import Collection, Favorite
+from kiestudio.gallery.models import Collection, CollectionItem, Favorite, Tag
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.studio.models import PENDING, Asset, Generation, Status
 from kiestudio.workspaces.models import Workspace
@@ -53,8 +53,11 @@ FILTER_KEYS = (
     "collection",
     "origin",
     "lineage",
+    "tag",
+    "rating",
     "trash",
 )
+RATINGS = {str(n): f"{'★' * n} {'and up' if n < 5 else 'only'}" for n in range(1, 6)}
 
 
 @dataclass
@@ -70,6 +73,8 @@ class GalleryFilters:
     collection: Collection | None = None
     origin: str = ""  # "originals", "derived" or "chat"
     derived_from: Generation | None = None  # everything made from this item, at any depth
+    tag: Tag | None = None
+    rating: int = 0  # your rating at least this many stars
     trash: bool = False
     notices: list[str] = field(default_factory=list)
 
@@ -87,6 +92,8 @@ class GalleryFilters:
             or self.collection
             or self.origin
             or self.derived_from
+            or self.tag
+            or self.rating
         )
 
     @property
@@ -104,6 +111,8 @@ class GalleryFilters:
                 self.favorites,
                 self.collection,
                 self.origin,
+                self.tag,
+                self.rating,
             )
         )
 
@@ -121,6 +130,8 @@ class GalleryFilters:
             "collection": str(self.collection.pk) if self.collection else "",
             "origin": self.origin,
             "lineage": str(self.derived_from.pk) if self.derived_from else "",
+            "tag": str(self.tag.pk) if self.tag else "",
+            "rating": str(self.rating or ""),
             "trash": "1" if self.trash else "",
         }
         return {k: v for k, v in params.items() if v}
@@ -196,6 +207,17 @@ def parse_filters(params: Any, *, workspace: Workspace, member_ids: set[int]) ->
         if source is None:
             notices.append(lineage_notice)
         f.derived_from = source
+    tag_notice = "Ignored the tag filter: no such tag in this workspace."
+    tag = _parse_id(params.get("tag", ""), notices, tag_notice)
+    if tag is not None:
+        f.tag = Tag.objects.filter(workspace=workspace, pk=tag).first()
+        if f.tag is None:
+            notices.append(tag_notice)
+    rating = params.get("rating", "")
+    if rating in RATINGS:
+        f.rating = int(rating)
+    elif rating:
+        notices.append(f"Ignored the rating “{rating[:10]}”: choose 1 to 5 stars.")
     return f
 
 
@@ -291,6 +313,10 @@ def gallery_queryset(*, workspace: Workspace, user, filters: GalleryFilters) -> 
         qs = qs.filter(tool_calls__isnull=False)
     if filters.derived_from is not None:
         qs = qs.filter(descendants_of(filters.derived_from))
+    if filters.tag is not None:
+        qs = qs.filter(tag_links__tag=filters.tag)
+    if filters.rating:
+        qs = qs.filter(ratings__user=user, ratings__stars__gte=filters.rating)
     if filters.q:
         condition = search_filter(filters.q)
         if condition is not None:
@@ -346,6 +372,8 @@ class TileAsset:
     id: int
     kind: str
     thumbnail: str  # the stored name, "" when there is none
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass(slots=True)
@@ -368,7 +396,7 @@ class GalleryItem:
     @classmethod
     def of(cls, generation: Generation) -> GalleryItem:
         """The tile of one generation already in hand (its assets prefetched, in order)."""
-        assets = [TileAsset(a.pk, a.kind, a.thumbnail.name or "") for a in generation.assets.all()]
+        assets = [TileAsset(a.pk, a.kind, a.thumbnail.name or "", a.width, a.height) for a in generation.assets.all()]
         fields = (generation.pk, generation.model_key, generation.output, generation.status)
         return cls(*fields, generation.prompt_text, generation.created_at, assets)
 
@@ -397,7 +425,7 @@ def gallery_page(
         return GalleryPage(items, next_cursor, set())
     by_id = {item.id: item for item in items}
     assets = Asset.objects.filter(generation_id__in=by_id).order_by("generation_id", "index")
-    for generation_id, *asset in assets.values_list("generation_id", "id", "kind", "thumbnail"):
+    for generation_id, *asset in assets.values_list("generation_id", "id", "kind", "thumbnail", "width", "height"):
         by_id[generation_id].assets.append(TileAsset(*asset))
     favorites = Favorite.objects.filter(user=user, generation_id__in=by_id).values_list("generation_id", flat=True)
     return GalleryPage(items, next_cursor, set(favorites))
@@ -450,6 +478,46 @@ def lineage_of(generation: Generation) -> Lineage:
     return Lineage(ancestors, children, count)
 
 
+@dataclass(slots=True)
+class CollectionCard:
+    id: int
+    name: str
+    item_count: int
+    created_by: str
+    cover_asset: int | None  # the asset whose thumbnail is the collection's cover
+
+
+def collection_cards(*, workspace: Workspace) -> list[CollectionCard]:
+    """The workspace's collections with their covers: the chosen item's picture, else the most recently added
+    item's (one with a picture). Three queries whatever the number of collections."""
+    latest = (
+        CollectionItem.objects.filter(collection=OuterRef("pk"), generation__assets__thumbnail__gt="")
+        .exclude(generation__deleted_at__isnull=False)
+        .order_by("-added_at", "-pk")
+        .values("generation_id")[:1]
+    )
+    boards = list(
+        Collection.objects.filter(workspace=workspace)
+        .select_related("created_by")
+        .annotate(item_count=Count("memberships", distinct=True), latest_id=Subquery(latest))
+    )
+    shown = {b.pk: b.cover_id or b.latest_id for b in boards}
+    covers: dict[int, int] = {}
+    rows = Asset.objects.filter(generation_id__in={g for g in shown.values() if g}).exclude(thumbnail="")
+    for generation_id, asset_id in rows.order_by("-index").values_list("generation_id", "id"):
+        covers[generation_id] = asset_id  # the lowest index wins
+    return [
+        CollectionCard(
+            b.pk,
+            b.name,
+            b.item_count,
+            b.created_by.display_name if b.created_by else "a former member",
+            covers.get(shown[b.pk] or 0),
+        )
+        for b in boards
+    ]
+
+
 def status_group(generation: Generation) -> str:
     return "pending" if generation.status in PENDING else generation.status
 
@@ -461,12 +529,15 @@ __all__ = [
     "ORIGINS",
     "Lineage",
     "PAGE_SIZE",
+    "RATINGS",
     "STATUSES",
+    "CollectionCard",
     "GalleryFilters",
     "GalleryItem",
     "GalleryPage",
     "Status",
     "TileAsset",
+    "collection_cards",
     "decode_cursor",
     "descendants_of",
     "encode_cursor",

@@ -6,10 +6,10 @@ import json
 import zipfile
 from collections.abc import Iterable, Iterator
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from kiestudio.gallery.models import Collection, CollectionItem, Favorite
+from kiestudio.gallery.models import Collection, CollectionItem, Favorite, ItemTag, Rating, Tag
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.studio.files import asset_label, download_name
 from kiestudio.studio.models import Asset, Generation
@@ -83,6 +83,95 @@ def collection_add(*, collection: Collection, generations: Iterable[Generation],
 def collection_remove(*, collection: Collection, generations: Iterable[Generation]) -> int:
     deleted, _ = collection.memberships.filter(generation__in=list(generations)).delete()
     return deleted
+
+
+def collection_set_cover(*, collection: Collection, generation: Generation) -> None:
+    """Show this item's picture for the collection (it joins the collection if it wasn't in it). Without a chosen
+    cover, a collection shows its most recently added item's (``selectors.collection_cards``)."""
+    if generation.workspace_id != collection.workspace_id:
+        raise GalleryError("That item is not in this workspace.")
+    CollectionItem.objects.get_or_create(collection=collection, generation=generation)
+    collection.cover = generation
+    collection.save(update_fields=["cover", "updated_at"])
+
+
+# --- Tags and ratings ---------------------------------------------------------------------------------------
+
+TAG_CHARS = 40
+TAGS_PER_ITEM = 20
+TAGS_PER_WORKSPACE = 500
+
+
+def tag_name(text: str) -> str:
+    """A tag as typed, tidied: spaces collapsed, a leading "#" dropped. Raises GalleryError with the reason."""
+    name = " ".join(str(text).split()).lstrip("#").strip()
+    if not name:
+        raise GalleryError("Type a tag first.")
+    if len(name) > TAG_CHARS:
+        raise GalleryError(f"A tag can be at most {TAG_CHARS} characters ({len(name)} given).")
+    if any(ch in name for ch in ",<>"):
+        raise GalleryError("A tag can't contain commas or angle brackets. Add two tags one at a time.")
+    return name
+
+
+def tag_get_or_create(*, workspace: Workspace, user, name: str) -> Tag:
+    name = tag_name(name)
+    key = name.casefold()[:TAG_CHARS]
+    found = Tag.objects.filter(workspace=workspace, key=key).first()
+    if found is not None:
+        return found
+    if Tag.objects.filter(workspace=workspace).count() >= TAGS_PER_WORKSPACE:
+        raise GalleryError(f"This workspace has {TAGS_PER_WORKSPACE} tags, the most it can have. Reuse one.")
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(workspace=workspace, name=name, key=key, created_by=user)
+    except IntegrityError:  # a teammate made the same tag a moment ago
+        return Tag.objects.get(workspace=workspace, key=key)
+
+
+def tags_add(*, generations: Iterable[Generation], user, name: str) -> tuple[Tag, int]:
+    """Tag every given item (all in one workspace); returns the tag and how many items newly carry it."""
+    generations = list(generations)
+    if not generations:
+        raise GalleryError("Nothing selected.")
+    workspace = generations[0].workspace
+    if any(g.workspace_id != workspace.pk for g in generations):
+        raise GalleryError("Those items are not all in one workspace.")
+    tag = tag_get_or_create(workspace=workspace, user=user, name=name)
+    full = {
+        row["generation_id"]
+        for row in ItemTag.objects.filter(generation__in=generations)
+        .values("generation_id")
+        .annotate(n=models.Count("id"))
+        .filter(n__gte=TAGS_PER_ITEM)
+    }
+    already = set(tag.links.filter(generation__in=generations).values_list("generation_id", flat=True))
+    if len(generations) == 1 and full and not already:
+        raise GalleryError(f"An item can have at most {TAGS_PER_ITEM} tags. Remove one first.")
+    rows = [
+        ItemTag(tag=tag, generation=g, added_by=user) for g in generations if g.pk not in full and g.pk not in already
+    ]
+    ItemTag.objects.bulk_create(rows, ignore_conflicts=True)
+    return tag, len(rows)
+
+
+def tag_remove(*, generation: Generation, tag: Tag) -> None:
+    ItemTag.objects.filter(generation=generation, tag=tag).delete()
+    if not tag.links.exists():  # nothing carries it any more: it leaves the filter's list too
+        tag.delete()
+
+
+def rating_set(*, generation: Generation, user, stars: int) -> int:
+    """Rate an item 1 to 5 stars for this member; 0 clears the rating. Returns the rating now."""
+    if stars not in range(0, 6):
+        raise GalleryError("A rating is 1 to 5 stars (or 0 to clear it).")
+    if stars == 0:
+        Rating.objects.filter(user=user, generation=generation).delete()
+        return 0
+    Rating.objects.update_or_create(
+        user=user, generation=generation, defaults={"stars": stars, "workspace_id": generation.workspace_id}
+    )
+    return stars
 
 
 # --- Zip export ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the catalog name and labels are plain lookups, and each tile is a dict (a templa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,6 +42,33 @@ def _model_name(key: str, names: dict[str, str]) -> str:
 
 
 PREVIEWED = ("video", "audio")
+
+# The gallery lays tiles out in justified rows, each tile as wide as its picture's shape at the row's height
+# (static/css/app.css, ``.ar-*``). CSP allows no style attributes, so a shape is the nearest of these classes;
+# a picture is cropped by at most a few percent to fit it.
+SHAPES = {
+    "1-2": 1 / 2,
+    "9-16": 9 / 16,
+    "2-3": 2 / 3,
+    "3-4": 3 / 4,
+    "4-5": 4 / 5,
+    "1-1": 1.0,
+    "5-4": 5 / 4,
+    "4-3": 4 / 3,
+    "3-2": 3 / 2,
+    "16-9": 16 / 9,
+    "2-1": 2.0,
+    "21-9": 21 / 9,
+}
+
+
+def tile_shape(width: int | None, height: int | None) -> str:
+    """The ``.ar-*`` class nearest a picture's aspect ratio (compared on a log scale: 2:1 is as far from 1:1 as
+    1:2 is); a square for anything without a size (audio, a pending item)."""
+    if not width or not height:
+        return "1-1"
+    ratio = math.log(width / height)
+    return min(SHAPES, key=lambda name: abs(math.log(SHAPES[name]) - ratio))
 
 
 def _age(delta) -> str:
@@ -96,6 +124,7 @@ def gallery_tiles(items: Iterable[GalleryItem], *, favorite_ids: set[int], query
                 "preview_kind": first.kind if first is not None and first.kind in PREVIEWED else "",
                 "hover_text": _shorten(prompt, 120) if prompt else model,
                 "age": _age(now - generation.created_at),
+                "shape": tile_shape(first.width, first.height) if media == "image" and first is not None else "1-1",
                 "favorite": pk in favorite_ids,
                 "count": len(assets) if len(assets) > 1 else 0,
             }

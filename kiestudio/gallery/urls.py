@@ -10,6 +10,7 @@ bulk_urls: list[URLPattern] = [
     path("restore/", views.restore, name="gallery-restore"),
     path("zip/", views.download_zip, name="gallery-zip"),
     path("collect/", views.collect, name="gallery-collect"),
+    path("tag/", views.bulk_tag, name="gallery-bulk-tag"),
 ]
 
 # The gallery and one item in it.
@@ -18,6 +19,10 @@ gallery_urls: list[URLPattern | URLResolver] = [
     path("<int:pk>/", views.detail, name="gallery-detail"),
     path("<int:pk>/favorite/", views.favorite, name="gallery-favorite"),
     path("<int:pk>/tile/", views.tile, name="gallery-tile"),
+    path("<int:pk>/rating/", views.rating, name="gallery-rating"),
+    path("<int:pk>/tags/", views.tag_add, name="gallery-tag-add"),
+    path("<int:pk>/tags/remove/", views.tag_remove, name="gallery-tag-remove"),
+    path("compare/", views.compare, name="gallery-compare"),
     path("bulk/", include(bulk_urls)),
 ]
 
@@ -29,6 +34,7 @@ collection_urls: list[URLPattern] = [
     path("<int:collection_id>/rename/", views.collection_rename, name="collection-rename"),
     path("<int:collection_id>/delete/", views.collection_delete, name="collection-delete"),
     path("<int:collection_id>/remove/", views.uncollect, name="collection-remove"),
+    path("<int:collection_id>/cover/", views.collection_cover, name="collection-cover"),
 ]
 
 urlpatterns = [

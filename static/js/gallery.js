@@ -52,6 +52,14 @@
       tile.classList.toggle("is-selected", tile.querySelector(".tile-check").checked);
     });
     document.body.classList.toggle("selecting", checked.length > 0);
+    var compare = bar.querySelector("[data-compare-link]");
+    if (compare) {  // two to four items side by side
+      compare.hidden = checked.length < 2 || checked.length > 4;
+      var url = new URL(compare.href, window.location.href);
+      url.search = "";
+      checked.forEach(function (c) { url.searchParams.append("ids", c.value); });
+      compare.href = url.pathname + url.search;
+    }
   }
   document.addEventListener("change", function (event) {
     if (event.target.matches(".tile-check")) updateBulk();
@@ -71,6 +79,67 @@
       document.querySelectorAll(".tile-check:checked").forEach(function (c) { c.checked = false; });
       updateBulk();
     }
+  });
+
+  // --- Drag to a collection -------------------------------------------------------------------------------
+  // A tile dragged onto a collection in the strip above the grid joins it; so do all the selected items when the
+  // dragged one is among them. The bulk bar's "Add to collection" does the same from the keyboard.
+  var ITEMS = "application/x-kiestudio-items";
+  function draggedIds(tile) {
+    var own = tile.querySelector(".tile-check");
+    if (own && own.checked) {
+      return Array.prototype.map.call(document.querySelectorAll(".tile-check:checked"), function (c) { return c.value; });
+    }
+    return [tile.getAttribute("data-id")];
+  }
+  document.addEventListener("dragstart", function (event) {
+    var tile = event.target.closest && event.target.closest(".gallery-tile");
+    if (!tile || !document.querySelector("[data-drop-collection]")) return;
+    var ids = draggedIds(tile);
+    event.dataTransfer.setData(ITEMS, ids.join(","));
+    event.dataTransfer.effectAllowed = "copy";
+    document.body.classList.add("dragging-items");
+  });
+  document.addEventListener("dragend", function () {
+    document.body.classList.remove("dragging-items");
+    document.querySelectorAll(".is-drop-target").forEach(function (t) { t.classList.remove("is-drop-target"); });
+  });
+  document.addEventListener("dragover", function (event) {
+    var target = event.target.closest && event.target.closest("[data-drop-collection]");
+    if (!target || event.dataTransfer.types.indexOf(ITEMS) === -1) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    target.classList.add("is-drop-target");
+  });
+  document.addEventListener("dragleave", function (event) {
+    var target = event.target.closest && event.target.closest("[data-drop-collection]");
+    if (target && !target.contains(event.relatedTarget)) target.classList.remove("is-drop-target");
+  });
+  document.addEventListener("drop", function (event) {
+    var target = event.target.closest && event.target.closest("[data-drop-collection]");
+    if (!target) return;
+    var ids = event.dataTransfer.getData(ITEMS);
+    if (!ids) return;
+    event.preventDefault();
+    target.classList.remove("is-drop-target");
+    document.body.classList.remove("dragging-items");
+    var bulk = document.getElementById("bulk-form");
+    var data = new FormData();
+    data.append("csrfmiddlewaretoken", bulk.querySelector("[name=csrfmiddlewaretoken]").value);
+    data.append("collection", target.getAttribute("data-drop-collection"));
+    ids.split(",").forEach(function (id) { data.append("ids", id); });
+    var name = target.getAttribute("data-drop-name");
+    fetch(bulk.getAttribute("data-collect-url"), { method: "POST", body: data, credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (r) {
+        if (!r.ok) throw new Error(r.status);
+        var result = JSON.parse(r.headers.get("HX-Trigger") || "{}")["gallery:collected"] || {};
+        var count = target.querySelector("[data-drop-count]");
+        if (count && result.count !== undefined) count.textContent = result.count;
+        var added = result.added || 0;
+        toast(added ? "Added " + added + " item" + (added === 1 ? "" : "s") + " to “" + name + "”."
+                    : "Already in “" + name + "”.", "success");
+      })
+      .catch(function () { toast("Those items could not be added to “" + name + "”. Try again.", "error"); });
   });
 
   // --- Detail modal ---------------------------------------------------------------------------------------

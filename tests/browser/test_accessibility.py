@@ -170,3 +170,101 @@ def test_chat_tool_cards_and_the_plan_editor_have_no_serious_or_critical_violati
     expect(page.locator(".tool-card", has_text="Plan · Teaser").locator(".plan-step")).to_have_count(10, timeout=20000)
     problems += serious(page, "plan card")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_organising_controls_and_new_settings_pass_axe_and_work_by_keyboard(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice
+):
+    """Tags, ratings, covers, the collection strip, compare, and the settings and invitation controls added
+    with them: axe in light and dark, and each reached and used from the keyboard alone."""
+    from kiestudio.gallery import services as gallery_services
+    from kiestudio.gallery.models import Collection, Rating
+    from kiestudio.workspaces.models import Invitation
+    from tests.studio.helpers import workspace_of
+
+    page = signed_in_page
+    base = asgi_live_server
+    first, second = (create(alice, prompt=p)[0] for p in ("A lighthouse at dusk", "A harbour at dawn"))
+    drain()
+    board = Collection.objects.create(workspace=workspace_of(alice), name="Moodboard")
+    gallery_services.collection_add(collection=board, generations=[first, second], user=alice)
+    gallery_services.tags_add(generations=[first], user=alice, name="Dusk")
+    team = "/team/"
+    problems: list[str] = []
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for path in (
+            "/gallery/",
+            "/collections/",
+            f"/collections/{board.pk}/",
+            f"/gallery/{first.pk}/?collection={board.pk}",
+            f"/gallery/compare/?ids={first.pk}&ids={second.pk}",
+            "/settings/",
+            team,
+        ):
+            page.goto(base + path)
+            problems += serious(page, f"{path} ({scheme})")
+    assert not problems, "\n".join(problems)
+    page.emulate_media(color_scheme="light")
+
+    # The detail's rating and tag field, from the keyboard: Tab reaches a star, Enter rates; the tag field takes
+    # a tag with Enter; the tag's remove button is reachable too.
+    page.goto(f"{base}/gallery/{second.pk}/")
+    star = page.get_by_role("button", name="3 stars", exact=True)
+    star.focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="4 stars", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name=re.compile(r"^4 stars \(press again"))).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert Rating.objects.get(generation=second).stars == 4
+    page.get_by_label("Add a tag").focus()
+    page.keyboard.type("Harbour")
+    page.keyboard.press("Enter")
+    remove = page.get_by_role("button", name="Remove the tag Harbour")
+    expect(remove).to_be_visible()
+    remove.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Remove the tag Harbour")).to_have_count(0)
+
+    # Selecting two tiles with the keyboard (Space on each checkbox) brings up Compare, reached by Tab.
+    page.goto(f"{base}/gallery/")
+    for generation in (first, second):
+        page.locator(f"#pick-{generation.pk}").focus()
+        page.keyboard.press("Space")
+    compare = page.get_by_role("link", name="Compare")
+    expect(compare).to_be_visible()
+    compare.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Compare 2 items")).to_be_visible()
+
+    # Settings: the name, theme and auto-run controls, each by Tab from the one before and saved with Enter.
+    page.goto(f"{base}/settings/")
+    name = page.get_by_label(re.compile("^Your name"))
+    name.focus()
+    page.keyboard.type("Alice Liddell")
+    page.keyboard.press("Enter")
+    expect(page.get_by_label(re.compile("^Your name"))).to_have_value("Alice Liddell")
+    theme = page.get_by_label("Theme")
+    theme.focus()
+    theme.select_option("dark")  # a select's choice by keyboard is the browser's own; saving is ours
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Save theme")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+
+    # The invitation form: every control in order, and Enter on the button makes a link for five people.
+    page.goto(f"{base}{team}")
+    page.get_by_label(re.compile("^Email")).focus()
+    order = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("() => document.activeElement.id || document.activeElement.textContent.trim()"))
+    assert order == ["invite-role", "invite-uses", "invite-days", "Create invitation"], order
+    page.get_by_label(re.compile("^People who can use a link")).select_option("5")
+    page.get_by_role("button", name="Create invitation").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".invitation-list")).to_contain_text("0 of 5 used")
+    assert Invitation.objects.get(max_uses=5).uses == 0

@@ -101,6 +101,8 @@ GALLERY_FILTERS = {
     "collection": "id:collection",
     "origin": "choice",
     "lineage": "id:generation",
+    "tag": "id:tag",
+    "rating": "choice",
     "cursor": "cursor",
 }
 CHAT_SEND = {"text": "text", "token": "token", "attachments": "ids:reference", "model": "model", "thinking": "flag"}
@@ -191,6 +193,11 @@ URLS: dict[str, Entry] = {
     "gallery-detail": Entry(G, GALLERY_FILTERS),
     "gallery-favorite": Entry(P, {"next": "next"}, acts=True),
     "gallery-tile": Entry(G, GALLERY_FILTERS),
+    "gallery-rating": Entry(P, {"stars": "int"}),
+    "gallery-tag-add": Entry(P, {"name": "text"}),
+    "gallery-tag-remove": Entry(P, {"tag": "id:tag"}),
+    "gallery-bulk-tag": Entry(P, {"ids": "ids:generation", "tag": "text", "next": "next"}, base={"ids": "$generation"}),
+    "gallery-compare": Entry(G, {"ids": "ids:generation"}),
     "gallery-trash": Entry(P, {"ids": "ids:generation", "next": "next"}),
     "gallery-restore": Entry(P, {"ids": "ids:generation", "next": "next"}),
     "gallery-zip": Entry(P, {"ids": "ids:generation"}),
@@ -205,6 +212,7 @@ URLS: dict[str, Entry] = {
     "collection-rename": Entry(P, {"name": "text"}),
     "collection-delete": Entry(P, acts=True),
     "collection-remove": Entry(P, {"ids": "ids:generation", "next": "next"}),
+    "collection-cover": Entry(P, {"ids": "ids:generation", "next": "next"}, base={"ids": "$generation"}),
     # chat
     "chat": Entry(G, {"attach": "id:reference"}),
     "chat-list": Entry(G, {"current": "id:conversation", "q": "text"}),

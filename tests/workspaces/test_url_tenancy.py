@@ -14,7 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from kiestudio.agent.models import Plan, ToolCall
 from kiestudio.agent.services import toolcalls_open
 from kiestudio.chat.models import Conversation, Message
-from kiestudio.gallery.models import Collection
+from kiestudio.gallery.models import Collection, Rating
+from kiestudio.gallery.services import tags_add
 from kiestudio.studio.models import Asset, Generation, SunoPersona
 from kiestudio.uploads.models import Reference
 from kiestudio.workspaces.models import Membership, Role
@@ -54,10 +55,14 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "gallery-detail": ("generation", "get"),
     "gallery-favorite": ("generation", "post"),
     "gallery-tile": ("generation", "get"),
+    "gallery-rating": ("generation", "post"),
+    "gallery-tag-add": ("generation", "post"),
+    "gallery-tag-remove": ("generation", "post"),
     "collection": ("collection", "get"),
     "collection-rename": ("collection", "post"),
     "collection-delete": ("collection", "post"),
     "collection-remove": ("collection", "post"),
+    "collection-cover": ("collection", "post"),
     # chat tools (agent)
     "agent-cards": ("asking", "get"),
     "agent-autorun": ("asking", "post"),
@@ -130,6 +135,7 @@ def make_objects(alice) -> dict[str, object]:
     reference = Reference(workspace=workspace, created_by=alice, mime_type="image/png", size=3, width=1, height=1)
     reference.file.save("ref.png", ContentFile(b"png"), save=True)
     collection = Collection.objects.create(workspace=workspace, name="Moodboard")
+    [tag, _] = tags_add(generations=[generation], user=alice, name="Dusk")
     persona = SunoPersona.objects.create(
         workspace=workspace, created_by=alice, persona_id="p1", name="Crooner", description="Soft", audio_id="a1"
     )
@@ -188,6 +194,7 @@ def make_objects(alice) -> dict[str, object]:
         "reference": reference,
         "prompt": generation.prompt,
         "collection": collection,
+        "tag": tag,
         "persona": persona,
         "conversation": conversation,
         "message": reply,
@@ -202,7 +209,8 @@ def make_objects(alice) -> dict[str, object]:
 def _request(client, name, objects):
     which, method, *extra = ID_URLS[name]
     url = reverse(name, args=[objects[which].pk, *(extra[0] if extra else [])])
-    data = {"text": "x", "name": "x", "role": "member", "cap": "5", "ids": [objects["generation"].pk]}
+    data = {"text": "x", "name": "x", "role": "member", "cap": "5", "ids": [objects["generation"].pk], "stars": "4"}
+    data["tag"] = objects["tag"].pk
     if method == "get":
         return client.get(url, **HTMX)
     return client.post(url, data, **HTMX)
@@ -226,7 +234,8 @@ def test_a_member_of_another_workspace_gets_404(client, charlie, objects, name):
     generation = Generation.objects.get(pk=objects["generation"].pk)
     assert generation.deleted_at is None and not generation.favorites.exists()
     assert Membership.objects.filter(pk=objects["membership"].pk, role=Role.OWNER, monthly_cap=None).exists()
-    assert Collection.objects.filter(pk=objects["collection"].pk, name="Moodboard").exists()
+    assert Collection.objects.filter(pk=objects["collection"].pk, name="Moodboard", cover=None).exists()
+    assert not Rating.objects.exists() and list(generation.tags.values_list("name", flat=True)) == ["Dusk"]
     assert SunoPersona.objects.filter(pk=objects["persona"].pk).exists()
     assert Conversation.objects.filter(pk=objects["conversation"].pk, pinned_at=None).exists()
     assert Message.objects.filter(conversation=objects["conversation"]).count() == 4
