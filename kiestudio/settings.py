@@ -308,6 +308,9 @@ WORKER_STOP_SECONDS = env_float("WORKER_STOP_SECONDS", 20.0, minimum=1.0)
 # Live replies save their text and a heartbeat this often; one silent for CHAT_STALE_SECONDS is marked interrupted.
 CHAT_FLUSH_SECONDS = env_float("CHAT_FLUSH_SECONDS", 1.0, minimum=0.05)
 CHAT_STALE_SECONDS = env_int("CHAT_STALE_SECONDS", 15, minimum=2)
+# After a new conversation's first reply, the cheapest chat model names it (each workspace can turn this off in its
+# settings; false turns it off for every workspace). Off under tests, which turn it on where they test it.
+CHAT_AI_TITLES = env_bool("CHAT_AI_TITLES", not TESTING)
 # What one chat turn (the creator's message and the tool rounds that follow it) may spend on generations.
 AGENT_TURN_CEILING_CREDITS = env_float("AGENT_TURN_CEILING_CREDITS", 500.0, minimum=0)
 

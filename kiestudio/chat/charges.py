@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from kiestudio.chat.models import Message
-from kiestudio.chat.selectors import thread_path
+from kiestudio.chat.selectors import thread_path, title_source
 from kiestudio.kie.catalog.chat import get_chat_model
 from kiestudio.usage.models import UsageEntry
 from kiestudio.usage.services import usage_record
@@ -83,3 +83,19 @@ def charge(message_id: int) -> None:
             source=f"message:{message_id}",
             estimated=row["credits_estimated"],
         )
+
+
+def charge_title(
+    *, conversation_id: int, workspace_id: int, user_id: int | None, model_key: str, credits: Decimal, estimated: bool
+) -> None:
+    """A conversation's title, written by a model, goes into the ledger like a reply: once per conversation, in the
+    name of whoever started it."""
+    usage_record(
+        workspace_id=workspace_id,
+        user_id=user_id,
+        kind=UsageEntry.Kind.CHAT,
+        model_key=model_key,
+        credits=credits,
+        source=title_source(conversation_id),
+        estimated=estimated,
+    )

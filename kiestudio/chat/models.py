@@ -18,7 +18,17 @@ class Conversation(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="conversations")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+
+    class TitleSource(models.TextChoices):
+        AUTO = "auto", "The first message, cut short"
+        MODEL = "model", "Written by a model"
+        USER = "user", "Set by its owner"
+
     title = models.CharField(max_length=120, blank=True)
+    # Who wrote the title. After the first reply a model may name the conversation (once: ``title_asked_at`` is
+    # set before it is asked), only while the title is still the automatic one; a rename is never overwritten.
+    title_source = models.CharField(max_length=8, choices=TitleSource.choices, default=TitleSource.AUTO)
+    title_asked_at = models.DateTimeField(null=True, blank=True)
     model_key = models.CharField(max_length=60)
     system_prompt = models.TextField(blank=True)
     thinking = models.BooleanField(default=False)

@@ -44,6 +44,7 @@ from kiestudio.chat.loops import bind_loop as bind_loop
 from kiestudio.chat.loops import call_in_loop, db_call, take_background_loop, target_loop
 from kiestudio.chat.models import Message
 from kiestudio.chat.recording import INTERRUPTED_MESSAGE, RUNNER_ID, claim, end_orphan, flush, save_final
+from kiestudio.chat.selectors import title_due
 from kiestudio.chat.upstream import ReplyError, UpstreamPlan, plan_for
 
 # Looked up here by each runner, so a test can watch the requests that go upstream by patching ``relay._stream``.
@@ -176,7 +177,21 @@ def _save_and_open_calls(message_id: int, fields: dict[str, Any]) -> bool:
                     toolbox.reply_ended(message_id)
             except Exception:
                 log.exception("chat reply %s: its tool calls could not be handled", message_id)
+        if saved and fields["status"] == Status.COMPLETE:
+            transaction.on_commit(lambda: _title_later(message_id))
     return saved
+
+
+def _title_later(message_id: int) -> None:
+    """After a conversation's first reply, a worker asks a model for its title (``services.conversation_title_write``;
+    the task takes ids and is safe to run twice)."""
+    from django_q.tasks import async_task
+
+    try:
+        if (conversation_id := title_due(reply_id=message_id)) is not None:
+            async_task("kiestudio.chat.tasks.conversation_title_task", conversation_id, message_id, group="chat")
+    except Exception:
+        log.exception("chat reply %s: its conversation's title could not be asked for", message_id)
 
 
 # --- Starting, stopping, flushing -------------------------------------------------------------------------------

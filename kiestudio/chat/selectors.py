@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 
 from kiestudio.chat.models import Conversation, Message
+from kiestudio.usage.models import UsageEntry
 from kiestudio.workspaces.models import Membership, Workspace
 
 
@@ -51,7 +56,55 @@ def conversation_usage(*, conversation: Conversation) -> dict[str, object]:
         output_tokens=Sum("output_tokens"),
         replies=Count("pk"),
     )
-    return {key: value or 0 for key, value in totals.items()}
+    usage: dict[str, Any] = {key: value or 0 for key, value in totals.items()}
+    if conversation.title_asked_at is not None:  # the title a model wrote was charged too
+        title = UsageEntry.objects.filter(source=title_source(conversation.pk)).values_list("credits", flat=True)
+        usage["credits"] += sum(title)
+    return usage
+
+
+# --- The title a model writes ---------------------------------------------------------------------------------
+
+TITLE_WAIT = timedelta(seconds=30)  # how long after the model was asked a page still expects its title
+
+
+def title_source(conversation_id: int) -> str:
+    """The ledger's name for the charge of a conversation's title."""
+    return f"title:{conversation_id}"
+
+
+def _titles_on(conversation: Conversation, workspace: Workspace) -> bool:
+    return bool(
+        settings.CHAT_AI_TITLES
+        and workspace.chat_ai_titles
+        and conversation.title_source == Conversation.TitleSource.AUTO
+    )
+
+
+def title_pending(*, conversation: Conversation, workspace: Workspace) -> bool:
+    """A model will name this conversation after its first reply, or is naming it now (``workspace`` is its own):
+    the chat page looks at the title again shortly after a reply."""
+    asked = conversation.title_asked_at
+    return _titles_on(conversation, workspace) and (asked is None or asked > timezone.now() - TITLE_WAIT)
+
+
+def title_due(*, reply_id: int) -> int | None:
+    """The conversation to name after this reply, if any: the reply is the conversation's first to complete, the
+    title is still the automatic one, no model was asked yet and the workspace wants it."""
+    if not settings.CHAT_AI_TITLES:
+        return None
+    reply = (
+        Message.objects.filter(pk=reply_id, role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
+        .select_related("conversation__workspace")
+        .first()
+    )
+    if reply is None:
+        return None
+    conversation = reply.conversation
+    if not _titles_on(conversation, conversation.workspace) or conversation.title_asked_at is not None:
+        return None
+    others = conversation.messages.filter(role=Message.Role.ASSISTANT, status=Message.Status.COMPLETE)
+    return None if others.exclude(pk=reply_id).exists() else conversation.pk
 
 
 # --- The message tree ---------------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ synchronous Django; the live part is in ``relay.py``.
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from kiestudio.chat import relay, upstream
+from kiestudio.chat import charges, relay, selectors, upstream
 from kiestudio.chat.models import Conversation, Message
 
 # The reads live in selectors.py; views and tests still find them here (explicit re-exports).
@@ -28,12 +31,15 @@ from kiestudio.chat.selectors import message_readable as message_readable
 from kiestudio.chat.selectors import thread_for as thread_for
 from kiestudio.chat.selectors import thread_item as thread_item
 from kiestudio.chat.selectors import thread_path as thread_path
+from kiestudio.chat.selectors import title_pending as title_pending
 from kiestudio.kie.catalog import UnknownModel
-from kiestudio.kie.catalog.chat import ChatModelSpec, get_chat_model
+from kiestudio.kie.catalog.chat import ChatModelSpec, cheapest_chat_model, get_chat_model
+from kiestudio.kie.errors import KieError
 from kiestudio.uploads.models import Reference
 from kiestudio.usage.services import BudgetExceeded, budget_check
 from kiestudio.workspaces.audit import A, audit_record
 from kiestudio.workspaces.models import Membership, Workspace
+from kiestudio.workspaces.services import workspace_kie_key
 
 REQUEST_NAMESPACE = uuid.UUID("0b7f3c52-6a55-4f4e-9a43-5d1c3f2a7e10")
 MAX_MESSAGE_CHARS = 50_000
@@ -41,6 +47,8 @@ MAX_SYSTEM_PROMPT_CHARS = 20_000
 MAX_ATTACHMENTS = 6
 TITLE_CHARS = 60
 TYPICAL_REPLY_TOKENS = 800
+
+log = logging.getLogger("kiestudio.chat")
 
 
 class ChatError(Exception):
@@ -149,8 +157,10 @@ def conversation_update(
         clean = " ".join(title.split())
         if not clean:
             raise ChatError("Give the conversation a title.")
-        conversation.title = clean[:120]
-        fields.append("title")
+        if clean[:120] != conversation.title:  # the settings form sends the title with every change
+            conversation.title = clean[:120]
+            conversation.title_source = Conversation.TitleSource.USER
+            fields += ["title", "title_source"]
     if system_prompt is not None:
         conversation.system_prompt = _system_prompt(system_prompt)
         fields.append("system_prompt")
@@ -312,7 +322,7 @@ def message_send(
     branch = tree.messages(tree.branch(parent_id), for_display=False)
     _check_budget(conversation, membership, spec, [*branch], text, len(images))
     if not conversation.title:
-        conversation.title = Truncator(" ".join(text.split()) or "Image question").chars(TITLE_CHARS)
+        conversation.title = _automatic_title(text)
     try:
         with transaction.atomic():
             question = Message.objects.create(
@@ -331,6 +341,11 @@ def message_send(
         # The same composer token raced in twice in this conversation: the first one's reply is the answer.
         return _raced(conversation, reply_key)
     return _show(conversation, reply)
+
+
+def _automatic_title(text: str) -> str:
+    """A conversation's title until a model or its owner names it: its first message, cut short."""
+    return Truncator(" ".join(text.split()) or "Image question").chars(TITLE_CHARS)
 
 
 def conversation_continue(*, reply: Message, results: list[dict], membership: Membership | None = None) -> Message:
@@ -391,6 +406,107 @@ def _check_budget(
         )
     except BudgetExceeded as exc:
         raise ChatError(str(exc)) from None
+
+
+# --- The title a model writes ---------------------------------------------------------------------------------
+
+TITLE_SYSTEM = (
+    "You name conversations. Reply with a title for the conversation above: at most 6 words, in the language of "
+    "its first message, with no quotes, no trailing punctuation and nothing else."
+)
+TITLE_ASK = "Write the title of this conversation now."
+TITLE_QUESTION_CHARS = 2000  # what the model reads of the first message
+TITLE_REPLY_CHARS = 600  # and of the start of the reply
+TITLE_WORDS = 6
+TITLE_MAX_TOKENS = 40
+TITLE_TYPICAL_INPUT_TOKENS = 400  # the size the cheapest model is chosen for
+QUOTES = "\"'`“”‘’„«»‹›*_#"
+
+
+def title_clean(text: str) -> str:
+    """A model's answer as a title: its first line without quotes or a "Title:" label, at most ``TITLE_WORDS``
+    words, no trailing punctuation, no longer than an automatic title. Empty when nothing is left."""
+    line = next((line for line in text.splitlines() if line.strip(QUOTES + " \t")), "")
+    line = re.sub(r"^\s*title\s*:\s*", "", line, flags=re.IGNORECASE)
+    words = [word.strip(QUOTES) for word in line.replace('"', " ").split()]
+    words = [word for word in words if word][:TITLE_WORDS]
+    title = " ".join(words).rstrip(".,;:!?…-–— " + QUOTES)
+    return Truncator(title).chars(TITLE_CHARS) if title else ""
+
+
+def _title_plan(
+    conversation: Conversation, question: Message, reply: Message, spec: ChatModelSpec
+) -> upstream.UpstreamPlan:
+    """The request for a title: the first question and the start of its reply, then the ask (text only)."""
+    asked = question.text[:TITLE_QUESTION_CHARS] or "(A picture, without words.)"
+    turns = [
+        Message(role=Message.Role.USER, content=[{"type": "text", "text": asked}]),
+        Message(role=Message.Role.ASSISTANT, content=[{"type": "text", "text": reply.text[:TITLE_REPLY_CHARS]}]),
+        Message(role=Message.Role.USER, content=[{"type": "text", "text": TITLE_ASK}]),
+    ]
+    return upstream.UpstreamPlan(
+        spec=spec,
+        api_key=workspace_kie_key(conversation.workspace),
+        messages=upstream.upstream_messages([m for m in turns if m.text], spec),
+        system=TITLE_SYSTEM,
+        thinking=False,
+    )
+
+
+def conversation_title_write(*, conversation_id: int, reply_id: int) -> bool:
+    """Name a conversation after its first reply with the cheapest chat model: charged like a reply (budget and cap
+    checked first, the cost in the ledger), asked at most once per conversation, and written only while the title
+    is still the automatic one. A refusal or a failure keeps the automatic title. True when the title was written.
+    """
+    reply = Message.objects.select_related("conversation__workspace", "parent").filter(pk=reply_id).first()
+    if reply is None or reply.conversation_id != conversation_id or reply.parent is None:
+        return False
+    conversation, question = reply.conversation, reply.parent
+    workspace = conversation.workspace
+    first = conversation.messages.filter(role=Message.Role.USER, parent=None).order_by("created_at", "pk").first()
+    due = selectors.title_due(reply_id=reply_id) == conversation_id
+    if not due or first is None or conversation.title != _automatic_title(first.text):
+        return False  # turned off, renamed (or named before the studio kept track), not the first reply
+    membership = Membership.objects.filter(workspace=workspace, user_id=conversation.owner_id).first()
+    if membership is None:
+        return False
+    # Asked once, whatever happens next: a second run of the task (or a race) finds it taken and spends nothing.
+    asked = Conversation.objects.filter(
+        pk=conversation_id, title_source=Conversation.TitleSource.AUTO, title_asked_at__isnull=True
+    ).update(title_asked_at=timezone.now())
+    if not asked:
+        return False
+    spec = cheapest_chat_model(TITLE_TYPICAL_INPUT_TOKENS, TITLE_MAX_TOKENS)
+    plan = _title_plan(conversation, question, reply, spec)
+    prompt = charges.prompt_tokens(plan.messages, plan.system)
+    try:
+        budget_check(workspace=workspace, membership=membership, cost=spec.estimate_credits(prompt, TITLE_MAX_TOKENS))
+        answer = upstream.ask_once(plan, max_tokens=TITLE_MAX_TOKENS)
+    except (BudgetExceeded, KieError) as exc:
+        log.info("conversation %s keeps its title (%s)", conversation_id, type(exc).__name__)
+        return False
+    input_tokens = answer.usage.input_tokens or prompt
+    output_tokens = answer.usage.output_tokens or charges.tokens_in(answer.text)
+    estimated = answer.credits_consumed is None
+    credits = (
+        spec.estimate_credits(input_tokens, output_tokens)
+        if estimated
+        else Decimal(str(answer.credits_consumed)).quantize(Decimal("0.0001"))
+    )
+    title = title_clean(answer.text)
+    with transaction.atomic():
+        charges.charge_title(
+            conversation_id=conversation_id,
+            workspace_id=workspace.pk,
+            user_id=conversation.owner_id,
+            model_key=spec.key,
+            credits=credits,
+            estimated=estimated,
+        )
+        written = bool(title) and Conversation.objects.filter(
+            pk=conversation_id, title_source=Conversation.TitleSource.AUTO
+        ).update(title=title, title_source=Conversation.TitleSource.MODEL)
+    return bool(written)
 
 
 def message_edit(

@@ -24,6 +24,7 @@ from kiestudio.chat.selectors import thread_path
 from kiestudio.core.kie import kie_client
 from kiestudio.kie import (
     AsyncKieClient,
+    ChatReply,
     ChatStream,
     image_block,
     openai_image_part,
@@ -249,23 +250,26 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, s
 )
 
 
+def _new_client(api_key: str, *, keepalive: int = 256) -> AsyncKieClient:
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=keepalive)
+    return AsyncKieClient(
+        api_key,
+        base_url=settings.KIE_BASE_URL,
+        upload_base_url=settings.KIE_UPLOAD_BASE_URL,
+        timeout=settings.KIE_TIMEOUT,
+        chat_timeout=httpx.Timeout(settings.KIE_TIMEOUT, read=settings.KIE_CHAT_READ_TIMEOUT),
+        retries=1,  # one quick retry when Kie provably did nothing (429, 5xx); then the error shows
+        transport=httpx.AsyncHTTPTransport(limits=limits),
+    )
+
+
 def _client(api_key: str) -> AsyncKieClient:
     loop = asyncio.get_running_loop()
     per_loop = _clients.setdefault(loop, {})
     key = (api_key, settings.KIE_BASE_URL, settings.KIE_CHAT_READ_TIMEOUT)
     client = per_loop.get(key)
     if client is None:
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-        client = AsyncKieClient(
-            api_key,
-            base_url=settings.KIE_BASE_URL,
-            upload_base_url=settings.KIE_UPLOAD_BASE_URL,
-            timeout=settings.KIE_TIMEOUT,
-            chat_timeout=httpx.Timeout(settings.KIE_TIMEOUT, read=settings.KIE_CHAT_READ_TIMEOUT),
-            retries=1,  # one quick retry when Kie provably did nothing (429, 5xx); then the error shows
-            transport=httpx.AsyncHTTPTransport(limits=limits),
-        )
-        per_loop[key] = client
+        client = per_loop[key] = _new_client(api_key)
     return client
 
 
@@ -285,3 +289,25 @@ def open_stream(plan: UpstreamPlan) -> ChatStream:
     if plan.system:
         messages = [{"role": "system", "content": plan.system}, *messages]
     return client.stream_openai_chat(plan.spec.wire_id, messages, **options)
+
+
+# --- A whole answer at once, for the studio's own small requests (a conversation's title) ----------------------
+
+
+def ask_once(plan: UpstreamPlan, *, max_tokens: int) -> ChatReply:
+    """One non-streamed answer to ``plan``, from synchronous code (a worker's task), over a client of its own."""
+    return asyncio.run(_ask_once(plan, max_tokens))
+
+
+async def _ask_once(plan: UpstreamPlan, max_tokens: int) -> ChatReply:
+    options = plan.spec.request_options(thinking=plan.thinking)
+    async with _new_client(plan.api_key, keepalive=1) as client:
+        if plan.spec.api == "anthropic":
+            options["max_tokens"] = min(max_tokens, plan.spec.max_tokens)
+            return await client.claude(plan.spec.wire_id, plan.messages, system=plan.system or None, **options)
+        if plan.spec.api == "responses":
+            return await client.responses(
+                plan.spec.wire_id, plan.messages, path=plan.spec.path, system=plan.system or None, **options
+            )
+        messages = [{"role": "system", "content": plan.system}, *plan.messages] if plan.system else plan.messages
+        return await client.openai_chat(plan.spec.wire_id, messages, **options)

@@ -68,8 +68,16 @@ def _models_context(request: HtmxHttpRequest, conversation: Conversation | None)
 
 def list_context(request: HtmxHttpRequest, conversation: Conversation | None = None) -> dict[str, object]:
     query = request.GET.get("q", "")[:SEARCH_MAX] if request.method == "GET" else ""
-    conversations = services.conversation_search(workspace=current_workspace(request), user=request.user, query=query)
-    return {"conversations": conversations[:LIST_LIMIT], "query": query, "conversation": conversation}
+    workspace = current_workspace(request)
+    conversations = services.conversation_search(workspace=workspace, user=request.user, query=query)
+    # A model is about to name it: the page looks at the list (and the heading) again shortly after the reply.
+    pending = conversation is not None and services.title_pending(conversation=conversation, workspace=workspace)
+    return {
+        "conversations": conversations[:LIST_LIMIT],
+        "query": query,
+        "conversation": conversation,
+        "title_pending": pending,
+    }
 
 
 def thread_context(request: HtmxHttpRequest, conversation: Conversation) -> dict[str, object]:

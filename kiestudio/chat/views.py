@@ -142,7 +142,7 @@ def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def conversation_list(request: HtmxHttpRequest) -> HttpResponse:
     current = parse_optional_id(request.GET.get("current"), name="conversation")
     conversation = get_conversation(request, current) if current is not None else None
-    return render(request, "chat/chat.html#conversation-list", list_context(request, conversation))
+    return render(request, "chat/chat.html#list-update", list_context(request, conversation))
 
 
 @_replying

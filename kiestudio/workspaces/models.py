@@ -39,6 +39,8 @@ class Workspace(models.Model):
     default_chat_model = models.CharField(max_length=60, blank=True)
     # Credits a calendar month may spend, generations and chat together; empty means no limit.
     monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # After a conversation's first reply, the cheapest chat model names it (charged like a reply).
+    chat_ai_titles = models.BooleanField(default=True)
 
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces")
 
@@ -152,6 +154,7 @@ class AuditEvent(models.Model):
         KEY_CHANGED = "settings.key_changed", "Changed the Kie API key"
         WEBHOOK_KEY_CHANGED = "settings.webhook_key_changed", "Changed the webhook key"
         DEFAULTS_CHANGED = "settings.defaults_changed", "Changed the default models"
+        CHAT_TITLES_CHANGED = "settings.chat_titles_changed", "Changed naming chats with AI"
         BUDGET_CHANGED = "settings.budget_changed", "Changed the monthly budget"
         GENERATION_DELETED = "content.generation_deleted", "Moved to the trash"
         GENERATION_RESTORED = "content.generation_restored", "Restored from the trash"

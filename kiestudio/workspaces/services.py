@@ -445,6 +445,14 @@ def workspace_set_defaults(*, workspace: Workspace, actor, generate_model: str, 
         )
 
 
+def workspace_set_chat_titles(*, workspace: Workspace, actor, enabled: bool) -> None:
+    """Whether the cheapest chat model names each new conversation after its first reply (charged like a reply)."""
+    if enabled != workspace.chat_ai_titles:
+        workspace.chat_ai_titles = enabled
+        workspace.save(update_fields=["chat_ai_titles"])
+        audit_record(workspace=workspace, actor=actor, action=A.CHAT_TITLES_CHANGED, target="on" if enabled else "off")
+
+
 def _balance_key(kie_key: str) -> str:
     # The balance belongs to the Kie account, so it is cached per key (a fingerprint, never the key itself):
     # workspaces on the same key share it, and a new key starts fresh.

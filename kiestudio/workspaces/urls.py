@@ -26,6 +26,7 @@ settings_urls = [
     path("workspace/key/test/", views.settings_key_test, name="settings-key-test"),
     path("workspace/webhook/", views.settings_webhook, name="settings-webhook"),
     path("workspace/defaults/", views.settings_defaults, name="settings-defaults"),
+    path("workspace/chat-titles/", views.settings_chat_titles, name="settings-chat-titles"),
     path("workspace/transfer/", views.settings_transfer, name="settings-transfer"),
     path("workspace/delete/", views.settings_delete, name="settings-delete"),
 ]

@@ -317,6 +317,18 @@ def settings_defaults(request: HttpRequest) -> HttpResponse:
     )
 
 
+@admin_change
+def settings_chat_titles(request: HttpRequest) -> HttpResponse:
+    enabled = request.POST.get("chat_titles") in ("on", "true", "1")
+    return _settings_change(
+        request,
+        lambda: services.workspace_set_chat_titles(
+            workspace=current_workspace(request), actor=request.user, enabled=enabled
+        ),
+        "New chats are named with AI." if enabled else "New chats keep their first message as the title.",
+    )
+
+
 @require_POST
 @login_required
 @require_role(Role.OWNER)

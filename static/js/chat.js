@@ -429,6 +429,14 @@
     }
   });
 
+  // The settings' title field takes a title written while the page was open, unless someone is editing it.
+  function syncTitleField() {
+    var heading = document.getElementById("chat-title");
+    var field = document.getElementById("conv-title");
+    if (!heading || !field || !field.defaultValue || field.value !== field.defaultValue || document.activeElement === field) return;
+    field.value = field.defaultValue = heading.textContent;
+  }
+
   // After any swap: follow new live replies, let go of the ones no longer on the page.
   document.addEventListener("htmx:afterSettle", function () {
     document.querySelectorAll("article[data-following]").forEach(function (article) {
@@ -454,6 +462,17 @@
     syncThinking();
     promptLinks(document);
     document.body.addEventListener("chat:done", function () { promptLinks(document); });
+    // A new conversation's first reply is followed by a title a model writes: look at the list (and the heading,
+    // sent with it) again a little later, while the heading says the title is still to come.
+    document.body.addEventListener("chat:done", function (event) {
+      if (!event.detail || event.detail.status !== "complete") return;
+      [3000, 8000, 20000].forEach(function (ms) {
+        setTimeout(function () {
+          if (document.querySelector("#chat-title[data-title-pending]")) document.body.dispatchEvent(new CustomEvent("chat:retitle"));
+        }, ms);
+      });
+    });
+    document.body.addEventListener("htmx:oobAfterSwap", syncTitleField);
     if (document.querySelector("#thread li")) window.scrollTo(0, document.documentElement.scrollHeight);
   });
 })();

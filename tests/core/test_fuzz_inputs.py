@@ -147,6 +147,7 @@ URLS: dict[str, Entry] = {
     "settings-key-test": Entry(P, acts=True),
     "settings-webhook": Entry(P, {"webhook_key": "text"}),
     "settings-defaults": Entry(P, {"generate_model": "model", "chat_model": "model"}),
+    "settings-chat-titles": Entry(P, {"chat_titles": "flag"}),
     "settings-budget": Entry(P, {"budget": "credits"}),
     "settings-transfer": Entry(P, {"member": "id:membership"}),
     "settings-delete": Entry(P, {"confirm": "choice"}),

@@ -278,3 +278,44 @@ def test_drop_marker_breaks_the_connection(client):
     frames, error = _stream_timed(client, "/claude/v1/messages", body)
     assert isinstance(error, httpx.RemoteProtocolError)
     assert [event for _, event, _ in frames].count("content_block_delta") == 2
+
+
+TITLE_ASK = "You name conversations. Reply with a title for the conversation above: at most 6 words."
+TITLE_TURNS = [
+    {"role": "user", "content": "Write a haiku about autumn leaves in Kyoto [sim:words 50]"},
+    {"role": "assistant", "content": "Red leaves drift and fall."},
+    {"role": "user", "content": "Write the title of this conversation now."},
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/claude/v1/messages", {"model": "claude-haiku-4-5", "system": TITLE_ASK, "tools": [WEATHER_TOOL]}),
+        ("/gemini-2.5-flash/v1/chat/completions", {"messages": [{"role": "system", "content": TITLE_ASK}]}),
+        ("/codex/v1/responses", {"model": "gpt-5-4", "instructions": TITLE_ASK}),
+    ],
+    ids=["anthropic", "completions", "responses"],
+)
+def test_a_request_for_a_title_is_answered_with_words_of_the_first_message(client, path, body):
+    turns = [*body.pop("messages", []), *TITLE_TURNS]
+    if path.endswith("/responses"):
+        body["input"] = [
+            {"role": "user", "content": [{"type": "input_text", "text": TITLE_TURNS[0]["content"]}]},
+            {"role": "assistant", "content": [{"type": "output_text", "text": TITLE_TURNS[1]["content"]}]},
+            {"role": "user", "content": [{"type": "input_text", "text": TITLE_TURNS[2]["content"]}]},
+        ]
+    else:
+        body["messages"] = turns
+    response = client.post(path, json={**body, "stream": False, "max_tokens": 40})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    if path.startswith("/claude"):
+        assert [b["type"] for b in answer["content"]] == ["text"] and answer["stop_reason"] == "end_turn"
+        text = answer["content"][0]["text"]
+    elif path.endswith("/completions"):
+        text = answer["choices"][0]["message"]["content"]
+    else:
+        text = next(p["text"] for item in answer["output"] if item["type"] == "message" for p in item["content"])
+    assert text == "Haiku Autumn Leaves"
+    assert answer["credits_consumed"] > 0

@@ -80,6 +80,7 @@ ACTIONS = [
     ("set the budget", "admin", "post", "/settings/workspace/budget/", {"budget": "100"}),
     ("change the key", "admin", "post", "/settings/workspace/key/", {"key": "sim-good-key-1234"}),
     ("set defaults", "admin", "post", "/settings/workspace/defaults/", {"generate_model": "", "chat_model": ""}),
+    ("name chats with AI", "admin", "post", "/settings/workspace/chat-titles/", {"chat_titles": "on"}),
     ("rename the workspace", "admin", "post", "/settings/workspace/name/", {"name": "Studio B"}),
     ("see usage", "admin", "get", "/usage/", {}),
     ("export usage", "admin", "get", "/usage/export.csv", {}),

@@ -19,7 +19,14 @@ from typing import Any
 
 from .errors import CatalogError, UnknownModel
 
-__all__ = ["ChatModelSpec", "chat_model_groups", "get_chat_model", "load_chat_models", "parse_chat_models"]
+__all__ = [
+    "ChatModelSpec",
+    "chat_model_groups",
+    "cheapest_chat_model",
+    "get_chat_model",
+    "load_chat_models",
+    "parse_chat_models",
+]
 
 CHAT_MODELS_FILE = Path(__file__).with_name("chat_models.json")
 APIS = ("anthropic", "openai", "responses")
@@ -185,3 +192,13 @@ def get_chat_model(key: str | None) -> ChatModelSpec:
         return models[key]
     except KeyError:
         raise UnknownModel(key, list(models)) from None
+
+
+def cheapest_chat_model(input_tokens: int, output_tokens: int) -> ChatModelSpec:
+    """The model whose token prices make a request of this size cheapest (the first in file order on a tie): for
+    the studio's own small requests, such as a conversation's title."""
+
+    def price(spec: ChatModelSpec) -> Decimal:  # unrounded: a small request's credits round to the same few digits
+        return (spec.input_usd * input_tokens + spec.output_usd * output_tokens) / spec.usd_per_credit
+
+    return min(load_chat_models()[0].values(), key=price)

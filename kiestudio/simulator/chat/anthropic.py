@@ -76,6 +76,7 @@ async def claude_messages(request: Request) -> Response:
         thinking=thinking,
         max_tokens=max_tokens,
         markers=markers,
+        system=body.get("system"),
     )
     if refused := await pre_checks(request, markers, plan.credits):
         return refused

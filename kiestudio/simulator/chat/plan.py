@@ -135,6 +135,18 @@ def _wants_tool(
     return None
 
 
+def _title_asked(messages: list[dict[str, Any]], system: Any) -> str | None:
+    """A request whose system prompt asks for a title of the conversation is answered with a few words of its first
+    user message, as a model naming a chat would; None for any other request."""
+    instructions = [content_text(system)] if system else []
+    instructions += [content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")]
+    said = " ".join(instructions).lower()
+    if not (re.search(r"\btitle\b", said) and re.search(r"\bconversations?\b", said)):
+        return None
+    first = next((m for m in messages if m.get("role") == "user"), None)
+    return prose.title(strip(content_text(first.get("content")))) if first else "Untitled"
+
+
 def make_plan(
     sim: SimState,
     model: ChatModel,
@@ -147,7 +159,10 @@ def make_plan(
     thinking: bool,
     max_tokens: int,
     markers: Markers,
+    system: Any = None,
 ) -> Plan:
+    """``system`` is the system prompt given outside ``messages`` (Anthropic's ``system``, Responses'
+    ``instructions``)."""
     last_user = next((m for m in reversed(messages) if m.get("role") in ("user", "tool")), messages[-1])
     prompt = content_text(last_user.get("content"))
     seed_text = json.dumps([sim.config.seed, messages], sort_keys=True, default=str)
@@ -157,6 +172,8 @@ def make_plan(
 
     tool = None
     answering = _answering_tools(messages)
+    title = _title_asked(messages, system)  # a title is all the answer
+    tool_allowed = tool_allowed and title is None
     if tool_allowed and is_studio(tools):  # the studio's own tools: the simulator plays an agent (agent.py)
         picked = agent_call(messages, tools, content_text, answering)
         if picked is not None:
@@ -172,7 +189,9 @@ def make_plan(
                 tool_input = {"input": tool_input}
             tool_id = "toolu_" + hashlib.sha256((seed_text + name).encode()).hexdigest()[:24]
             tool = (tool_id, name, tool_input)
-    if tool is not None:
+    if title is not None:
+        reply = title
+    elif tool is not None:
         reply = f"I'll use the {tool[1]} tool to answer that."
     elif answering:
         reply = "Based on the tool result: " + prose.reply(rng, prompt, max(10, words - 4))

@@ -144,6 +144,7 @@ async def responses(request: Request) -> Response:
         thinking=summary,
         max_tokens=max_tokens,
         markers=markers,
+        system=body.get("instructions"),
     )
     if refused := await pre_checks(request, markers, plan.credits):
         return refused
