@@ -103,6 +103,25 @@ def test_on_a_phone_the_prompt_comes_first_the_model_is_a_sheet_and_the_new_card
 
 
 @pytest.mark.django_db(transaction=True)
+def test_on_a_phone_the_price_and_generate_bar_stays_one_row(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice
+):
+    # A model priced by length has the longest price words ("Fill in the form to see the price."); they wrap
+    # beside the button, never push it to a row of its own.
+    page = signed_in_page
+    page.set_viewport_size(PHONE)
+    for model in ("elevenlabs/text-to-speech-multilingual-v2", "google/nano-banana"):
+        page.goto(f"{asgi_live_server}/generate/?model={model}")
+        bar = page.locator(".generate-foot").bounding_box()
+        price = page.locator("#estimate").bounding_box()
+        button = page.get_by_role("button", name="Generate", exact=True).bounding_box()
+        assert bar is not None and price is not None and button is not None
+        assert bar["height"] <= 90, (model, bar)
+        assert abs((price["y"] + price["height"] / 2) - (button["y"] + button["height"] / 2)) < 12, (model, price, button)
+        assert bar["y"] + bar["height"] <= PHONE["height"] + 1  # on screen, at the bottom
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_phone_gallery_opens_on_pictures_and_the_filters_on_demand(
     signed_in_page: Page, asgi_live_server: str, kie_sim, alice
 ):
