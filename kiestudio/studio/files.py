@@ -4,6 +4,8 @@ Demo data and copies share files between rows, so a file is deleted only when no
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
@@ -35,10 +37,18 @@ def workspace_file_names(workspace: Workspace) -> set[str]:
     return file_names(Asset.objects.filter(workspace=workspace))
 
 
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
 def asset_label(asset: Asset) -> str:
-    """A stem's or track's own name ("Vocals", a song title), when Kie gave one."""
+    """A file's own name, readable, when Kie gave one: a song's title as given, a stem's field name in words
+    ("backingVocals" → "Backing vocals"). The card, the detail, download names and zips all use this one."""
     metadata = asset.metadata or {}
-    return str(metadata.get("name") or metadata.get("title") or "")
+    if metadata.get("title"):
+        return str(metadata["title"])
+    name = str(metadata.get("name") or "")
+    words = _CAMEL_HUMP.sub(" ", name).replace("_", " ").strip()
+    return words[:1].upper() + words[1:].lower()
 
 
 def download_name(generation: Generation, asset: Asset) -> str:

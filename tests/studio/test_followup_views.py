@@ -225,3 +225,13 @@ def test_the_card_names_each_suno_stage_as_it_arrives(client, alice, kie_sim):
         Generation.objects.filter(pk=song.pk).update(status=Status.SUBMITTED, kie_stage=stage)
         card = client.get(reverse("generation-card", args=[song.pk]), {"live": "1"}).content.decode()
         assert words in card and 'hx-trigger="every 2s"' in card  # and it keeps polling until done
+
+
+def test_download_names_and_zips_use_the_readable_label():
+    from kiestudio.studio.files import download_name
+    from kiestudio.studio.models import Generation
+
+    generation = Generation(pk=57, prompt_text="Rainy day song", model_key="suno/V5")
+    stem = Asset(generation=generation, index=1, metadata={"name": "backingVocals"})
+    stem.file.name = "results/x.mp3"
+    assert download_name(generation, stem) == "rainy-day-song-57-2-backing-vocals.mp3"

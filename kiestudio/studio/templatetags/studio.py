@@ -13,6 +13,7 @@ from kiestudio.kie.catalog import KINDS, ModelSpec, PricingError, UnknownModel, 
 from kiestudio.kie.catalog.actions import action_label as label
 from kiestudio.kie.catalog.chat import get_chat_model
 from kiestudio.kie.catalog.loader import load_makers
+from kiestudio.studio import files
 from kiestudio.studio.models import STUDIO_MADE
 from kiestudio.studio.services import followup_choices
 from kiestudio.uploads.models import Reference
@@ -190,16 +191,8 @@ def stage_label(stage: str) -> str:
 
 @register.filter
 def asset_label(asset) -> str:
-    """A file's own name, readable: a Suno title as given, a stem's field name in words ("backingVocals" →
-    "Backing vocals")."""
-    import re
-
-    metadata = asset.metadata or {}
-    if metadata.get("title"):
-        return str(metadata["title"])
-    name = str(metadata.get("name") or "")
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
-    return words[:1].upper() + words[1:].lower()
+    """A file's own name, readable (``studio.files.asset_label``)."""
+    return files.asset_label(asset)
 
 
 @register.filter
