@@ -13,6 +13,14 @@ from kiestudio.core.fetch import BlockedURL, check_forward_url
 from kiestudio.core.params import BadJSON, is_id, parse_json
 from kiestudio.kie.catalog import FieldSpec, ModelSpec
 from kiestudio.kie.catalog.actions import Action
+from kiestudio.studio.item_editor import (
+    ItemsWidget,
+    fetch_references,
+    has_pictures,
+    item_media_problems,
+    parse_items_value,
+    rows_named,
+)
 from kiestudio.studio.models import Asset, Generation, SunoPersona
 from kiestudio.studio.services import (
     MAX_VARIATIONS,
@@ -49,10 +57,12 @@ class ReferenceWidget(forms.Widget):
         max_items: int | None,
         rules: uploads.MediaRules | None = None,
         model_key: str = "",
+        linkable: bool | None = None,
         attrs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(attrs)
         self.kind = kind
+        self.linkable = kind in LINKABLE if linkable is None else linkable
         self.multiple = multiple
         self.max_items = max_items if multiple else 1
         self.rules = rules or uploads.DEFAULT_RULES[kind]
@@ -75,7 +85,7 @@ class ReferenceWidget(forms.Widget):
                 "multiple": self.multiple,
                 "max_items": self.max_items,
                 "references": self.references,
-                "linkable": self.kind in LINKABLE,
+                "linkable": self.linkable,
                 "links": "\n".join(links),
                 "accept": self.rules.accept,
                 "max_bytes": self.rules.max_bytes,
@@ -155,6 +165,9 @@ def _field_for(spec_field: FieldSpec, spec: ModelSpec) -> forms.Field:
             model_key=spec.key,
         )
         return forms.Field(widget=widget, **common)
+    if kind == "json" and spec_field.item_fields:
+        items = ItemsWidget(spec_field=spec_field, picture_box=ReferenceWidget, model_key=spec.key)
+        return forms.CharField(widget=items, **common)
     if kind == "json":
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}), **common)
     return forms.CharField(**common)
@@ -189,10 +202,14 @@ class GenerateForm(forms.Form):
             if spec_field.has_default and spec_field.name not in self.initial:
                 default = spec_field.default_value()
                 self.initial[spec_field.name] = json.dumps(default) if spec_field.type == "json" else default
+            elif spec_field.type == "json" and isinstance(self.initial.get(spec_field.name), list | dict):
+                # A stored generation's value (a remix, a chat card's Edit): the textarea holds it as JSON.
+                self.initial[spec_field.name] = json.dumps(self.initial[spec_field.name])
             self.fields[spec_field.name] = field
         # Keep variations last.
         self.order_fields([f.name for f in spec.fields if not f.alias_of] + ["variations", "form_token"])
         self._attach_references()
+        self._attach_item_pictures()
         self._offer_personas()
 
     def _offer_personas(self) -> None:
@@ -240,6 +257,19 @@ class GenerateForm(forms.Form):
             widget.references = [by_id[i] for i in ids if i in by_id]
             if len(widget.references) != len(written):
                 self.missing_references.add(spec_field.name)
+
+    def _attach_item_pictures(self) -> None:
+        """The pictures named in the entries of a json field (an element's), of this workspace only, for the
+        editor's chips and for ``clean``."""
+        for spec_field in self.spec.fields:
+            if spec_field.name not in self.fields or not has_pictures(spec_field):
+                continue
+            source = self.data if self.is_bound else self.initial
+            value = parse_items_value(
+                source.get(self.add_prefix(spec_field.name) if self.is_bound else spec_field.name)
+            )
+            widget = self.fields[spec_field.name].widget
+            widget.references = fetch_references(self.workspace, spec_field, value)
 
     def _media_value(self, spec_field: FieldSpec, values: list[str]) -> list[str] | str | None:
         """Check a media input (its references against the model's limits, its links against the private-network
@@ -304,6 +334,13 @@ class GenerateForm(forms.Form):
                 except BadJSON as exc:
                     self.add_error(spec_field.name, exc.message)
                     continue
+                if has_pictures(spec_field):
+                    widget = self.fields[spec_field.name].widget
+                    problems = item_media_problems(self.spec, spec_field, value, widget.references)
+                    for problem in problems:
+                        self.add_error(spec_field.name, problem)
+                    if problems:
+                        continue
             if value in (None, "") and not spec_field.required:
                 continue
             raw[spec_field.name] = value
@@ -316,7 +353,14 @@ class GenerateForm(forms.Form):
                     self.add_error(target, message)
             if not exc.errors:
                 self.add_error(None, str(exc))
+        self._mark_item_rows()
         return cleaned
+
+    def _mark_item_rows(self) -> None:
+        """A list editor's rows that an error names ("Shot 2: …"), so the editor marks them."""
+        for name, field in self.fields.items():
+            if isinstance(field.widget, ItemsWidget) and name in self.errors:
+                field.widget.error_rows = rows_named(field.widget.spec_field, self.errors[name])
 
     def make_plan(self, raw: dict[str, Any], variations: int) -> PlannedGeneration:
         return generation_plan(spec=self.spec, raw_inputs=raw, variations=variations)

@@ -188,7 +188,28 @@ MODEL_RULES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("kling-2.6/motion-control", "video_urls"): {"min_seconds": 3, "max_seconds": 30},
     ("kling/ai-avatar-standard", "audio_url"): {"max_bytes": 100 * MB, "max_seconds": 300},
+    # An element's pictures, inside Kling 3.0's list of elements: "JPG/PNG, up to 10 MB each".
+    ("kling-3.0/video", "kling_elements-element_input_urls"): {"formats": ("image/jpeg", "image/png")},
 }
+
+
+def item_input_name(field_name: str, sub_name: str) -> str:
+    """The name a picture box inside the entries of a json field goes by (an element's pictures): the field's and
+    the sub-field's names, joined by a hyphen (no catalog name has one)."""
+    return f"{field_name}-{sub_name}"
+
+
+def _input_kind(spec: ModelSpec, field_name: str) -> str | None:
+    """The kind of file an input takes: a media field's own, or "image" for the pictures of a json field's entries
+    (``item_input_name``); None for anything else."""
+    name, _, sub_name = field_name.partition("-")
+    if not spec.has_field(name):
+        return None
+    field = spec.field(name)
+    if not sub_name:
+        return FIELD_KINDS.get(field.type)
+    sub = next((item for item in field.item_fields if item.name == sub_name), None)
+    return "image" if sub is not None and sub.type == "image_urls" else None
 
 
 def rules_for(kind: str, spec: ModelSpec | str | None = None, field_name: str | None = None) -> MediaRules:
@@ -199,9 +220,7 @@ def rules_for(kind: str, spec: ModelSpec | str | None = None, field_name: str | 
             spec = get_model(spec)
         except UnknownModel:
             spec = None
-    if spec is None or not field_name or not spec.has_field(field_name):
-        return rules
-    if FIELD_KINDS.get(spec.field(field_name).type) != kind:
+    if spec is None or not field_name or _input_kind(spec, field_name) != kind:
         return rules
     changes = MODEL_RULES.get((spec.model or spec.key, field_name))
     return dataclasses.replace(rules, owner=spec.name, **changes) if changes else rules

@@ -98,7 +98,9 @@
     var box = problem.getBoundingClientRect();
     if (box.top < 0 || box.bottom > window.innerHeight) problem.scrollIntoView({ block: "center" });
     if (!form.querySelector(".alert-error") && invalid) {
-      var control = invalid.querySelector("input:not([type=hidden]), select, textarea");
+      // In a list editor, the first row its error names; never the text box the editor stands in for (hidden).
+      var control = invalid.querySelector(".items-row.has-error [data-sub-input], .items-row.has-error [data-side]") ||
+        invalid.querySelector("input:not([type=hidden]):not([hidden]), select:not([hidden]), textarea:not([hidden])");
       if (control) control.focus({ preventScroll: true });
     }
   });

@@ -25,6 +25,8 @@ def sample_value(field: FieldSpec) -> Any:
         return [SAMPLE_URLS[kind.removesuffix("_urls")]] * max(1, field.min_items or 1)
     if kind.endswith("_url"):
         return SAMPLE_URLS[kind.removesuffix("_url")]
+    if kind == "json" and field.item_fields:
+        return [sample_item(field)] * max(1, field.min_items or 1)
     if kind == "json":
         return [{"text": "Hello there, how are you?", "voice": "Brian", "prompt": "a fox wakes up", "duration": 3}]
     if kind == "enum":
@@ -34,6 +36,31 @@ def sample_value(field: FieldSpec) -> Any:
     if kind in ("integer", "number"):
         return field.min if field.min is not None else 1
     raise AssertionError(f"no sample for {kind}")
+
+
+SUB_SAMPLES: dict[str, Any] = {
+    "text": "a small brown dog",
+    "textarea": "a fox wakes up",
+    "colour": "#C2D1E6",
+    "percent": "40.00%",
+    "box": [120, 80, 480, 400],
+}
+
+
+def sample_item(field: FieldSpec) -> Any:
+    """One valid entry of a json field that describes its items (``item_fields``)."""
+    values = []
+    for sub in field.item_fields:
+        if sub.type in ("integer", "number"):
+            value: Any = sub.min if sub.min is not None else 1
+        elif sub.type == "choice":
+            value = sub.choices[0]
+        elif sub.type == "image_urls":
+            value = [SAMPLE_URLS["image"]] * max(1, sub.min_items or 1)
+        else:
+            value = SUB_SAMPLES[sub.type]
+        values.append((sub.name, value))
+    return [value for _, value in values] if field.item_shape == "list" else dict(values)
 
 
 def sample_inputs(spec: ModelSpec, **overrides: Any) -> dict[str, Any]:

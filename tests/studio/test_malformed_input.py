@@ -68,6 +68,7 @@ def test_deeply_nested_json_in_a_form_field_is_a_form_error(client, alice, kie_s
         "duration": "5",
         "aspect_ratio": "16:9",
         "mode": "std",
+        "multi_shots": "on",  # the shots are read only for a multi-shot story
         "multi_prompt": "[" * 5000,  # json.loads raised RecursionError: a 500
         "variations": "1",
         "form_token": str(uuid.uuid4()),

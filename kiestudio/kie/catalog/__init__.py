@@ -13,12 +13,12 @@ Pure Python: nothing in this package imports Django.
 
 from __future__ import annotations
 
-from .conditions import condition_matches, price_key
+from .conditions import condition_matches, is_http_url, price_key
 from .errors import CatalogError, InputValidationError, PricingError, UnknownModel
 from .loader import Catalog, get_model, load_catalog, parse_catalog, read_catalog
 from .pricing import credits_to_usd, estimate_credits, evaluate_price, usd_to_credits
 from .specs import FAMILIES, FIELD_TYPES, KINDS, OUTPUTS, USD_PER_CREDIT, FieldSpec, ModelSpec
-from .validation import check_constraints, is_http_url, validate_inputs
+from .validation import check_constraints, validate_inputs
 from .wire import request_body
 
 __all__ = [

@@ -1,5 +1,5 @@
 """Field values as the catalog compares them: the key a value has in price tables and rule conditions, whether
-a value counts as given, and whether a ``when`` condition holds.
+a value counts as given, whether a ``when`` condition holds, and whether text is a web address Kie can fetch.
 
 The lowest layer of the catalog: ``specs`` (``FieldSpec.is_shown``), ``pricing`` and ``validation`` all build on it,
 and it imports none of them.
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["as_list", "condition_matches", "is_empty", "price_key"]
+__all__ = ["as_list", "condition_matches", "is_empty", "is_http_url", "price_key"]
 
 
 def price_key(value: Any) -> str:
@@ -61,3 +62,12 @@ def condition_matches(when: Mapping[str, Any], values: Mapping[str, Any]) -> boo
         elif not present or price_key(values[name]) not in {price_key(item) for item in as_list(expected)}:
             return False
     return True
+
+
+def is_http_url(url: str) -> bool:
+    """An ``http(s)://`` address with a host and no whitespace."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in url)

@@ -1,7 +1,7 @@
 """Check one field entry of a catalog model and build its :class:`FieldSpec` (used by :mod:`.entries`).
 
 :func:`build_field` runs the checks in order: the entry's keys, its basics (name, type, label, help, flags), its
-choices, its bounds, its ``shown_when``; then builds the spec and checks its default against it.
+choices, its bounds, its ``shown_when``, a json field's entries (:func:`~.items.build_items`); then builds the spec and checks its default against it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from types import MappingProxyType
 from typing import Any
 
+from .items import build_items
 from .specs import FIELD_TYPES, NUMERIC_TYPES, FieldSpec
 from .validation import _Invalid, check_constraints, coerce_value
 
@@ -30,6 +31,9 @@ FIELD_KEYS_OPTIONAL: tuple[str, ...] = (
     "shown_when",
     "alias_of",
     "preview",
+    "item_fields",
+    "item_label",
+    "item_shape",
 )
 #: Added by the HTTP client, never a user input.
 RESERVED_FIELDS = frozenset({"callBackUrl", "model", "progressCallBackUrl"})
@@ -65,9 +69,11 @@ def build_field(raw: Any, where: str) -> tuple[FieldSpec | None, list[str]]:
             problems.append(f"{where}: {key} must be a non-empty string")
     if raw.get("preview") and not (str(raw["preview"]).startswith("https://") and "{value}" in str(raw["preview"])):
         problems.append(f"{where}: preview must be an https:// address with {{value}} where the choice goes")
+    items, found = build_items(raw, where)
+    problems += found
     if problems:
         return None, problems
-    field = _field_from(raw, choices)
+    field = _field_from(raw, choices, items)
     problems += _default_problems(field, raw["default"], where)
     return (None if problems else field), problems
 
@@ -172,7 +178,7 @@ def _shown_when_problems(shown_when: Any, where: str) -> list[str]:
     return [f"{where}: shown_when maps other fields to a value or a list of values"]
 
 
-def _field_from(raw: dict[str, Any], choices: Any) -> FieldSpec:
+def _field_from(raw: dict[str, Any], choices: Any, items: dict[str, Any]) -> FieldSpec:
     default = raw["default"]
     shown_when = raw.get("shown_when")
     return FieldSpec(
@@ -194,6 +200,7 @@ def _field_from(raw: dict[str, Any], choices: Any) -> FieldSpec:
         shown_when=MappingProxyType(dict(shown_when)) if shown_when else None,
         alias_of=str(raw.get("alias_of") or ""),
         preview=str(raw.get("preview") or ""),
+        **items,
     )
 
 

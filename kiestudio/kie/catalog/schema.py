@@ -7,6 +7,8 @@ from the wire:
 - Media fields take the id of a file in the studio's gallery (``media="asset"``, an integer, or a list of them),
   never a URL: the caller checks each id against its workspace and uploads the file itself. With ``media="url"``
   they stay URLs, as Kie takes them.
+- A json field that describes its entries (``item_fields``) is an array of them, each with its sub-fields' types
+  and limits; pictures inside an entry are web addresses.
 - A field shown only while other fields have some values (``shown_when``) says so in its description; the catalog's
   validation (``validate_inputs``) stays the judge of what is sent.
 """
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from .specs import NUMERIC_TYPES, TEXT_TYPES, URL_LIST_TYPES, URL_TYPES, FieldSpec, ModelSpec
+from .specs import NUMERIC_TYPES, TEXT_TYPES, URL_LIST_TYPES, URL_TYPES, FieldSpec, ItemFieldSpec, ModelSpec
 
-__all__ = ["field_schema", "input_schema"]
+__all__ = ["field_schema", "input_schema", "sub_schema"]
 
 MEDIA_NOUN = {"image": "image", "video": "video", "audio": "audio clip"}
 
@@ -72,6 +74,12 @@ def field_schema(field: FieldSpec, *, media: Literal["asset", "url"] = "asset") 
             schema["minItems"] = field.min_items
         if field.max_items is not None:
             schema["maxItems"] = field.max_items
+    elif field.type == "json" and field.item_fields:
+        schema = {"type": "array", "items": _item_schema(field)}
+        if field.min_items is not None:
+            schema["minItems"] = field.min_items
+        if field.max_items is not None:
+            schema["maxItems"] = field.max_items
     elif field.type == "json":
         schema = {}  # any JSON value; the catalog's validation reads it
     else:  # a type the catalog added later: say what it is, accept a string
@@ -79,6 +87,69 @@ def field_schema(field: FieldSpec, *, media: Literal["asset", "url"] = "asset") 
     schema["description"] = _description(field, media)
     if field.has_default and field.type not in URL_TYPES | URL_LIST_TYPES:
         schema["default"] = field.default_value()
+    return schema
+
+
+def _item_schema(field: FieldSpec) -> dict[str, Any]:
+    """One entry of a json list field: an object of its sub-fields, or (``item_shape`` list) their values in order."""
+    subs = [(sub, sub_schema(sub)) for sub in field.item_fields]
+    if field.item_shape == "list":
+        shapes = [schema for _, schema in subs]
+        if len({sub.type for sub in field.item_fields}) == 1:  # edit areas: up to two boxes, in order
+            one = {key: value for key, value in shapes[0].items() if key != "description"}
+            said = f"Up to {len(shapes)} in order: " + "; ".join(shape["description"] for shape in shapes)
+            return {"type": "array", "items": one, "maxItems": len(shapes), "description": said}
+        return {"type": "array", "prefixItems": shapes, "items": False}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {sub.name: shape for sub, shape in subs},
+        "additionalProperties": False,
+    }
+    required = [sub.name for sub in field.item_fields if sub.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def sub_schema(sub: ItemFieldSpec) -> dict[str, Any]:
+    """One sub-field of an entry, as Kie takes it (pictures are web addresses here, never gallery ids)."""
+    schema: dict[str, Any]
+    if sub.type in ("text", "textarea"):
+        schema = {"type": "string"}
+        if sub.min_length is not None:
+            schema["minLength"] = sub.min_length
+        if sub.max_length is not None:
+            schema["maxLength"] = sub.max_length
+    elif sub.type in ("integer", "number"):
+        schema = {"type": sub.type}
+        if sub.min is not None:
+            schema["minimum"] = sub.min
+        if sub.max is not None:
+            schema["maximum"] = sub.max
+    elif sub.type == "choice":
+        schema = {"type": "string"} if sub.other_choices else {"enum": list(sub.choices)}
+    elif sub.type == "colour":
+        schema = {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"}
+    elif sub.type == "percent":
+        schema = {"type": "string", "pattern": r"^\d{1,3}\.\d{2}%$"}
+    elif sub.type == "image_urls":
+        schema = {"type": "array", "items": {"type": "string", "format": "uri"}}
+        if sub.min_items is not None:
+            schema["minItems"] = sub.min_items
+        if sub.max_items is not None:
+            schema["maxItems"] = sub.max_items
+    elif sub.type == "box":
+        side = {"type": "integer", "minimum": 0}
+        schema = {"type": "array", "items": side, "minItems": 4, "maxItems": 4}
+    else:
+        schema = {}
+    description = sub.label.rstrip(".") + "." + (f" {sub.help}" if sub.help else "")
+    if sub.type == "box":
+        description += " Left, top, right, bottom, in pixels."
+    if sub.type == "choice" and sub.choice_labels:
+        pairs = ", ".join(f"{value!r} = {label}" for value, label in sub.choice_pairs())
+        description += f" Choices: {pairs}." + (" Other names Kie knows are taken too." if sub.other_choices else "")
+    schema["description"] = description
     return schema
 
 

@@ -232,6 +232,24 @@ FIELD_TYPES: tuple[str, ...] = (
     "json",
 )
 
+#: What one entry of a ``json`` field's list holds (``item_fields``): each sub-field's type. ``text`` is one line,
+#: ``textarea`` several; ``choice`` one of ``choices``; ``colour`` ``#RRGGBB``; ``percent`` a share written
+#: ``"40.00%"``; ``image_urls`` pictures (web addresses, or the studio's uploads); ``box`` four whole numbers (left,
+#: top, right, bottom) in pixels.
+ITEM_TYPES: tuple[str, ...] = (
+    "text",
+    "textarea",
+    "integer",
+    "number",
+    "choice",
+    "colour",
+    "percent",
+    "image_urls",
+    "box",
+)
+#: How an entry goes on the wire: an object keyed by the sub-fields' names, or a list of their values in order.
+ITEM_SHAPES: tuple[str, ...] = ("object", "list")
+
 #: Types whose value is one URL / a list of URLs.
 URL_TYPES: frozenset[str] = frozenset({"image_url", "video_url", "audio_url"})
 URL_LIST_TYPES: frozenset[str] = frozenset({"image_urls", "video_urls", "audio_urls"})
@@ -246,6 +264,33 @@ def _choice_text(choice: Any) -> str:
     if isinstance(choice, bool):
         return "Yes" if choice else "No"
     return str(choice)
+
+
+@dataclass(frozen=True)
+class ItemFieldSpec:
+    """One sub-field of the entries of a ``json`` list field (a shot's prompt, an element's pictures)."""
+
+    name: str
+    type: str
+    label: str
+    required: bool = False
+    help: str = ""
+    min: float | int | None = None
+    max: float | int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    choices: tuple[Any, ...] = ()
+    #: Display names for ``choices`` (same order); the wire value is the choice.
+    choice_labels: tuple[str, ...] = ()
+    #: A ``choice`` that Kie also takes as other text (a voice's name): the editor offers the choices, validation
+    #: accepts any non-empty text.
+    other_choices: bool = False
+
+    def choice_pairs(self) -> tuple[tuple[Any, str], ...]:
+        labels = self.choice_labels or tuple(_choice_text(choice) for choice in self.choices)
+        return tuple(zip(self.choices, labels, strict=True))
 
 
 @dataclass(frozen=True)
@@ -276,6 +321,13 @@ class FieldSpec:
     alias_of: str = ""
     #: Where a choice can be heard before it is picked (a voice sample): an https address with ``{value}``.
     preview: str = ""
+    #: A ``json`` field that is a list of entries of one shape (shots, elements, lines of a dialogue): what each
+    #: entry holds. Validation checks every entry; the Generate form shows one row per entry.
+    item_fields: tuple[ItemFieldSpec, ...] = ()
+    #: What one entry is called, for people ("Shot": "Add shot", "Shot 2: …").
+    item_label: str = ""
+    #: ``object`` (default: keyed by the sub-fields' names) or ``list`` (their values in order, empty ones left out).
+    item_shape: str = "object"
 
     def is_shown(self, values: Mapping[str, Any]) -> bool:
         """Whether the field applies, given the other fields' values (wire values, or form strings)."""

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
-from .conditions import as_list, condition_matches, is_empty, price_key
+from .conditions import as_list, condition_matches, is_empty, is_http_url, price_key
 from .errors import InputValidationError
+from .items import ItemsInvalid, coerce_items
 from .specs import NUMERIC_TYPES, TEXT_TYPES, URL_LIST_TYPES, URL_TYPES, FieldSpec, ModelSpec
 
 TRUE_WORDS = frozenset({"true", "on", "yes", "1", "y", "t", "checked"})
@@ -30,7 +30,11 @@ MAX_CHOICES_SHOWN = 12
 
 
 class _Invalid(Exception):
-    """Internal: one message about one field."""
+    """Internal: what is wrong with one field: one message, or one per bad entry of a list of items."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = list(messages)
 
 
 def validate_inputs(spec: ModelSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +55,7 @@ def validate_inputs(spec: ModelSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
         try:
             value = None if is_empty(value) else coerce_value(field, value)
         except _Invalid as exc:
-            errors.setdefault(field.name, []).append(str(exc))
+            errors.setdefault(field.name, []).extend(exc.messages)
             continue
         if is_empty(value):
             if field.has_default:
@@ -200,14 +204,6 @@ def _to_url(field: FieldSpec, value: Any) -> str:
     return url
 
 
-def is_http_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in url)
-
-
 def _to_url_list(field: FieldSpec, value: Any) -> list[str]:
     if isinstance(value, str):
         items: list[Any] = [value]
@@ -238,6 +234,11 @@ def _to_json(field: FieldSpec, value: Any) -> Any:
         value = list(value)
     if not isinstance(value, list | dict):
         raise _Invalid(f"{field.label} must be a JSON list or object")
+    if field.item_fields:
+        try:
+            return coerce_items(field, value)
+        except ItemsInvalid as exc:
+            raise _Invalid(*exc.messages) from None
     return value
 
 
@@ -268,13 +269,14 @@ def check_constraints(field: FieldSpec, value: Any) -> list[str]:
             problems.append(f"{label} must be at most {field.max_length} characters (it has {length})")
     if isinstance(value, list):
         count = len(value)
+        noun = field.item_label.lower() or "item"
         if field.min_items is not None and count < field.min_items:
             problems.append(
-                f"{label} needs at least {field.min_items} item{'s' * (field.min_items != 1)} (got {count})"
+                f"{label} needs at least {field.min_items} {noun}{'s' * (field.min_items != 1)} (got {count})"
             )
         if field.max_items is not None and count > field.max_items:
             problems.append(
-                f"{label} allows at most {field.max_items} item{'s' * (field.max_items != 1)} (got {count})"
+                f"{label} allows at most {field.max_items} {noun}{'s' * (field.max_items != 1)} (got {count})"
             )
     return problems
 

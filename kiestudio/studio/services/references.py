@@ -19,15 +19,20 @@ def _payload_with_references(generation: Generation, client) -> dict[str, Any]:
         payload[field_name] = urls + sent[len(ids) :] if isinstance(sent, list) else urls[0]
 
     # A reference's stand-in names it ("https://studio.local/files/references/12/"), so one the list above doesn't
-    # cover (a follow-up's voice or mask, say) is swapped too; only a reference of this workspace ever is.
+    # cover (a follow-up's voice or mask, say, or an element's pictures inside Kling's list of elements) is swapped
+    # too, at any depth; only a reference of this workspace ever is.
     def swapped(value: Any) -> Any:
+        if isinstance(value, list):
+            return [swapped(item) for item in value]
+        if isinstance(value, dict):
+            return {key: swapped(item) for key, item in value.items()}
         rid = Reference.id_in_placeholder(value)
         if rid is None:
             return value
         return reference_kie_url(reference_id=rid, workspace_id=generation.workspace_id, client=client)
 
     for field_name, value in payload.items():
-        payload[field_name] = [swapped(v) for v in value] if isinstance(value, list) else swapped(value)
+        payload[field_name] = swapped(value)
     if generation.parent_media_field:
         url = asset_kie_url(asset_id=generation.parent_asset_id, workspace_id=generation.workspace_id, client=client)
         field_name = generation.parent_media_field

@@ -246,6 +246,11 @@ def input_facts(generation, spec: ModelSpec | None) -> list[tuple[str, str]]:
         if field is not None and field.type.endswith(("_url", "_urls")):
             count = len(value) if isinstance(value, list) else 1
             shown = f"{count} file" if count == 1 else f"{count} files"
+        elif field is not None and field.item_fields and isinstance(value, list):
+            if not value:
+                continue  # Kling sends its empty lists of shots and elements: nothing to tell
+            count, noun = len(value), field.item_label.lower()  # "2 shots": the entries are in the form (Remix)
+            shown = f"{count} {noun}" if count == 1 else f"{count} {noun}s"
         elif field is not None and field.type == "enum":
             shown = str(dict(field.choice_pairs()).get(value, value))
         elif isinstance(value, bool):
