@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.child import print_rows, rows_from_child  # noqa: E402
 from bench.generations import free_port, wait_port  # noqa: E402
 from bench.relay import stop  # noqa: E402
 
@@ -97,23 +98,7 @@ def _critical_path(plan) -> int:
 def run() -> list[dict[str, object]]:
     """In a child process: the bench sets Django up against its own database, which an earlier benchmark in the
     same process (generations, gallery) would already have set up against theirs."""
-    child = subprocess.run(
-        [sys.executable, __file__],
-        cwd=ROOT,
-        env={**os.environ, "BENCH_AGENT_CHILD": "1"},
-        capture_output=True,
-        text=True,
-    )
-    rows: list[dict[str, object]] = []
-    for line in child.stdout.splitlines():
-        if line.startswith("ROWS "):
-            rows = json.loads(line[5:])
-        else:
-            print(line)
-    if child.returncode or not rows:
-        print(child.stderr[-3000:])
-        return [{"name": "agent: the benchmark ran", "value": "failed", "target": "ran", "ok": False, "ratio": 1.0}]
-    return rows
+    return rows_from_child(__file__, "BENCH_AGENT_CHILD", "agent")
 
 
 def measure() -> list[dict[str, object]]:
@@ -224,7 +209,7 @@ def measure() -> list[dict[str, object]]:
 
 if __name__ == "__main__":
     if os.environ.get("BENCH_AGENT_CHILD"):
-        print("ROWS " + json.dumps(measure()))
+        print_rows(measure())
     else:
         for row in run():
             print(row)

@@ -9,13 +9,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import agent, chat, gallery, generations, lighthouse, relay  # noqa: E402
+from bench import agent, batches, chat, gallery, generations, lighthouse, relay  # noqa: E402
 
 # Chat and relay first: they run the studio only in child processes, so the others' in-process setup can't touch it.
 BENCHMARKS = [
     ("chat", chat.run),
     ("relay", relay.run),
     ("generations", generations.run),
+    ("batch", batches.run),
     ("agent", agent.run),
     ("gallery", gallery.run),
     ("lighthouse", lighthouse.run),

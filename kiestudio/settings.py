@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "kiestudio.studio",
     "kiestudio.gallery",
     "kiestudio.chat",
+    "kiestudio.batches",
     "kiestudio.agent",
 ]
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("kiestudio.studio.urls")),
     path("", include("kiestudio.gallery.urls")),
     path("", include("kiestudio.chat.urls")),
+    path("", include("kiestudio.batches.urls")),
     path("", include("kiestudio.agent.urls")),
 ]
 

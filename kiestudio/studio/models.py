@@ -127,6 +127,9 @@ class Generation(models.Model):
 
     # Scheduling: when this row next needs a worker, and which worker holds it until when.
     next_check_at = models.DateTimeField(null=True, blank=True)
+    # Queued but held back (its batch is paused): the dispatcher sends it only once this is cleared. The queue's
+    # order is next_check_at (when each queued row became due); moving a row up swaps it with the one above.
+    held_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.UUIDField(null=True, blank=True)
     create_sent_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, include, path
 
-from kiestudio.studio import followup_views, media_views, suno_views, views
+from kiestudio.studio import followup_views, media_views, queue_views, suno_views, views
 
 # The generate page and what it asks for while you fill it in.
 generate_urls: list[URLPattern] = [
@@ -48,6 +48,15 @@ reference_urls: list[URLPattern] = [
     path("<int:pk>/chip/", media_views.reference_chip, name="reference-chip"),
 ]
 
+# The workspace's queue: what waits and runs; pause and resume it, reorder or cancel what waits.
+queue_urls: list[URLPattern] = [
+    path("", queue_views.queue, name="queue"),
+    path("pause/", queue_views.queue_pause, name="queue-pause"),
+    path("resume/", queue_views.queue_resume, name="queue-resume"),
+    path("<int:pk>/move/", queue_views.queue_move, name="queue-move"),
+    path("<int:pk>/cancel/", queue_views.queue_cancel, name="queue-cancel"),
+]
+
 persona_urls: list[URLPattern] = [
     path("", suno_views.persona_list, name="personas"),
     path("<int:pk>/delete/", suno_views.persona_delete, name="persona-delete"),
@@ -62,6 +71,7 @@ prompt_urls: list[URLPattern] = [
 urlpatterns = [
     path("generate/", include(generate_urls)),
     path("generations/<int:pk>/", include(generation_urls)),
+    path("queue/", include(queue_urls)),
     path("assets/<int:pk>/", include(asset_urls)),
     path("files/", include(file_urls)),
     path("references/", include(reference_urls)),

@@ -41,6 +41,8 @@ class Workspace(models.Model):
     monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     # After a conversation's first reply, the cheapest chat model names it (charged like a reply).
     chat_ai_titles = models.BooleanField(default=True)
+    # The queue is paused: nothing queued is sent to Kie until an admin or member resumes it (running jobs go on).
+    queue_paused_at = models.DateTimeField(null=True, blank=True)
 
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces")
 
@@ -161,6 +163,11 @@ class AuditEvent(models.Model):
         GENERATION_PURGED = "content.generation_purged", "Emptied from the trash"
         CONVERSATION_DELETED = "content.conversation_deleted", "Deleted a conversation"
         COLLECTION_DELETED = "content.collection_deleted", "Deleted a collection"
+        QUEUE_PAUSED = "queue.paused", "Paused the queue"
+        QUEUE_RESUMED = "queue.resumed", "Resumed the queue"
+        BATCH_STARTED = "batch.started", "Started a batch"
+        BATCH_PAUSED = "batch.paused", "Paused a batch"
+        BATCH_RESUMED = "batch.resumed", "Resumed a batch"
 
     # Kept (with the name) when the workspace itself is deleted.
     workspace = models.ForeignKey(Workspace, null=True, on_delete=models.SET_NULL, related_name="audit_events")

@@ -117,7 +117,11 @@ def test_on_a_phone_the_price_and_generate_bar_stays_one_row(
         button = page.get_by_role("button", name="Generate", exact=True).bounding_box()
         assert bar is not None and price is not None and button is not None
         assert bar["height"] <= 90, (model, bar)
-        assert abs((price["y"] + price["height"] / 2) - (button["y"] + button["height"] / 2)) < 12, (model, price, button)
+        assert abs((price["y"] + price["height"] / 2) - (button["y"] + button["height"] / 2)) < 12, (
+            model,
+            price,
+            button,
+        )
         assert bar["y"] + bar["height"] <= PHONE["height"] + 1  # on screen, at the bottom
 
 

@@ -83,7 +83,9 @@ G, P = "get", "post"
 class Entry:
     method: str
     params: dict[str, str] = field(default_factory=dict)
-    base: dict[str, str] = field(default_factory=dict)  # sent with every fuzzed value (so parsing gets that far)
+    base: dict[str, str | list[str]] = field(
+        default_factory=dict
+    )  # sent with every fuzzed value (so parsing gets that far)
     acts: bool = False  # changes something whatever its parameters (a toggle, a delete): no database check
     form: str = ""  # "generate" / "followup": the model's own fields are fuzzed too
 
@@ -106,6 +108,16 @@ GALLERY_FILTERS = {
     "cursor": "cursor",
 }
 CHAT_SEND = {"text": "text", "token": "token", "attachments": "ids:reference", "model": "model", "thinking": "flag"}
+
+COMPARE_FORM = {
+    "prompt": "text",
+    "models": "model",
+    "aspect_ratio": "choice",
+    "duration": "choice",
+    "resolution": "choice",
+}
+# Two models (the second's ratio field is "aspectRatio"), so a fuzzed shared setting is what decides.
+COMPARE_BASE: dict[str, str | list[str]] = {"prompt": "a fox", "models": ["nano-banana-pro", "flux-kontext/pro"]}
 
 URLS: dict[str, Entry] = {
     # core
@@ -169,6 +181,11 @@ URLS: dict[str, Entry] = {
     "generation-cancel": Entry(P, acts=True),
     "generation-retry": Entry(P, acts=True),
     "generation-delete": Entry(P, acts=True),
+    "queue": Entry(G),
+    "queue-pause": Entry(P, acts=True),
+    "queue-resume": Entry(P, acts=True),
+    "queue-move": Entry(P, {"direction": "choice"}),
+    "queue-cancel": Entry(P, acts=True),
     "asset-file": Entry(G, {"download": "flag"}),
     "asset-thumb": Entry(G),
     "followup": Entry(G, {"model": "model"}),
@@ -214,6 +231,27 @@ URLS: dict[str, Entry] = {
     "collection-delete": Entry(P, acts=True),
     "collection-remove": Entry(P, {"ids": "ids:generation", "next": "next"}),
     "collection-cover": Entry(P, {"ids": "ids:generation", "next": "next"}, base={"ids": "$generation"}),
+    # batches
+    "batches": Entry(G, {"source": "choice"}),
+    "batch-new": Entry(G, {"prompt": "id:prompt", "model": "model"}),
+    "batch-check": Entry(
+        P,
+        {"name": "text", "template": "text", "prompts": "text", "models": "model", "csv": "file"},
+        base={"prompts": "a fox", "models": "google/nano-banana"},
+    ),
+    "batch-start": Entry(
+        P,
+        {"name": "text", "template": "text", "prompts": "text", "models": "model", "request_key": "uuid"},
+        base={"prompts": "a fox", "models": "google/nano-banana"},
+    ),
+    "compare-new": Entry(G, {"prompt": "text", "model": "model", "models": "model"}),
+    "compare-check": Entry(P, COMPARE_FORM, base=COMPARE_BASE),
+    "compare-start": Entry(P, {**COMPARE_FORM, "request_key": "uuid"}, base=COMPARE_BASE),
+    "batch": Entry(G),
+    "batch-pause": Entry(P, acts=True),
+    "batch-resume": Entry(P, acts=True),
+    "batch-retry": Entry(P, acts=True),
+    "batch-zip": Entry(P),
     # chat
     "chat": Entry(G, {"attach": "id:reference"}),
     "chat-list": Entry(G, {"current": "id:conversation", "q": "text"}),

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kiestudio.agent.models import Plan, ToolCall
 from kiestudio.agent.services import toolcalls_open
+from kiestudio.batches.models import Batch
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.gallery.models import Collection, Rating
 from kiestudio.gallery.services import tags_add
@@ -37,6 +38,8 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "generation-cancel": ("generation", "post"),
     "generation-retry": ("generation", "post"),
     "generation-delete": ("generation", "post"),
+    "queue-move": ("generation", "post"),
+    "queue-cancel": ("generation", "post"),
     "asset-file": ("asset", "get"),
     "asset-thumb": ("asset", "get"),
     "reference-file": ("reference", "get"),
@@ -63,6 +66,12 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "collection-delete": ("collection", "post"),
     "collection-remove": ("collection", "post"),
     "collection-cover": ("collection", "post"),
+    # batches
+    "batch": ("batch", "get"),
+    "batch-pause": ("batch", "post"),
+    "batch-resume": ("batch", "post"),
+    "batch-retry": ("batch", "post"),
+    "batch-zip": ("batch", "post"),
     # chat tools (agent)
     "agent-cards": ("asking", "get"),
     "agent-autorun": ("asking", "post"),
@@ -136,6 +145,7 @@ def make_objects(alice) -> dict[str, object]:
     reference.file.save("ref.png", ContentFile(b"png"), save=True)
     collection = Collection.objects.create(workspace=workspace, name="Moodboard")
     [tag, _] = tags_add(generations=[generation], user=alice, name="Dusk")
+    batch = Batch.objects.create(workspace=workspace, created_by=alice, name="Boats", source=Batch.Source.LIST)
     persona = SunoPersona.objects.create(
         workspace=workspace, created_by=alice, persona_id="p1", name="Crooner", description="Soft", audio_id="a1"
     )
@@ -195,6 +205,7 @@ def make_objects(alice) -> dict[str, object]:
         "prompt": generation.prompt,
         "collection": collection,
         "tag": tag,
+        "batch": batch,
         "persona": persona,
         "conversation": conversation,
         "message": reply,
@@ -235,6 +246,7 @@ def test_a_member_of_another_workspace_gets_404(client, charlie, objects, name):
     assert generation.deleted_at is None and not generation.favorites.exists()
     assert Membership.objects.filter(pk=objects["membership"].pk, role=Role.OWNER, monthly_cap=None).exists()
     assert Collection.objects.filter(pk=objects["collection"].pk, name="Moodboard", cover=None).exists()
+    assert Batch.objects.filter(pk=objects["batch"].pk, paused_at=None).exists()
     assert not Rating.objects.exists() and list(generation.tags.values_list("name", flat=True)) == ["Dusk"]
     assert SunoPersona.objects.filter(pk=objects["persona"].pk).exists()
     assert Conversation.objects.filter(pk=objects["conversation"].pk, pinned_at=None).exists()

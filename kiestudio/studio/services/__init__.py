@@ -15,6 +15,8 @@ Read the modules in the order a generation lives:
 6. ``callbacks``: Kie's callbacks.
 7. ``followups`` and ``suno``: actions on a finished result; ``prompts``: the prompt library; ``trash``: put
    aside, restored, purged with the files (``kiestudio/studio/files.py``).
+8. ``queue``: the workspace's queue in the creator's hands: pause and resume, hold, reorder, cancel what waits,
+   and estimated start and finish times.
 
 This package's names are the public API; import them from here.
 """
@@ -55,6 +57,17 @@ from kiestudio.studio.services.plan import (
     generation_plan,
 )
 from kiestudio.studio.services.prompts import prompt_record, prompt_save
+from kiestudio.studio.services.queue import (
+    QueueEntry,
+    QueueError,
+    generation_move,
+    generations_cancel_queued,
+    queue_create_limit,
+    queue_entries,
+    queue_pause,
+    queue_resume,
+    queue_size,
+)
 from kiestudio.studio.services.references import (
     REFERENCE_KIE_TTL,
     REFERENCE_MAX_BYTES,
@@ -104,6 +117,8 @@ __all__ = [
     "FollowupChoice",
     "GenerationError",
     "PlannedGeneration",
+    "QueueEntry",
+    "QueueError",
     "asset_kie_url",
     "asset_timestamped_lyrics",
     "callback_url_for",
@@ -120,10 +135,12 @@ __all__ = [
     "generation_claim",
     "generation_create",
     "generation_delete",
+    "generation_move",
     "generation_nudge",
     "generation_on_callback",
     "generation_plan",
     "generation_retry",
+    "generations_cancel_queued",
     "generations_restore",
     "generations_trash",
     "next_poll_delay",
@@ -132,6 +149,11 @@ __all__ = [
     "persona_delete",
     "prompt_record",
     "prompt_save",
+    "queue_create_limit",
+    "queue_entries",
+    "queue_pause",
+    "queue_resume",
+    "queue_size",
     "reference_from_asset",
     "reference_kie_url",
     "style_boost",

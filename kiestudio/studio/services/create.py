@@ -38,13 +38,15 @@ def generation_create(
     parent_asset: Asset | None = None,
     action: str = "",
     parent_media_field: str = "",
+    dispatch: bool = True,
 ) -> list[Generation]:
     """Create one generation per variation. Idempotent: the same form token returns the same rows, so a double
     click or a resent POST never buys a second task.
 
     With the ``membership`` of who asks, the workspace's monthly budget and their own cap are checked first
     (BudgetExceeded, before anything is spent); the check and the new rows share one transaction, with the
-    workspace row locked, so two clicks at once can't both squeeze under a limit."""
+    workspace row locked, so two clicks at once can't both squeeze under a limit. ``dispatch=False`` leaves the
+    hand-out to the caller (a batch creates hundreds of rows, then hands them out once)."""
     spec = plan.spec
     prompt_text = str(plan.inputs.get(spec.prompt_field, "")) if spec.prompt_field else ""
     keys = [uuid.uuid5(REQUEST_NAMESPACE, f"{form_token}:{i}") for i in range(plan.variations)]
@@ -103,7 +105,8 @@ def generation_create(
             )
             created.append(generation)
         # Start at once if create slots are free; otherwise the dispatcher hands them out as slots free up.
-        transaction.on_commit(lambda: dispatch_due(limit=len(created)))
+        if dispatch:  # a batch hands its rows out once, after all of them exist
+            transaction.on_commit(lambda: dispatch_due(limit=len(created)))
     return created
 
 

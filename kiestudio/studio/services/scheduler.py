@@ -71,7 +71,7 @@ def dispatch_due(*, limit: int = 50) -> int:
     slots right now, so the task queue never fills with jobs waiting for a slot while callbacks, status reads
     and storing wait behind them."""
     now = timezone.now()
-    due = _due(now).order_by("next_check_at")
+    due = _due(now).order_by("next_check_at", "pk")  # the queue's order (rows of one click share a time)
     handed = sum(
         1
         for pk in due.exclude(status=Status.QUEUED).values_list("pk", flat=True)[:limit]
@@ -89,7 +89,9 @@ def dispatch_due(*, limit: int = 50) -> int:
         in_flight[account(workspace_id)] = in_flight.get(account(workspace_id), 0) + 1
     free: dict[str, int] = {}
     submits = 0
-    for pk, workspace_id in due.filter(status=Status.QUEUED).values_list("pk", "workspace_id")[: limit * 4]:
+    # A held row (its batch paused) or a paused workspace's queue waits; everything else goes in queue order.
+    sendable = due.filter(status=Status.QUEUED, held_at__isnull=True, workspace__queue_paused_at__isnull=True)
+    for pk, workspace_id in sendable.values_list("pk", "workspace_id")[: limit * 4]:
         name = account(workspace_id)
         if name not in free:
             free[name] = _free_create_slots(workspace_kie_key(workspace_id)) - in_flight.get(name, 0)

@@ -82,6 +82,10 @@ def generation_advance(*, generation_id: int, token: str | None) -> str:
 
 
 def _submit(generation: Generation, lease: uuid.UUID) -> str:
+    if generation.held_at is not None or generation.workspace.queue_paused_at is not None:
+        # Paused after the dispatcher handed it out: it goes back to its place in the queue, unsent.
+        Generation.objects.filter(pk=generation.pk, lease_token=lease).update(lease_until=None)
+        return "held"
     spec = get_model(generation.model_key)
     if spec.operation == "veo_1080p":
         return _submit_1080p(generation, lease, spec)

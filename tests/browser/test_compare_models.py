@@ -1,0 +1,84 @@
+"""Compare models in Chromium: from Generate's "Compare models" link, one prompt on three image models and Flux
+Kontext Pro (whose ratio field is "aspectRatio"); the total shown before Run is what the four generations hold;
+the batch page fills live and "Open the comparison" shows the four side by side."""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from kiestudio.batches.models import Batch
+from kiestudio.studio.models import Generation
+
+SHOTS = os.environ.get("KIE_SCREENSHOTS")  # a folder to keep screenshots in, when looking at the UI by eye
+
+
+def _shot(page: Page, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_prompt_on_four_models_priced_run_and_compared(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice, studio_worker
+):
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{asgi_live_server}/generate/?model=flux-kontext/pro")
+    page.get_by_role("link", name="Compare models").click()
+    expect(page.get_by_role("heading", name="Compare models", level=1)).to_be_visible()
+    expect(page.get_by_label("Model 1")).to_have_value("flux-kontext/pro")
+
+    page.get_by_label("Prompt").fill("A lighthouse on a cliff at dusk, waves below")
+    for slot, name in ((2, "Nano Banana"), (3, "Seedream 4.5"), (4, "Imagen 4 Fast")):
+        page.get_by_label(f"Model {slot}").select_option(label=name)
+    # The shared settings follow the chosen models (each change re-checks them): 21:9 is Flux's and Seedream's.
+    ratio = page.get_by_label("Aspect ratio")
+    expect(ratio.locator("option[value='21:9']")).to_have_count(1)
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+    ratio.select_option("21:9")
+    page.get_by_role("button", name="Check prices").click()
+
+    preview = page.locator("#compare-preview")
+    expect(preview.locator("tbody tr")).to_have_count(4)
+    expect(preview).to_contain_text("Aspect ratio (aspectRatio): 21:9")
+    expect(preview.locator(".compare-note")).to_have_text(["Imagen 4 Fast has no aspect ratio 21:9; it uses 16:9."])
+    total = Decimal(preview.locator(".compare-total").inner_text().replace(",", ""))
+    run = page.get_by_role("button", name=re.compile(r"^Run 4 models · .+ credits$"))
+    expect(run).to_contain_text(f"· {preview.locator('.compare-total').inner_text()} credits")
+    assert not Generation.objects.exists()  # nothing bought yet
+    _shot(page, "compare-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    _shot(page, "compare-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    run.click()
+    expect(page.get_by_role("heading", name="A lighthouse on a cliff at dusk, waves below")).to_be_visible()
+    batch = Batch.objects.get()
+    assert batch.source == Batch.Source.COMPARE
+    generations = list(Generation.objects.order_by("batch_item__line"))
+    assert [g.model_key for g in generations] == [
+        "flux-kontext/pro",
+        "google/nano-banana",
+        "seedream/4.5-text-to-image",
+        "google/imagen4-fast",
+    ]
+    assert sum(g.credits_estimated for g in generations) == total
+    assert generations[0].inputs["aspectRatio"] == "21:9" and generations[3].inputs["aspect_ratio"] == "16:9"
+
+    # The page polls while anything runs: the rows fill and the comparison opens once all four are done.
+    expect(page.locator(".batch-counts")).to_contain_text("4 of 4 done", timeout=30_000)
+    expect(page.locator(".batch-thumb")).to_have_count(4)
+    page.get_by_role("link", name="Open the comparison").click()
+    items = page.locator(".compare-grid .compare-item")
+    expect(items).to_have_count(4)
+    expect(items.locator("img")).to_have_count(4)
+    expect(page.locator(".compare-title")).to_have_text(
+        ["Flux Kontext Pro", "Nano Banana", "Seedream 4.5", "Imagen 4 Fast"]
+    )
+    tops = [box["y"] for box in (item.bounding_box() for item in items.all()) if box]
+    assert len(tops) == 4 and max(tops) - min(tops) < 1  # side by side, on one row
