@@ -264,6 +264,7 @@ def compare_create(
     preview: Preview,
     prompt: str,
     request_key: uuid.UUID,
+    blind: bool = False,
 ) -> Batch:
     """Buy the comparison: every model's job or none (a comparison with a model missing isn't one), within the
     budget and cap, once per ``request_key``; named after the prompt."""
@@ -283,4 +284,5 @@ def compare_create(
         template=prompt,
         model_keys=[job.spec.key for job in preview.jobs if job.spec],
         request_key=request_key,
+        blind=blind,
     )

@@ -25,6 +25,7 @@ def _inputs(data) -> dict[str, object]:
         "prompt": data.get("prompt", "")[:MAX_PROMPT],
         "model_keys": [key[:120] for key in data.getlist("models")[: MAX_MODELS + 1] if key][:8],
         "shared": {key: data.get(key, "")[:40] for key in compare.CONCEPT_KEYS},
+        "blind": data.get("blind") == "on",
     }
 
 
@@ -119,6 +120,7 @@ def compare_start(request: AuthedHttpRequest) -> HttpResponse:
             preview=preview,
             prompt=str(values["prompt"]),
             request_key=request_key,
+            blind=bool(values["blind"]),
         )
     except BatchError as exc:
         context["error"] = str(exc)

@@ -34,6 +34,8 @@ class Batch(models.Model):
     refused = models.JSONField(default=list, blank=True)  # [{"line": 4, "reason": "…"}] rows not run, and why
     credits_estimated = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     paused_at = models.DateTimeField(null=True, blank=True)
+    # A comparison judged blind: each member sees "A", "B", … until they have voted.
+    blind = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -55,3 +57,18 @@ class BatchItem(models.Model):
     class Meta:
         ordering = ["line", "pk"]
         indexes = [models.Index(fields=["batch", "line"], name="batch_item_line")]
+
+
+class Judgement(models.Model):
+    """A member's verdict on a comparison: the best result, and optionally 1–5 stars for each. One per member (a
+    second vote replaces the first); votes build the workspace's leaderboard (``judging.leaderboard``)."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="judgements")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    winner = models.ForeignKey(Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    stars = models.JSONField(default=dict, blank=True)  # {"<generation id>": 1..5}
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["batch", "user"], name="judgement_one_per_member")]

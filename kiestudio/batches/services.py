@@ -234,6 +234,7 @@ def batch_create(
     template: str = "",
     model_keys: Iterable[str] = (),
     request_key: uuid.UUID,
+    blind: bool = False,
 ) -> Batch:
     """Buy every runnable job as a generation, or none: the whole batch is checked against the budget and the
     member's cap first (refused with the amount over), then each row again as it is created. The same
@@ -267,6 +268,7 @@ def batch_create(
                 dict(pair) for pair in dict.fromkeys((("line", j.line), ("reason", j.reason)) for j in preview.refused)
             ],
             credits_estimated=total,
+            blind=blind,
         )
         items = []
         for job in jobs:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, include, path
 
-from kiestudio.batches import compare_views, views
+from kiestudio.batches import compare_views, judging_views, views
 
 batch_urls: list[URLPattern] = [
     path("", views.batches, name="batches"),
@@ -17,6 +17,8 @@ batch_urls: list[URLPattern] = [
     path("<int:batch_id>/resume/", views.batch_resume, name="batch-resume"),
     path("<int:batch_id>/retry/", views.batch_retry, name="batch-retry"),
     path("<int:batch_id>/zip/", views.batch_zip, name="batch-zip"),
+    path("<int:batch_id>/judge/", judging_views.comparison_judge, name="comparison-judge"),
+    path("leaderboard/", judging_views.leaderboard, name="leaderboard"),
 ]
 
 urlpatterns = [path("batches/", include(batch_urls))]

@@ -13,7 +13,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from kiestudio.batches import services
-from kiestudio.batches.models import Batch, BatchItem
+from kiestudio.batches.models import Batch, BatchItem, Judgement
 from kiestudio.batches.rows import RowsError, rows_from_csv, rows_from_list, template_variables
 from kiestudio.core.http import AuthedHttpRequest
 from kiestudio.core.params import parse_optional_id
@@ -147,7 +147,7 @@ def _default_name(preview: services.Preview) -> str:
     return f"{first[:60]}…" if len(first) > 60 else (first or "Batch")
 
 
-def _batch_context(batch: Batch) -> dict[str, object]:
+def _batch_context(batch: Batch, user) -> dict[str, object]:
     # A row run again counts once, by its latest attempt.
     current = BatchItem.objects.filter(batch=batch, generation__retries__isnull=True)
     items = list(
@@ -162,11 +162,15 @@ def _batch_context(batch: Batch) -> dict[str, object]:
     canceled = counts.get(Status.CANCELED, 0)
     pending = sum(counts.get(s, 0) for s in PENDING)
     total = len(items)
+    # A blind comparison keeps its models' names from a member until that member has voted.
+    reveal = not batch.blind or Judgement.objects.filter(batch=batch, user=user).exists()
     compare_url = ""
-    if batch.source == Batch.Source.COMPARE and total and not pending:
+    if batch.source == Batch.Source.COMPARE and total and not pending and reveal:
         ids = urlencode([("ids", item.generation_id) for item in items])  # in the models' order (their lines)
         compare_url = f"{reverse('gallery-compare')}?{ids}"
     return {
+        "reveal": reveal,
+        "judgeable": batch.source == Batch.Source.COMPARE and done >= 2,
         "compare_url": compare_url,
         "batch": batch,
         "items": items,
@@ -195,7 +199,7 @@ def batches(request: HttpRequest) -> HttpResponse:
 @login_required
 def batch_detail(request: AuthedHttpRequest, batch_id: int) -> HttpResponse:
     batch = get_for_workspace(request, Batch, pk=batch_id)
-    context = _batch_context(batch)
+    context = _batch_context(batch, request.user)
     if request.htmx:
         return render(request, "batches/detail.html#progress", context)
     return render(request, "batches/detail.html", context)

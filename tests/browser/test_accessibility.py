@@ -268,3 +268,64 @@ def test_the_organising_controls_and_new_settings_pass_axe_and_work_by_keyboard(
     page.keyboard.press("Enter")
     expect(page.locator(".invitation-list")).to_contain_text("0 of 5 used")
     assert Invitation.objects.get(max_uses=5).uses == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_and_compare_pages_pass_axe_and_work_by_keyboard(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice, studio_worker, tmp_path
+):
+    """New batch (with the checked rows, one refused), a running batch's page, the batch list, and Compare models
+    with its priced preview: axe in light and dark at a desktop and a phone; the batch form by keyboard alone."""
+    page = signed_in_page
+    base = asgi_live_server
+    problems: list[str] = []
+
+    def check_rows() -> None:
+        page.goto(f"{base}/batches/new/")
+        page.get_by_label("Prompt template").fill("A {subject}, soft light")
+        page.get_by_label("Model 1").select_option(label="Nano Banana")
+        page.get_by_label("Rows, one per line").fill("a paper boat\nstyle: ink\na lighthouse")
+        page.get_by_role("button", name="Check the rows").click()
+        expect(page.locator("#batch-preview .batch-reason")).to_have_count(1)
+
+    def check_prices() -> None:
+        page.goto(f"{base}/batches/compare/new/?model=google/nano-banana")
+        page.get_by_label("Prompt", exact=True).fill("A lighthouse at dusk")
+        page.get_by_label("Model 2").select_option(label="Imagen 4 Fast")
+        page.get_by_role("button", name="Check prices").click()
+        expect(page.get_by_role("button", name=re.compile(r"^Run 2 models"))).to_be_visible()
+
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size in ({"width": 1280, "height": 800}, {"width": 390, "height": 844}):
+            page.set_viewport_size(size)
+            check_rows()
+            problems += serious(page, f"new batch, checked ({scheme}, {size['width']})")
+            check_prices()
+            problems += serious(page, f"compare models, priced ({scheme}, {size['width']})")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.emulate_media(color_scheme="light")
+    check_rows()
+    page.get_by_role("button", name=re.compile(r"^Run 2 generations")).click()
+    expect(page.locator(".batch-counts")).to_contain_text("2 of 2 done", timeout=20_000)
+    problems += serious(page, "batch page")
+    page.goto(f"{base}/batches/")
+    problems += serious(page, "batch list")
+    assert not problems, "\n".join(problems)
+
+    # The batch form from the keyboard: each control in order, then Enter on "Check the rows".
+    page.goto(f"{base}/batches/new/")
+    page.get_by_label("Name").focus()
+    order = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("() => document.activeElement.id || document.activeElement.textContent.trim()"))
+    assert order[:6] == [
+        "batch-template",
+        "batch-model-1",
+        "batch-model-2",
+        "batch-model-3",
+        "batch-model-4",
+        "batch-prompts",
+    ], order
+    assert "batch-csv" in order and "Check the rows" in order, order

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from kiestudio.batches.models import Batch
 from kiestudio.studio.models import Generation
+from tests.browser.test_accessibility import serious
 
 SHOTS = os.environ.get("KIE_SCREENSHOTS")  # a folder to keep screenshots in, when looking at the UI by eye
 
@@ -82,3 +83,52 @@ def test_one_prompt_on_four_models_priced_run_and_compared(
     )
     tops = [box["y"] for box in (item.bounding_box() for item in items.all()) if box]
     assert len(tops) == 4 and max(tops) - min(tops) < 1  # side by side, on one row
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_blind_vote_reveals_the_names_and_moves_the_leaderboard(
+    signed_in_page: Page, asgi_live_server: str, kie_sim, alice, studio_worker
+):
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{asgi_live_server}/batches/leaderboard/")
+    expect(page.get_by_text("No votes yet")).to_be_visible()
+
+    page.goto(f"{asgi_live_server}/batches/compare/new/?model=google/nano-banana")
+    page.get_by_label("Prompt").fill("A paper boat on a still lake")
+    page.get_by_label("Model 2").select_option(label="Imagen 4 Fast")
+    page.get_by_label("Model 3").select_option(label="Seedream 4.5")
+    page.get_by_label(re.compile("Judge it blind")).check()
+    page.get_by_role("button", name="Check prices").click()
+    page.get_by_role("button", name=re.compile(r"^Run 3 models")).click()
+    batch = Batch.objects.get()
+    assert batch.blind
+    judge = page.get_by_role("link", name="Judge it blind")
+    expect(judge).to_be_visible(timeout=30_000)
+    expect(page.locator(".batch-table")).not_to_contain_text("Imagen 4 Fast")
+    judge.click()
+
+    items = page.locator(".judge-item")
+    expect(items).to_have_count(3)
+    expect(page.locator("main")).not_to_contain_text("Nano Banana")
+    expect(page.locator("[data-model-name]")).to_have_count(0)
+    _shot(page, "judge-blind")
+    # B is the second model chosen: Imagen 4 Fast, which the judge can't see yet.
+    items.nth(1).get_by_label("Best").check()
+    items.nth(1).get_by_label("Stars for B").select_option("5")
+    page.get_by_role("button", name="Vote").click()
+    expect(page.locator("[data-model-name]")).to_have_count(3)
+    expect(items.nth(1).locator("[data-model-name]")).to_have_text("Imagen 4 Fast")
+    expect(page.get_by_role("button", name="Change my vote")).to_be_visible()
+    _shot(page, "judge-after-vote")
+    assert not serious(page, "judge page, after the vote")
+
+    page.get_by_role("link", name="Leaderboard").click()
+    rows = page.locator("table.leaderboard tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("Imagen 4 Fast")
+    # 1000 + 16 (a win at equal ratings) + 15.3 (a win when already ahead): 1031.
+    expect(rows.first.locator("td").nth(2)).to_have_text("1031")
+    expect(rows.first.locator("td").nth(5)).to_have_text("5.0")
+    _shot(page, "leaderboard")
+    assert not serious(page, "leaderboard")

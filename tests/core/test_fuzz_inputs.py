@@ -252,6 +252,8 @@ URLS: dict[str, Entry] = {
     "batch-resume": Entry(P, acts=True),
     "batch-retry": Entry(P, acts=True),
     "batch-zip": Entry(P),
+    "comparison-judge": Entry(P, {"winner": "id:generation"}),
+    "leaderboard": Entry(G, {"tag": "id:tag", "member": "id:user"}),
     # chat
     "chat": Entry(G, {"attach": "id:reference"}),
     "chat-list": Entry(G, {"current": "id:conversation", "q": "text"}),

@@ -72,6 +72,7 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "batch-resume": ("batch", "post"),
     "batch-retry": ("batch", "post"),
     "batch-zip": ("batch", "post"),
+    "comparison-judge": ("batch", "post"),
     # chat tools (agent)
     "agent-cards": ("asking", "get"),
     "agent-autorun": ("asking", "post"),
