@@ -145,6 +145,9 @@ def test_the_sweeper_picks_up_what_a_lost_nudge_left(chat_sim, alice, monkeypatc
     assert len([e for e in chat_sim.sim.log.entries if e.kind == "create"]) == 9
     tasks.agent_sweep_task()  # nothing left to do: nothing bought again
     assert len([e for e in chat_sim.sim.log.entries if e.kind == "create"]) == 9
+    # The plan ended and the model carries on by itself: let that reply finish before the test's database goes
+    # (on PostgreSQL its writes and the teardown's flush deadlocked).
+    assert following(plan.call.message).status == Message.Status.COMPLETE
 
 
 def test_a_steps_prompt_is_the_creators_to_change_before_approval(chat_sim, alice):

@@ -1,6 +1,7 @@
 """A restart of every process in the middle of a 50-row batch: the web process and both workers are killed with
 SIGKILL while part of the batch has been sent and part still waits (and, on the PostgreSQL + Redis leg, Redis is
-flushed: broker, cache and limiter), then started again. No row is lost, and Kie sees exactly one create per row."""
+flushed: broker, cache and limiter), then started again. No row is lost, and none is bought twice: Kie sees one
+create per row (one fewer for a row whose worker died mid-send, which stays UNKNOWN and is never resent)."""
 
 from __future__ import annotations
 
@@ -77,8 +78,12 @@ def test_restarting_every_process_mid_batch_loses_no_row_and_buys_none_twice(kie
     assert all(g.status in (Status.SUCCEEDED, Status.UNKNOWN) for g in generations), [
         (g.pk, g.status, g.failure_message) for g in generations if g.status not in (Status.SUCCEEDED, Status.UNKNOWN)
     ]
+    # None bought twice. A row whose worker was killed as it sent is UNKNOWN whether or not the create reached Kie
+    # (so Kie may have one create fewer than there are rows), and it is never sent again.
     creates = [e.task_id for e in kie_sim.log.of_kind("create") if e.status == 200 and e.code in (None, 200)]
-    assert len(creates) == ROWS and len(set(creates)) == ROWS
-    assert sum(g.status == Status.SUCCEEDED for g in generations) >= ROWS - 2
+    assert len(creates) == len(set(creates)) <= ROWS
+    succeeded = [g for g in generations if g.status == Status.SUCCEEDED]
+    assert {g.kie_task_id for g in succeeded} <= set(creates) and len(succeeded) >= ROWS - 2
+    assert len(creates) >= len(succeeded)  # every success is one of Kie's creates; an unknown may be too
     prompts = sorted(g.prompt_text for g in generations)
     assert prompts == sorted(f"A paper boat no. {n}" for n in range(1, ROWS + 1))
