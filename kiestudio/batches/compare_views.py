@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kiestudio.batches import compare
 from kiestudio.batches.services import MAX_MODELS, BatchError, Preview
+from kiestudio.batches.views import form_token
 from kiestudio.core.http import AuthedHttpRequest
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.workspaces.access import current_membership, current_workspace, require_role
@@ -29,13 +30,6 @@ def _inputs(data) -> dict[str, object]:
     }
 
 
-def _token(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 def _context(request: HttpRequest, values: dict) -> dict[str, object]:
     specs = []
     for key in values["model_keys"]:
@@ -50,7 +44,7 @@ def _context(request: HttpRequest, values: dict) -> dict[str, object]:
         "model_groups": compare.comparable_models(),
         "model_slots": [*values["model_keys"], *[""] * MAX_MODELS][:MAX_MODELS],
         "concepts": [(c.key, c.label, choices[c.key], shared.get(c.key, "")) for c in compare.CONCEPTS],
-        "request_key": _token(request.POST.get("request_key", "")) or uuid.uuid4(),
+        "request_key": form_token(request.POST.get("request_key", "")) or uuid.uuid4(),
     }
 
 
@@ -107,7 +101,7 @@ def compare_check(request: AuthedHttpRequest) -> HttpResponse:
 def compare_start(request: AuthedHttpRequest) -> HttpResponse:
     values = _inputs(request.POST)
     context = _context(request, values)
-    request_key = _token(request.POST.get("request_key", ""))
+    request_key = form_token(request.POST.get("request_key", ""))
     if request_key is None:
         context["error"] = "This form was missing its token, so nothing was started. Check the prices and run again."
         return render(request, "batches/compare.html", context, status=400)

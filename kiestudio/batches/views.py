@@ -16,7 +16,7 @@ from kiestudio.batches import services
 from kiestudio.batches.models import Batch, BatchItem, Judgement
 from kiestudio.batches.rows import RowsError, rows_from_csv, rows_from_list, template_variables
 from kiestudio.core.http import AuthedHttpRequest
-from kiestudio.core.params import parse_optional_id
+from kiestudio.core.params import BadParameter, parse_optional_id, parse_uuid
 from kiestudio.gallery.services import zip_stream
 from kiestudio.kie.catalog import load_catalog
 from kiestudio.studio.models import PENDING, Asset, Generation, Prompt, Status
@@ -60,10 +60,11 @@ def _preview(request: HttpRequest, values: dict) -> tuple[services.Preview, str]
     return preview, source
 
 
-def _token(value: str) -> uuid.UUID | None:
+def form_token(value: str) -> uuid.UUID | None:
+    """The form's token (``core.params.parse_uuid``), or None when it is missing or malformed."""
     try:
-        return uuid.UUID(value)
-    except ValueError:
+        return parse_uuid(value, name="form token")
+    except BadParameter:
         return None
 
 
@@ -72,7 +73,7 @@ def _form_context(request: HttpRequest, values: dict) -> dict[str, object]:
         "values": values,
         "models": [(m.key, m.name) for m in load_catalog().originals],
         "model_slots": [*values["model_keys"], *[""] * services.MAX_MODELS][: services.MAX_MODELS],  # type: ignore[misc]
-        "request_key": _token(request.POST.get("request_key", "")) or uuid.uuid4(),
+        "request_key": form_token(request.POST.get("request_key", "")) or uuid.uuid4(),
         "library": scoped(request, Prompt).exclude(saved_name="").order_by("saved_name")[:200],
     }
 
@@ -114,7 +115,7 @@ def batch_check(request: AuthedHttpRequest) -> HttpResponse:
 def batch_start(request: AuthedHttpRequest) -> HttpResponse:
     values = _inputs(request)
     context = _form_context(request, values)
-    request_key = _token(request.POST.get("request_key", ""))
+    request_key = form_token(request.POST.get("request_key", ""))
     if request_key is None:
         context["error"] = "This form was missing its token, so nothing was started. Check the rows and run again."
         return render(request, "batches/new.html", context, status=400)
