@@ -10,13 +10,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The environment `make bench` started with. The generation bench sets Django up in-process and writes its own
+# settings (a throwaway DATABASE_URL among them) into os.environ; a child started after it must not inherit them.
+_STARTING_ENV = dict(os.environ)
 
 
 def rows_from_child(script: str, flag: str, label: str) -> list[dict[str, object]]:
     """Run ``script`` with ``flag=1`` in its environment and return the rows it printed (its other output is
     passed through); a failed child is one missed row."""
     child = subprocess.run(
-        [sys.executable, script], cwd=ROOT, env={**os.environ, flag: "1"}, capture_output=True, text=True
+        [sys.executable, script], cwd=ROOT, env={**_STARTING_ENV, flag: "1"}, capture_output=True, text=True
     )
     rows: list[dict[str, object]] = []
     for line in child.stdout.splitlines():
