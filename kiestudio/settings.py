@@ -65,11 +65,14 @@ INSTALLED_APPS = [
     "kiestudio.workspaces",
     "kiestudio.usage",
     "kiestudio.uploads",
+    "kiestudio.webhooks",
     "kiestudio.studio",
     "kiestudio.gallery",
     "kiestudio.chat",
     "kiestudio.batches",
     "kiestudio.agent",
+    "kiestudio.sharing",
+    "kiestudio.api",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,9 @@ urlpatterns = [
     path("", include("kiestudio.chat.urls")),
     path("", include("kiestudio.batches.urls")),
     path("", include("kiestudio.agent.urls")),
+    path("", include("kiestudio.sharing.urls")),
+    path("", include("kiestudio.webhooks.urls")),
+    path("", include("kiestudio.api.urls")),
 ]
 
 handler400 = "kiestudio.core.views.error_400"
