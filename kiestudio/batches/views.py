@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ from kiestudio.core.params import BadParameter, parse_optional_id, parse_uuid
 from kiestudio.gallery.services import zip_stream
 from kiestudio.kie.catalog import load_catalog
 from kiestudio.studio.models import PENDING, Asset, Generation, Prompt, Status
+from kiestudio.studio.services.queue import QueueEntry, queue_entries
 from kiestudio.usage.services import BudgetExceeded
 from kiestudio.workspaces.access import current_membership, current_workspace, get_for_workspace, require_role, scoped
 
@@ -165,6 +167,9 @@ def _batch_context(batch: Batch, user) -> dict[str, object]:
     total = len(items)
     # A blind comparison keeps its models' names from a member until that member has voted.
     reveal = not batch.blind or Judgement.objects.filter(batch=batch, user=user).exists()
+    estimates, finish = _estimates(batch, items) if pending else ({}, None)
+    for item in items:
+        item.eta = estimates.get(item.generation_id)  # type: ignore[attr-defined]
     compare_url = ""
     if batch.source == Batch.Source.COMPARE and total and not pending and reveal:
         ids = urlencode([("ids", item.generation_id) for item in items])  # in the models' order (their lines)
@@ -182,7 +187,18 @@ def _batch_context(batch: Batch, user) -> dict[str, object]:
         "pending": pending,
         "percent": round(100 * (total - pending) / total) if total else 100,
         "retryable": services.batch_retryable(batch).count(),
+        "finish": finish,
     }
+
+
+def _estimates(batch: Batch, items: list[BatchItem]) -> tuple[dict[int, QueueEntry], datetime | None]:
+    """Each waiting or running row's estimated start and finish, from the workspace's queue (the same figures as the
+    queue page), and when the whole batch should be done: None while any row of it is held or the queue is paused."""
+    mine = {item.generation_id for item in items if item.generation.status in PENDING}
+    entries = {e.generation.pk: e for e in queue_entries(workspace=batch.workspace) if e.generation.pk in mine}
+    finishes = [e.finishes_at for e in entries.values()]
+    finish = max(finishes) if finishes and len(entries) == len(mine) and None not in finishes else None
+    return entries, finish  # type: ignore[return-value]
 
 
 @require_GET

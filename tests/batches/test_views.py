@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import uuid
 
 import pytest
@@ -87,3 +88,22 @@ def test_a_viewer_cannot_start_or_pause_a_batch(client, kie_sim, alice, charlie)
     assert client.post(f"/batches/{batch.pk}/pause/").status_code == 403
     assert client.get(f"/batches/{batch.pk}/").status_code == 200  # viewers follow it
     assert not Generation.objects.exists()
+
+
+def test_the_batch_page_estimates_each_waiting_rows_start_and_the_batchs_finish(client, kie_sim, alice, settings):
+    # Four creates per window: rows 1–4 go at once, 5–8 a window later, 9 and 10 two windows later (the queue
+    # page's own figures), and the batch is done when its last row should be; none of it once the batch is paused.
+    settings.KIE_CREATE_LIMIT = 4
+    client.force_login(alice)
+    client.post("/batches/new/start/", _form(prompts="\n".join(f"a boat no. {n}" for n in range(1, 11))))
+    batch = Batch.objects.get()
+    Generation.objects.update(status="queued", create_sent_at=None, kie_task_id="")
+    page = html.unescape(client.get(f"/batches/{batch.pk}/").content.decode())
+    starts = re.findall(r'class="batch-eta small muted">starts ([^·<]+?) ·', page)
+    assert starts[:4] == ["any moment"] * 4, starts
+    assert starts[4:8] == ["in ~10 s"] * 4, starts
+    assert starts[8:] in (["in ~20 s"] * 2, ["in ~21 s"] * 2), starts  # two windows of 10.25 s, less a moment
+    assert re.search(r"all done <strong>in ~\d+ s</strong> \(estimated\)", page)
+    client.post(f"/batches/{batch.pk}/pause/")
+    page = html.unescape(client.get(f"/batches/{batch.pk}/").content.decode())
+    assert "(estimated)" not in page and "starts " not in page and "<strong>paused</strong>" in page
