@@ -23,7 +23,7 @@ from kiestudio.batches.services import (
     form_data,
     known_models,
 )
-from kiestudio.kie.catalog import FieldSpec, ModelSpec, load_catalog
+from kiestudio.kie.catalog import FieldSpec, ModelSpec, UnknownModel, get_model, load_catalog
 from kiestudio.studio.forms import GenerateForm
 from kiestudio.workspaces.models import Membership, Workspace
 
@@ -230,6 +230,77 @@ def _settings_used(spec: ModelSpec, inputs: Mapping[str, Any]) -> list[tuple[str
     return used
 
 
+@dataclass(frozen=True)
+class OwnSetting:
+    """One of a model's own settings in the comparison form (not the prompt, not a shared one): a choice, a yes/no or a
+    number, named ``o:<model key>:<field>`` so a value follows its model whichever slot it is in."""
+
+    name: str
+    label: str
+    help: str
+    choices: tuple[tuple[str, str], ...]  # (value, words); empty for a number
+    value: str  # "" keeps the model's default
+    minimum: float | int | None = None
+    maximum: float | int | None = None
+    step: str = "1"
+
+
+OWN_PREFIX = "o:"
+
+
+def own_settings(spec: ModelSpec, chosen: Mapping[str, str]) -> list[OwnSetting]:
+    """The settings of ``spec`` a comparison lets each model keep for itself, with the values ``chosen`` for it.
+    Text, files, lists and settings that depend on others' values stay on the model's defaults."""
+    shared = {f.name for concept in CONCEPTS if (f := concept_field(spec, concept)) is not None}
+    own = []
+    for f in spec.fields:
+        if f.alias_of or f.shown_when or f.name == spec.prompt_field or f.name in shared:
+            continue
+        if f.choices:
+            labels = f.choice_labels or tuple(str(c) for c in f.choices)
+            choices = tuple((str(c), str(label)) for c, label in zip(f.choices, labels, strict=False))
+        elif f.type == "boolean":
+            choices = (("true", "On"), ("false", "Off"))
+        elif f.type not in ("integer", "number"):
+            continue
+        else:
+            choices = ()
+        default = "" if f.default is None else str(f.default).lower() if f.type == "boolean" else str(f.default)
+        own.append(
+            OwnSetting(
+                name=f"{OWN_PREFIX}{spec.key}:{f.name}",
+                label=f.label,
+                help=f"Default: {dict(choices).get(default, default)}" if default else "Default: the model's choice",
+                choices=choices,
+                value=str(chosen.get(f.name, "")),
+                minimum=f.min,
+                maximum=f.max,
+                step="1" if f.type == "integer" else "any",
+            )
+        )
+    return own
+
+
+def overrides_from(data: Mapping[str, str], model_keys: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each chosen model's own settings from a posted form (``o:<model key>:<field>``); empty ones keep the default,
+    and names that aren't one of that model's own settings are ignored."""
+    wanted = set(model_keys)
+    overrides: dict[str, dict[str, str]] = {}
+    for name, value in data.items():
+        if not name.startswith(OWN_PREFIX) or not str(value).strip():
+            continue
+        key, _, field_name = name[len(OWN_PREFIX) :].rpartition(":")
+        if key in wanted:
+            overrides.setdefault(key, {})[field_name] = str(value).strip()[:40]
+    for key in list(overrides):
+        try:
+            allowed = {o.name.rpartition(":")[2] for o in own_settings(get_model(key), {})}
+        except UnknownModel:
+            allowed = set()  # the form refuses the unknown model itself
+        overrides[key] = {name: value for name, value in overrides[key].items() if name in allowed}
+    return overrides
+
+
 def compare_preview(
     *,
     workspace: Workspace,
@@ -253,6 +324,7 @@ def compare_preview(
         job = checked_job(workspace, spec, line, prompt, form_data(spec, form, values, prompt))
         job.notes = notes
         job.settings = _settings_used(spec, job.plan.inputs if job.plan else values)
+        job.own = own_settings(spec, (overrides or {}).get(spec.key, {}))
         jobs.append(job)
     return Preview(jobs)
 

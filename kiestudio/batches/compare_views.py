@@ -27,6 +27,7 @@ def _inputs(data) -> dict[str, object]:
         "model_keys": [key[:120] for key in data.getlist("models")[: MAX_MODELS + 1] if key][:8],
         "shared": {key: data.get(key, "")[:40] for key in compare.CONCEPT_KEYS},
         "blind": data.get("blind") == "on",
+        "overrides": compare.overrides_from(data, [key[:120] for key in data.getlist("models")[:MAX_MODELS] if key]),
     }
 
 
@@ -54,6 +55,7 @@ def _preview(request: HttpRequest, values: dict) -> Preview:
         prompt=str(values["prompt"]),
         model_keys=values["model_keys"],
         shared=values["shared"],
+        overrides=values["overrides"],
     )
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.http import QueryDict
@@ -52,6 +53,7 @@ class Job:
     settings: list[tuple[str, str]] = field(
         default_factory=list
     )  # a comparison's shared settings, as this model has them
+    own: list[Any] = field(default_factory=list)  # a comparison's settings this model keeps for itself (OwnSetting)
 
     @property
     def credits(self) -> Decimal:

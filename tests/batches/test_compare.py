@@ -193,3 +193,39 @@ def test_over_the_budget_nothing_is_bought(client, kie_sim, alice):
     response = client.post("/batches/compare/new/start/", _form())
     assert response.status_code == 400 and "more than this month's budget" in html.unescape(response.content.decode())
     assert not Generation.objects.exists()
+
+
+def test_each_model_keeps_its_own_settings_and_the_price_follows(client, kie_sim, alice):
+    # Seedream's quality, Imagen's seed and Flux's safety tolerance are each that model's own: set beside it after
+    # Check prices, they reach only that model's job, and the total is re-priced with them. A name that isn't one of
+    # the model's own settings is ignored; a value its form refuses stops the comparison with the model's reason.
+    client.force_login(alice)
+    own = {
+        "o:seedream/4.5-text-to-image:quality": "high",
+        "o:google/imagen4-fast:seed": "42",
+        "o:flux-kontext/pro:safetyTolerance": "1",
+        "o:google/nano-banana:prompt": "something else",
+        "o:not/a-model:seed": "1",
+    }
+    check = html.unescape(client.post("/batches/compare/new/check/", {**_form(), **own}).content.decode())
+    assert '<option value="high" selected>High</option>' in check and 'value="42"' in check
+    assert check.count("'s own settings</summary>") == 4  # each of the four models has some
+    overrides = {key: {k.rpartition(":")[2]: v} for k, v in own.items() for key in [k[2:].rpartition(":")[0]]}
+    priced = compare.compare_preview(
+        workspace=workspace_of(alice),
+        prompt="a lighthouse at dusk",
+        model_keys=IMAGES,
+        shared={"aspect_ratio": "21:9"},
+        overrides={k: v for k, v in overrides.items() if k in IMAGES and "prompt" not in v},
+    ).credits_total
+    assert f"Run 4 models · {priced.normalize():f} credits" in check
+    client.post("/batches/compare/new/start/", {**_form(), **own})
+    inputs = {g.model_key: g.inputs for g in Generation.objects.all()}
+    assert inputs["seedream/4.5-text-to-image"]["quality"] == "high" and inputs["google/imagen4-fast"]["seed"] == 42
+    assert inputs["flux-kontext/pro"]["safetyTolerance"] == 1 and "seed" not in inputs["seedream/4.5-text-to-image"]
+    assert {g["prompt"] for g in inputs.values()} == {"a lighthouse at dusk"}
+    Generation.objects.all().delete()
+    Batch.objects.all().delete()
+    refused = client.post("/batches/compare/new/start/", {**_form(), "o:google/imagen4-fast:seed": "a lot"})
+    assert refused.status_code == 400 and not Generation.objects.exists()
+    assert "Imagen 4 Fast can't run this: " in html.unescape(refused.content.decode())
