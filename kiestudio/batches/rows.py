@@ -8,47 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
+
+from kiestudio.studio.prompt_templates import fill, template_variables
+from kiestudio.studio.prompt_templates import variable_key as _key
 
 MAX_ROWS = 500
 MAX_CSV_BYTES = 2 * 1024 * 1024
-VARIABLE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_ ]{0,39}?)\s*(?:=([^{}]{0,200}))?\}")
 
 
 class RowsError(Exception):
     """The whole input can't be read (no rows, too many, not a CSV); the message is safe to show."""
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    default: str | None  # None: every row must give a value
-
-
-def template_variables(template: str) -> list[Variable]:
-    """The ``{name}`` and ``{name=default}`` placeholders of a template, in order, each once."""
-    found: dict[str, Variable] = {}
-    for match in VARIABLE.finditer(template):
-        name = _key(match[1])
-        if name not in found:
-            found[name] = Variable(name, match[2].strip() if match[2] is not None else None)
-    return list(found.values())
-
-
-def _key(name: str) -> str:
-    """A variable's or column's name as compared: case and spaces don't matter ("Subject " is "subject")."""
-    return "_".join(name.lower().split())
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """The template with each variable replaced by the row's value, else its default (callers check first)."""
-
-    def one(match: re.Match[str]) -> str:
-        value = values.get(_key(match[1]), "")
-        return value if value != "" else (match[2] or "").strip()
-
-    return " ".join(VARIABLE.sub(one, template).split())
 
 
 @dataclass

@@ -196,9 +196,8 @@ def _estimates(batch: Batch, items: list[BatchItem]) -> tuple[dict[int, QueueEnt
     queue page), and when the whole batch should be done: None while any row of it is held or the queue is paused."""
     mine = {item.generation_id for item in items if item.generation.status in PENDING}
     entries = {e.generation.pk: e for e in queue_entries(workspace=batch.workspace) if e.generation.pk in mine}
-    finishes = [e.finishes_at for e in entries.values()]
-    finish = max(finishes) if finishes and len(entries) == len(mine) and None not in finishes else None
-    return entries, finish  # type: ignore[return-value]
+    finishes = [e.finishes_at for e in entries.values() if e.finishes_at is not None]
+    return entries, (max(finishes) if finishes and len(finishes) == len(mine) else None)
 
 
 @require_GET

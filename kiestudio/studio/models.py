@@ -7,7 +7,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
+from kiestudio.studio.prompt_templates import Variable, template_variables
 from kiestudio.workspaces.models import Workspace
 
 
@@ -69,6 +71,11 @@ class Prompt(models.Model):
 
     def __str__(self) -> str:
         return self.saved_name or self.text[:60]
+
+    @cached_property
+    def variables(self) -> list[Variable]:
+        """Its ``{variables}``, if it is a template: a batch fills them, one row per generation."""
+        return template_variables(self.text)
 
     @staticmethod
     def normalise(text: str) -> str:

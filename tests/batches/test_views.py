@@ -107,3 +107,26 @@ def test_the_batch_page_estimates_each_waiting_rows_start_and_the_batchs_finish(
     client.post(f"/batches/{batch.pk}/pause/")
     page = html.unescape(client.get(f"/batches/{batch.pk}/").content.decode())
     assert "(estimated)" not in page and "starts " not in page and "<strong>paused</strong>" in page
+
+
+def test_the_prompt_library_shows_a_templates_variables_and_runs_it_as_a_batch(client, kie_sim, alice, charlie):
+    team = workspace_of(alice)
+    template = Prompt.objects.create(
+        workspace=team, text="A {subject} in {Style=watercolour}, {subject} again", text_hash="t", saved_name="Scenes"
+    )
+    Prompt.objects.create(workspace=team, text="A plain prompt", text_hash="p", saved_name="Plain")
+    client.force_login(alice)
+    for url in ("/prompts/", f"/prompts/{template.pk}/"):
+        page = html.unescape(client.get(url).content.decode())
+        chips = re.findall(
+            r'<span class="variable-chip"><code>\{(\w+)\}</code> <span class="muted">([^<]+)</span>', page
+        )
+        assert chips == [("subject", "needed in each row"), ("style", "default “watercolour”")], (url, chips)
+        assert page.count("Run as a batch</a>") == 1 and f'href="/batches/new/?prompt={template.pk}"' in page
+    batch_form = client.get(f"/batches/new/?prompt={template.pk}").content.decode()
+    assert "A {subject} in {Style=watercolour}, {subject} again</textarea>" in batch_form
+    Membership.objects.create(workspace=team, user=charlie, role=Role.VIEWER)
+    client.force_login(charlie)
+    client.post("/workspaces/switch/", {"workspace": team.pk})
+    page = client.get("/prompts/").content.decode()
+    assert 'class="variable-chip"' in page and "Run as a batch" not in page  # a viewer sees it, can't run it
