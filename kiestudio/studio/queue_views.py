@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -62,6 +62,13 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:  # the page's poll
         return render(request, "studio/queue.html#queue", _context(request))
     return render(request, "studio/queue.html", _context(request))
+
+
+@require_GET
+@login_required
+def queue_badge(request: HttpRequest) -> HttpResponse:
+    """The nav's count, fetched again when the page starts or finishes a job (and every so often while any waits)."""
+    return render(request, "studio/_queue_badge.html", {"count": services.queue_size(current_workspace(request))})
 
 
 @require_POST

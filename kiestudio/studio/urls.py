@@ -51,6 +51,7 @@ reference_urls: list[URLPattern] = [
 # The workspace's queue: what waits and runs; pause and resume it, reorder or cancel what waits.
 queue_urls: list[URLPattern] = [
     path("", queue_views.queue, name="queue"),
+    path("badge/", queue_views.queue_badge, name="queue-badge"),
     path("pause/", queue_views.queue_pause, name="queue-pause"),
     path("resume/", queue_views.queue_resume, name="queue-resume"),
     path("<int:pk>/move/", queue_views.queue_move, name="queue-move"),

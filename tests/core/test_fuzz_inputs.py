@@ -182,6 +182,7 @@ URLS: dict[str, Entry] = {
     "generation-retry": Entry(P, acts=True),
     "generation-delete": Entry(P, acts=True),
     "queue": Entry(G),
+    "queue-badge": Entry(G),
     "queue-pause": Entry(P, acts=True),
     "queue-resume": Entry(P, acts=True),
     "queue-move": Entry(P, {"direction": "choice"}),

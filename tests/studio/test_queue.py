@@ -197,3 +197,18 @@ def test_running_jobs_come_first_with_their_estimated_finish(alice):
     assert services.queue_size(workspace) == 2
     Generation.objects.filter(pk=waiting.pk).update(status=Status.CANCELED)
     assert services.queue_size(workspace) == 1 == Generation.objects.filter(status__in=PENDING).count()
+
+
+def test_the_navs_count_is_fetched_again_when_the_page_starts_or_finishes_a_job(client, kie_sim, alice):
+    # The badge asks again on the page's own "generated" and "settled" events, and every 15 s only while some job
+    # waits or runs (a quiet workspace polls nothing).
+    client.force_login(alice)
+    quiet = client.get("/queue/badge/").content.decode()
+    assert 'id="queue-badge"' in quiet and " hidden>" in quiet and "every 15s" not in quiet
+    assert 'hx-trigger="kie:generated from:body, kie:settled from:body"' in quiet
+    paused(alice)
+    create(alice, variations=3, prompt="Three foxes")
+    busy = client.get("/queue/badge/").content.decode()
+    assert ">3<" in busy and " hidden" not in busy and "kie:settled from:body, every 15s" in busy
+    page = client.get("/generate/").content.decode()
+    assert 'hx-get="/queue/badge/"' in page  # the nav's badge is the same fragment
