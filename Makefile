@@ -25,6 +25,8 @@ run: install
 	@$(PY) manage.py migrate --noinput
 	@$(PY) manage.py runstudio --port $(PORT)
 
+PYTEST_ARGS ?= --durations=25
+
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
