@@ -30,6 +30,7 @@ ROW_TOKEN = "__n__"  # in the empty row's ids: items.js puts each new row's own 
 JSON_DEPTH = 16
 JSON_BYTES = 100_000
 BOX_SIDES = ("Left", "Top", "Right", "Bottom")
+MEDIA_TYPES = {"image_urls": "image", "video_urls": "video"}  # an entry's files: the kind of file each list takes
 
 
 def placeholder_ids(value: Any) -> list[int]:
@@ -46,7 +47,7 @@ def placeholder_ids(value: Any) -> list[int]:
 
 def picture_lists(spec_field: FieldSpec, value: Any) -> Iterable[tuple[int, ItemFieldSpec, list[str]]]:
     """``(position, sub-field, values)`` for each list of pictures in the entries of ``value`` (parsed)."""
-    subs = [sub for sub in spec_field.item_fields if sub.type == "image_urls"]
+    subs = [sub for sub in spec_field.item_fields if sub.type in MEDIA_TYPES]
     if not subs or not isinstance(value, list) or spec_field.item_shape != "object":
         return
     for position, item in enumerate(value, start=1):
@@ -61,7 +62,7 @@ def picture_lists(spec_field: FieldSpec, value: Any) -> Iterable[tuple[int, Item
 
 
 def has_pictures(spec_field: FieldSpec) -> bool:
-    return any(sub.type == "image_urls" for sub in spec_field.item_fields)
+    return any(sub.type in MEDIA_TYPES for sub in spec_field.item_fields)
 
 
 @dataclass
@@ -161,7 +162,7 @@ class ItemsWidget(forms.Textarea):
                 (f"{sub_id}-{side.lower()}", side, _text(sides[i]) if i < len(sides) else "")
                 for i, side in enumerate(BOX_SIDES)
             ]
-        elif sub.type == "image_urls":
+        elif sub.type in MEDIA_TYPES:
             control.zone, control.missing = self._zone(name, sub_id, sub, value)
         elif sub.type == "percent":
             control.value = _text(value).strip().removesuffix("%")
@@ -179,11 +180,12 @@ class ItemsWidget(forms.Textarea):
         found = [self.references[i] for i in ids if i is not None and i in self.references]
         links = [p for p, i in zip(pictures, ids, strict=True) if i is None]
         input_name = uploads.item_input_name(name, sub.name)
+        kind = MEDIA_TYPES[sub.type]
         zone = self.picture_box(
-            kind="image",
+            kind=kind,
             multiple=True,
             max_items=sub.max_items,
-            rules=uploads.rules_for("image", self.model_key, input_name),
+            rules=uploads.rules_for(kind, self.model_key, input_name),
             model_key=self.model_key,
             linkable=True,
         )
@@ -214,13 +216,15 @@ def item_media_problems(
     problems = []
     for position, sub, pictures in picture_lists(spec_field, value):
         where = f"{spec_field.item_label} {position}"
-        rules = uploads.rules_for("image", spec, uploads.item_input_name(spec_field.name, sub.name))
+        kind = MEDIA_TYPES[sub.type]
+        rules = uploads.rules_for(kind, spec, uploads.item_input_name(spec_field.name, sub.name))
         for picture in pictures:
             rid = Reference.id_in_placeholder(picture)
             if rid is not None:
                 reference = references.get(rid)
-                if reference is None:
-                    problems.append(f"{where}: a picture you chose is no longer available. Choose it again.")
+                if reference is None or reference.kind != kind:
+                    noun = "picture" if kind == "image" else kind
+                    problems.append(f"{where}: a {noun} you chose is no longer available. Choose it again.")
                 elif problem := uploads.reference_problem(reference, rules):
                     problems.append(f"{where}: {problem}")
                 continue
@@ -236,7 +240,8 @@ def fetch_references(workspace: Any, spec_field: FieldSpec, value: Any) -> dict[
     ids = [rid for _, _, pictures in picture_lists(spec_field, value) for rid in placeholder_ids(pictures)]
     if not ids or workspace is None:
         return {}
-    return {r.pk: r for r in Reference.objects.filter(workspace=workspace, kind="image", pk__in=ids)}
+    kinds = set(MEDIA_TYPES.values())
+    return {r.pk: r for r in Reference.objects.filter(workspace=workspace, kind__in=kinds, pk__in=ids)}
 
 
 def parse_items_value(value: Any) -> Any:

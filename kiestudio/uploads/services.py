@@ -209,7 +209,7 @@ def _input_kind(spec: ModelSpec, field_name: str) -> str | None:
     if not sub_name:
         return FIELD_KINDS.get(field.type)
     sub = next((item for item in field.item_fields if item.name == sub_name), None)
-    return "image" if sub is not None and sub.type == "image_urls" else None
+    return FIELD_KINDS.get(sub.type) if sub is not None and sub.type in ("image_urls", "video_urls") else None
 
 
 def rules_for(kind: str, spec: ModelSpec | str | None = None, field_name: str | None = None) -> MediaRules:

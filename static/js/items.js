@@ -46,7 +46,7 @@
 
   function read(sub, editor) {
     var type = sub.getAttribute("data-sub-type");
-    if (type === "image_urls") {
+    if (type === "image_urls" || type === "video_urls") {
       var zone = sub.querySelector("[data-dropzone]");
       var ours = Array.prototype.map.call(zone.querySelectorAll(".ref-item input[type=hidden]"), function (input) {
         return editor.getAttribute("data-placeholder").replace("{id}", input.value);

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from kiestudio.studio.models import Generation, Status
 from kiestudio.uploads.models import Reference
 from tests.browser.test_accessibility import AXE
+from tests.studio.media_samples import mp4_bytes
 from tests.studio.test_views import png_bytes
 
 SHOTS = [{"prompt": "a fox wakes up in its den", "duration": 2}, {"prompt": "it runs out into the snow", "duration": 3}]
@@ -91,11 +92,19 @@ def test_kling_shots_and_an_element_are_made_with_the_editor(
     element = elements.get_by_role("group", name="Element 1")
     element.get_by_label("Name").fill("dog")
     element.get_by_label("What it is").fill("a small brown dog")
-    element.locator("input[type=file]").set_input_files(files=[picture("dog-1.png"), picture("dog-2.png")])
-    expect(element.locator(".ref-item")).to_have_count(2)
+    pictures = element.locator("[data-sub=element_input_urls]")
+    pictures.locator("input[type=file]").set_input_files(files=[picture("dog-1.png"), picture("dog-2.png")])
+    expect(pictures.locator(".ref-item")).to_have_count(2)
+    # And a clip of it moving (Kie's element_input_video_urls), through the same box for videos.
+    clip = element.locator("[data-sub=element_input_video_urls]")
+    clip.locator("input[type=file]").set_input_files(
+        files=[{"name": "dog-runs.mp4", "mimeType": "video/mp4", "buffer": mp4_bytes(2.0)}]
+    )
+    expect(clip.locator(".ref-item")).to_have_count(1)
     page.wait_for_function(
         "() => { const v = JSON.parse(document.getElementById('id_kling_elements').value);"
-        " return v.length === 1 && v[0].name === 'dog' && v[0].element_input_urls.length === 2; }"
+        " return v.length === 1 && v[0].name === 'dog' && v[0].element_input_urls.length === 2"
+        " && v[0].element_input_video_urls.length === 1; }"
     )
     expect(page.locator("#estimate")).to_contain_text("credits")
     problems = serious(page, "Kling 3.0 with shots and an element")
@@ -107,18 +116,21 @@ def test_kling_shots_and_an_element_are_made_with_the_editor(
     generation = Generation.objects.get()
     assert generation.status == Status.SUCCEEDED
     assert generation.inputs["multi_shots"] is True and generation.inputs["multi_prompt"] == SHOTS
-    first, second = Reference.objects.order_by("pk")
+    first, second, video = Reference.objects.order_by("pk")
+    assert (first.kind, second.kind, video.kind) == ("image", "image", "video")
     [sent_element] = generation.inputs["kling_elements"]
     assert sent_element == {
         "name": "dog",
         "description": "a small brown dog",
         "element_input_urls": [first.placeholder, second.placeholder],
+        "element_input_video_urls": [video.placeholder],
     }
     body = kie_sim.sim.get_task(generation.kie_task_id, "market").body["input"]
     assert body["multi_prompt"] == SHOTS
     assert body["kling_elements"][0]["element_input_urls"] == [first.kie_url, second.kie_url]
+    assert body["kling_elements"][0]["element_input_video_urls"] == [video.kie_url]
 
-    # Remix: the rows come back as they were, pictures included.
+    # Remix: the rows come back as they were, pictures and clip included.
     page.goto(f"{asgi_live_server}/generate/?remix={generation.pk}")
     page.get_by_text("More options").click()
     shots = page.get_by_role("group", name="Shots")
@@ -126,7 +138,8 @@ def test_kling_shots_and_an_element_are_made_with_the_editor(
     expect(shots.get_by_role("group", name="Shot 2").get_by_label("What happens")).to_have_value(SHOTS[1]["prompt"])
     element = page.get_by_role("group", name="Element 1")
     expect(element.get_by_label("Name")).to_have_value("dog")
-    expect(element.locator(".ref-item")).to_have_count(2)
+    expect(element.locator("[data-sub=element_input_urls] .ref-item")).to_have_count(2)
+    expect(element.locator("[data-sub=element_input_video_urls] .ref-item")).to_have_count(1)
     problems += serious(page, "Kling 3.0 remixed")
     assert not problems, "\n".join(problems)
 

@@ -40,9 +40,15 @@ def test_each_json_field_of_the_catalog_describes_its_entries():
 
     elements = get_model(KLING).field("kling_elements")
     assert elements.item_label == "Element" and elements.max_items == 3
-    assert [sub.name for sub in elements.item_fields] == ["name", "description", "element_input_urls"]
-    pictures = elements.item_fields[2]
+    assert [sub.name for sub in elements.item_fields] == [
+        "name",
+        "description",
+        "element_input_urls",
+        "element_input_video_urls",  # kie-api.md: {name, description, element_input_urls[], element_input_video_urls[]}
+    ]
+    pictures, video = elements.item_fields[2:]
     assert (pictures.type, pictures.label, pictures.min_items, pictures.max_items) == ("image_urls", "Pictures", 2, 4)
+    assert (video.type, video.label, video.required, video.max_items) == ("video_urls", "Video", False, 1)
 
     lines = get_model(DIALOGUE).field("dialogue")
     voice, text = lines.item_fields
@@ -164,6 +170,15 @@ def test_elements_take_a_name_a_description_and_two_to_four_pictures():
     }
     assert errors(KLING, {"prompt": "x", "kling_elements": [dog] * 4}) == {
         "kling_elements": ["Elements allows at most 3 elements (got 4)"]
+    }
+    # An element may also bring a clip of itself (Kie's element_input_video_urls): at most one, a web address.
+    moving = {**dog, "element_input_video_urls": [URL.replace(".png", ".mp4")]}
+    assert clean(KLING, {"prompt": "x @dog", "kling_elements": [moving]})["kling_elements"] == [moving]
+    assert errors(KLING, {"prompt": "x", "kling_elements": [{**dog, "element_input_video_urls": [URL, URL]}]}) == {
+        "kling_elements": ["Element 1: Video takes at most 1 video (got 2)"]
+    }
+    assert errors(KLING, {"prompt": "x", "kling_elements": [{**dog, "element_input_video_urls": ["dog.mp4"]}]}) == {
+        "kling_elements": ["Element 1: Video: video 1 must be a web address starting with http:// or https://"]
     }
 
 

@@ -40,8 +40,8 @@ _BOUNDS = {
     "max": _NUMERIC,
     "min_length": frozenset({"text", "textarea"}),
     "max_length": frozenset({"text", "textarea"}),
-    "min_items": frozenset({"image_urls"}),
-    "max_items": frozenset({"image_urls"}),
+    "min_items": frozenset({"image_urls", "video_urls"}),
+    "max_items": frozenset({"image_urls", "video_urls"}),
 }
 _BOX_SIDES = ("left", "top", "right", "bottom")
 MAX_CHOICES_SHOWN = 12
@@ -262,7 +262,9 @@ def coerce_sub(sub: ItemFieldSpec, value: Any) -> Any:
     if kind == "colour":
         return _colour(value)
     if kind == "image_urls":
-        return _pictures(sub, value)
+        return _media(sub, value, "picture")
+    if kind == "video_urls":
+        return _media(sub, value, "video")
     if kind == "box":
         return _box(value)
     raise _Bad(f"has a type the studio doesn't know ({kind})")
@@ -339,19 +341,20 @@ def _colour(value: Any) -> str:
     return "#" + match[1].upper()
 
 
-def _pictures(sub: ItemFieldSpec, value: Any) -> list[str]:
+def _media(sub: ItemFieldSpec, value: Any, noun: str) -> list[str]:
+    """A list of files' web addresses (pictures, or videos), within the sub-field's counts."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise _Bad("must be a list of pictures")
+        raise _Bad(f"must be a list of {noun}s")
     links = [part for item in items for part in _SPLIT.split(item.strip()) if part]
     bad = [str(position) for position, link in enumerate(links, start=1) if not is_http_url(link)]
     if bad:
-        raise _Bad(f": picture {', '.join(bad)} must be a web address starting with http:// or https://")
+        raise _Bad(f": {noun} {', '.join(bad)} must be a web address starting with http:// or https://")
     count = len(links)
     if sub.min_items is not None and count < sub.min_items:
-        raise _Bad(f"needs at least {sub.min_items} picture{'s' * (sub.min_items != 1)} (got {count})")
+        raise _Bad(f"needs at least {sub.min_items} {noun}{'s' * (sub.min_items != 1)} (got {count})")
     if sub.max_items is not None and count > sub.max_items:
-        raise _Bad(f"takes at most {sub.max_items} picture{'s' * (sub.max_items != 1)} (got {count})")
+        raise _Bad(f"takes at most {sub.max_items} {noun}{'s' * (sub.max_items != 1)} (got {count})")
     return links
 
 

@@ -132,7 +132,7 @@ def sub_schema(sub: ItemFieldSpec) -> dict[str, Any]:
         schema = {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"}
     elif sub.type == "percent":
         schema = {"type": "string", "pattern": r"^\d{1,3}\.\d{2}%$"}
-    elif sub.type == "image_urls":
+    elif sub.type in ("image_urls", "video_urls"):
         schema = {"type": "array", "items": {"type": "string", "format": "uri"}}
         if sub.min_items is not None:
             schema["minItems"] = sub.min_items

@@ -234,7 +234,8 @@ FIELD_TYPES: tuple[str, ...] = (
 
 #: What one entry of a ``json`` field's list holds (``item_fields``): each sub-field's type. ``text`` is one line,
 #: ``textarea`` several; ``choice`` one of ``choices``; ``colour`` ``#RRGGBB``; ``percent`` a share written
-#: ``"40.00%"``; ``image_urls`` pictures (web addresses, or the studio's uploads); ``box`` four whole numbers (left,
+#: ``"40.00%"``; ``image_urls`` pictures and ``video_urls`` clips (web addresses, or the studio's uploads); ``box`` four
+#: whole numbers (left,
 #: top, right, bottom) in pixels.
 ITEM_TYPES: tuple[str, ...] = (
     "text",
@@ -245,6 +246,7 @@ ITEM_TYPES: tuple[str, ...] = (
     "colour",
     "percent",
     "image_urls",
+    "video_urls",
     "box",
 )
 #: How an entry goes on the wire: an object keyed by the sub-fields' names, or a list of their values in order.
