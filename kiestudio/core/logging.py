@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "request", "server_time"}
 
 # Bearer tokens, key=value pairs naming a secret, secrets in query strings, and invitation / reset / email
-# confirmation / callback tokens in URL paths (as Django's request log, runserver and uvicorn's access log print
+# confirmation / callback / share-link (``/s/<token>/``) tokens in URL paths (as Django's request log, runserver and uvicorn's access log print
 # them for every 4xx answer).
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"),
@@ -19,7 +19,7 @@ _PATTERNS = [
         r"(?i)((?:api[_-]?key|secret|token|password|authorization|hmac[_-]?key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&]+"
     ),
     re.compile(r"(?i)([?&;](?:[a-z0-9_.-]*(?:key|token|secret|signature|sig)|code)=)[^\s&;#\"']+"),
-    re.compile(r"(/(?:invite|invitations|password/reset/key|confirm-email|kie/callback)/)[^\s/?#\"']+"),
+    re.compile(r"(/(?:invite|invitations|password/reset/key|confirm-email|kie/callback|s)/)[^\s/?#\"']+"),
 ]
 
 #: Loggers that print request paths. Each gets the filter itself, so a record is redacted before any handler

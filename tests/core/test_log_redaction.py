@@ -37,6 +37,8 @@ def test_tokens_in_4xx_request_paths_are_redacted_everywhere(settings, alice, wr
     client = Client()
     assert client.get(f"/invite/{invitation}/").status_code == 410
     assert client.post(f"/kie/callback/{callback}/", "{}", content_type="application/json").status_code == 404
+    share = secrets.token_urlsafe(24)
+    assert client.get(f"/s/{share}/").status_code == 404  # a share link that doesn't open
     client.force_login(alice)
     assert client.post(f"/invite/{invitation}/").status_code == 410
     assert written and caplog.records, "the requests above were logged"
@@ -44,6 +46,7 @@ def test_tokens_in_4xx_request_paths_are_redacted_everywhere(settings, alice, wr
     assert "/invite/[redacted]/" in output
     assert invitation not in output
     assert callback not in output
+    assert share not in output and "/s/[redacted]/" in output
 
 
 @pytest.mark.django_db
