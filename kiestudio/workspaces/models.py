@@ -168,6 +168,19 @@ class AuditEvent(models.Model):
         BATCH_STARTED = "batch.started", "Started a batch"
         BATCH_PAUSED = "batch.paused", "Paused a batch"
         BATCH_RESUMED = "batch.resumed", "Resumed a batch"
+        SHARE_CREATED = "share.created", "Shared a link"
+        SHARE_REVOKED = "share.revoked", "Revoked a share link"
+        SHARE_VIEWED = "share.viewed", "Opened a share link"
+        WEBHOOK_ADDED = "webhook.added", "Added a webhook"
+        WEBHOOK_SECRET_ROLLED = "webhook.secret_rolled", "Made a new secret for a webhook"
+        WEBHOOK_PAUSED = "webhook.paused", "Paused a webhook"
+        WEBHOOK_RESUMED = "webhook.resumed", "Resumed a webhook"
+        WEBHOOK_DELETED = "webhook.deleted", "Deleted a webhook"
+        API_TOKEN_CREATED = "api.token_created", "Made an API token"
+        API_TOKEN_REVOKED = "api.token_revoked", "Revoked an API token"
+        API_GENERATION_CREATED = "api.generation_created", "Started a generation through the API"
+        API_MESSAGE_SENT = "api.message_sent", "Sent a chat message through the API"
+        MCP_TOOL_CALLED = "mcp.tool_called", "Called an MCP tool"
 
     # Kept (with the name) when the workspace itself is deleted.
     workspace = models.ForeignKey(Workspace, null=True, on_delete=models.SET_NULL, related_name="audit_events")
