@@ -50,13 +50,14 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global and not (address.is_multicast or address.is_reserved)
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, *, https_only: bool = False) -> str:
     """Refuse the URL unless its scheme is http(s) and every address its host resolves to is public.
-    Returns the host name. Hosts listed in FETCH_ALLOWED_PRIVATE_HOSTS skip the address check."""
-    return _resolve(url)[0]
+    Returns the host name. Hosts listed in FETCH_ALLOWED_PRIVATE_HOSTS skip the address check (and, with
+    ``https_only``, may be plain http; every other host must then be https)."""
+    return _resolve(url, https_only=https_only)[0]
 
 
-def _resolve(url: str) -> tuple[str, str | None]:
+def _resolve(url: str, *, https_only: bool = False) -> tuple[str, str | None]:
     """The host, and the public address to connect to (None for an explicitly allowed private host, which is
     connected to by name). Connecting to the address that was checked, rather than resolving again, means a
     name can't pass the check and then resolve somewhere private (DNS rebinding)."""
@@ -83,6 +84,8 @@ def _resolve(url: str) -> tuple[str, str | None]:
     for address in addresses:
         if not _is_public(address):
             raise BlockedURL(f"The host {host} resolves to a private address, which is not allowed.")
+    if https_only and parts.scheme != "https":
+        raise BlockedURL("Only https URLs are allowed.")
     return host, str(addresses[0])
 
 
@@ -104,6 +107,19 @@ def _pinned(url: str, address: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def _pin(url: str, host: str, address: str | None, headers: dict[str, str]) -> tuple[str, dict[str, object]]:
+    """The URL to connect to (the checked address, not the name again) and the request's extensions; sets the
+    Host header to the real one."""
+    if address is None:
+        return url, {}
+    parts = urlsplit(url)
+    headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
+    extensions: dict[str, object] = {}
+    if parts.scheme == "https":
+        extensions["sni_hostname"] = host  # SNI and certificate checks use the real name
+    return _pinned(url, address), extensions
+
+
 @cache
 def _client() -> httpx.Client:
     """One pool per process; redirects are never followed by httpx, we re-check each hop ourselves."""
@@ -120,13 +136,7 @@ def guarded_stream(url: str, *, max_bytes: int, timeout: float = 60.0) -> Iterat
     for _ in range(MAX_REDIRECTS + 1):
         host, address = _resolve(current)
         headers = {"User-Agent": "KieStudio/0.1 (+media copy)"}
-        target, extensions = current, {}
-        if address is not None:
-            parts = urlsplit(current)
-            target = _pinned(current, address)
-            headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
-            if parts.scheme == "https":
-                extensions["sni_hostname"] = host  # SNI and certificate checks use the real name
+        target, extensions = _pin(current, host, address, headers)
         with client.stream("GET", target, headers=headers, timeout=request_timeout, extensions=extensions) as response:
             if response.is_redirect:
                 location = response.headers.get("location")
@@ -160,3 +170,24 @@ def fetch_to_file(url: str, dest: IO[bytes], *, max_bytes: int, timeout: float =
             dest.write(chunk)
         url = response.extensions["kiestudio_url"]
         return Fetched(url=url, content_type=response.headers.get("content-type", ""), size=size)
+
+
+def guarded_post(url: str, *, content: bytes, headers: dict[str, str], timeout: float = 10.0) -> int:
+    """POST ``content`` once to a URL that passes the https-only check, connecting to the address that was
+    checked (so DNS can't change between the check and the connection). Redirects are not followed: a 3xx is
+    the answer. Returns the status code; raises BlockedURL for a refused URL and FetchError for a timeout or a
+    connection error (its message is safe to show)."""
+    host, address = _resolve(url, https_only=True)
+    sent = {"User-Agent": "KieStudio/0.1 (+webhook)", **headers}
+    target, extensions = _pin(url, host, address, sent)
+    try:
+        with _client().stream(
+            "POST", target, content=content, headers=sent, timeout=httpx.Timeout(timeout), extensions=extensions
+        ) as response:
+            for _ in response.iter_bytes(65536):  # read a little of the answer, never all of it
+                break
+            return response.status_code
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"No answer within {timeout:g} s.") from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(f"Could not connect ({exc.__class__.__name__}: {str(exc)[:200]}).") from exc

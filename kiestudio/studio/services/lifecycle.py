@@ -18,6 +18,7 @@ from kiestudio.studio.models import (
     Status,
 )
 from kiestudio.studio.services.plan import log
+from kiestudio.studio.services.webhooks import generation_webhook
 from kiestudio.studio.signals import generation_ended
 from kiestudio.usage.services import usage_release
 
@@ -64,17 +65,20 @@ def transition(
     query = Generation.objects.filter(pk=generation.pk, status=current)
     if lease_token is not None:
         query = query.filter(lease_token=lease_token)
-    if not query.update(**values):
-        return False
-    for key, value in values.items():
-        setattr(generation, key, value)
-    if current in HELD and to not in HELD:
-        usage_release(source=generation.usage_source)
+    with transaction.atomic():  # the move and what it records (the event, its webhooks) commit together
+        if not query.update(**values):
+            return False
+        for key, value in values.items():
+            setattr(generation, key, value)
+        if current in HELD and to not in HELD:
+            usage_release(source=generation.usage_source)
+        if to != current:
+            GenerationEvent.objects.create(generation=generation, from_status=current, to_status=to, note=note[:300])
+            if to in TERMINAL:
+                generation_webhook(generation)
+                pk = generation.pk
+                transaction.on_commit(lambda: generation_ended.send_robust(sender=Generation, generation_id=pk))
     if to != current:
-        GenerationEvent.objects.create(generation=generation, from_status=current, to_status=to, note=note[:300])
-        if to in TERMINAL:
-            pk = generation.pk
-            transaction.on_commit(lambda: generation_ended.send_robust(sender=Generation, generation_id=pk))
         log.info("generation %s: %s -> %s", generation.pk, current, to, extra={"note": note[:120]})
     return True
 
