@@ -16,6 +16,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kiestudio.settings")
 django.setup(set_prefix=False)
 
 from kiestudio.chat import relay  # noqa: E402  (needs the apps loaded above)
+from kiestudio.mcp_server.server import handles as mcp_handles  # noqa: E402
+from kiestudio.mcp_server.server import mcp_app  # noqa: E402
 from kiestudio.studio.apps import _say_when_callbacks_cannot_arrive  # noqa: E402
 
 _lent: contextvars.ContextVar[list[ThreadPoolExecutor] | None] = contextvars.ContextVar("lent", default=None)
@@ -100,4 +102,7 @@ async def application(scope, receive, send):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     relay.bind_loop()
+    if scope["type"] == "http" and mcp_handles(scope["path"]):
+        await mcp_app(scope, receive, send)  # the MCP server (streamable HTTP), for desktop assistants
+        return
     await django_application(scope, receive, send)
