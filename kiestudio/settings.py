@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "kiestudio.agent",
     "kiestudio.sharing",
     "kiestudio.api",
+    "kiestudio.mcp_server",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,8 @@ KIE_CALLBACK_TOKEN = (
 FETCH_ALLOWED_PRIVATE_HOSTS = env_list(
     "FETCH_ALLOWED_PRIVATE_HOSTS", [f"127.0.0.1:{KIE_SIMULATOR_PORT}"] if KIE_USE_SIMULATOR else []
 )
+# Outgoing webhooks: multiplies the retry delays (30 s, 2 min, 10 min, 1 h, 6 h, 24 h); tests use 0.
+WEBHOOK_RETRY_SCALE = env_float("WEBHOOK_RETRY_SCALE", 1.0, minimum=0.0)
 
 # --- Generation workers -----------------------------------------------------------------------------------
 
@@ -317,6 +320,11 @@ CHAT_STALE_SECONDS = env_int("CHAT_STALE_SECONDS", 15, minimum=2)
 CHAT_AI_TITLES = env_bool("CHAT_AI_TITLES", not TESTING)
 # What one chat turn (the creator's message and the tool rounds that follow it) may spend on generations.
 AGENT_TURN_CEILING_CREDITS = env_float("AGENT_TURN_CEILING_CREDITS", 500.0, minimum=0)
+
+# --- API (issue 22) ---------------------------------------------------------------------------------------
+
+# Requests one API token may make per minute (over it: 429 with Retry-After).
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 60, minimum=1)
 
 # --- Static and media -------------------------------------------------------------------------------------
 

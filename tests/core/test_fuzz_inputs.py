@@ -119,6 +119,25 @@ COMPARE_FORM = {
 # Two models (the second's ratio field is "aspectRatio"), so a fuzzed shared setting is what decides.
 COMPARE_BASE: dict[str, str | list[str]] = {"prompt": "a fox", "models": ["nano-banana-pro", "flux-kontext/pro"]}
 
+SHARE_FORM = {
+    "kind": "choice",
+    "id": "id:generation",
+    "access": "choice",
+    "password": "text",
+    "expiry": "choice",
+    "expiry_date": "date",
+    "allow_download": "flag",
+    "show_prompt": "flag",
+}
+# Until a date, so that a blank date is refused rather than read as "no date".
+SHARE_BASE: dict[str, str | list[str]] = {
+    "kind": "item",
+    "id": "$generation",
+    "access": "anyone",
+    "expiry": "date",
+    "expiry_date": "2099-12-31",
+}
+
 URLS: dict[str, Entry] = {
     # core
     "home": Entry(G),
@@ -154,6 +173,25 @@ URLS: dict[str, Entry] = {
     "invitation-revoke": Entry(P, acts=True),
     "invitation": Entry(P),
     "settings": Entry(G),
+    # API tokens (issue 22); the API itself answers a session with 401 (it takes a token: tests/api fuzzes it)
+    "api-tokens": Entry(G),
+    "api-token-new": Entry(
+        P,
+        {"name": "text", "scopes": "choice", "monthly_cap": "credits", "expires": "choice", "expires_on": "date"},
+        base={"name": "CI", "scopes": "read", "expires": "date", "expires_on": "2099-01-01"},
+    ),
+    "api-token-revoke": Entry(P, acts=True),
+    "api-root": Entry(G),
+    "openapi-json": Entry(G),
+    "api-models": Entry(G),
+    "api-model": Entry(G),
+    "api-estimate": Entry(P, {"body": "body"}),
+    "api-generations": Entry(P, {"body": "body"}),
+    "api-generation": Entry(G),
+    "api-generation-file": Entry(G),
+    "api-gallery": Entry(G, {"q": "text", "cursor": "cursor"}),
+    "api-chat-messages": Entry(P, {"body": "body"}),
+    "api-chat-message": Entry(G),
     "settings-name": Entry(P, {"name": "text"}),
     "settings-key": Entry(P, {"action": "choice", "key": "text"}),
     "settings-key-test": Entry(P, acts=True),
@@ -255,6 +293,14 @@ URLS: dict[str, Entry] = {
     "batch-zip": Entry(P),
     "comparison-judge": Entry(P, {"winner": "id:generation"}),
     "leaderboard": Entry(G, {"tag": "id:tag", "member": "id:user"}),
+    # share links (the public page and its files take a token: unknown ones are a 404)
+    "shares": Entry(G),
+    "share-new": Entry(P, SHARE_FORM, base=SHARE_BASE),
+    "share-revoke": Entry(P, acts=True),
+    "share-page": Entry(P, {"password": "text"}),
+    "share-media": Entry(G),
+    "share-thumb": Entry(G),
+    "share-download": Entry(G),
     # chat
     "chat": Entry(G, {"attach": "id:reference"}),
     "chat-list": Entry(G, {"current": "id:conversation", "q": "text"}),
@@ -286,6 +332,19 @@ URLS: dict[str, Entry] = {
     "agent-step-move": Entry(P, {"direction": "choice"}),
     "agent-step-leave-out": Entry(P, {"keep": "flag"}),
     "agent-step-retry": Entry(P, acts=True),
+    # webhooks (settings)
+    "webhooks": Entry(G),
+    "webhook-create": Entry(
+        P,
+        {"url": "url", "events": "choice"},
+        base={"url": "https://93.184.215.14/hooks/in", "events": "generation.succeeded"},
+    ),
+    "webhook-roll": Entry(P, acts=True),
+    "webhook-active": Entry(P, {"action": "choice"}),
+    "webhook-delete": Entry(P, acts=True),
+    "webhook-ping": Entry(P, acts=True),
+    "webhook-deliveries": Entry(G),
+    "webhook-delivery-retry": Entry(P, acts=True),
 }
 
 # Which of the other workspace's objects an id parameter of each kind is tried with.

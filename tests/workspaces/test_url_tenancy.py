@@ -13,12 +13,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kiestudio.agent.models import Plan, ToolCall
 from kiestudio.agent.services import toolcalls_open
+from kiestudio.api.tokens import token_create
 from kiestudio.batches.models import Batch
 from kiestudio.chat.models import Conversation, Message
 from kiestudio.gallery.models import Collection, Rating
 from kiestudio.gallery.services import tags_add
+from kiestudio.sharing.services import share_create
 from kiestudio.studio.models import Asset, Generation, SunoPersona
 from kiestudio.uploads.models import Reference
+from kiestudio.webhooks.models import Delivery, Endpoint
+from kiestudio.webhooks.services import webhook_endpoint_create
 from kiestudio.workspaces.models import Membership, Role
 from kiestudio.workspaces.services import invitation_create
 from tests.chat.helpers import conversation_for
@@ -73,6 +77,8 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "batch-retry": ("batch", "post"),
     "batch-zip": ("batch", "post"),
     "comparison-judge": ("batch", "post"),
+    # share links
+    "share-revoke": ("share", "post"),
     # chat tools (agent)
     "agent-cards": ("asking", "get"),
     "agent-autorun": ("asking", "post"),
@@ -100,14 +106,31 @@ ID_URLS: dict[str, tuple[str, str] | tuple[str, str, list[str]]] = {
     "chat-message-regenerate": ("message", "post"),
     "chat-message-edit": ("question", "post"),
     "chat-message-show": ("question", "post"),
+    # API tokens (the API's own URLs take a token, not a session: their tenancy is tested in tests/api/test_api.py)
+    "api-token-revoke": ("apitoken", "post"),
+    # webhooks (settings)
+    "webhook-roll": ("webhook", "post"),
+    "webhook-active": ("webhook", "post"),
+    "webhook-delete": ("webhook", "post"),
+    "webhook-ping": ("webhook", "post"),
+    "webhook-deliveries": ("webhook", "get"),
+    "webhook-delivery-retry": ("delivery", "post"),
 }
 
 NOT_OBJECT_IDS = {
     "invitation": "a secret token; expired, revoked and reused tokens are tested in test_invitations",
     "choice-sample": "a catalog model and setting (a voice sample, the same for every workspace); tested in tests/studio",
     "kie-callback": "a signed callback token from Kie, not a user's URL; tested in tests/studio",
+    "api-model": "a catalog model's key, the same for every workspace; tested in tests/api",
+    "api-generation": "the API, authenticated by a workspace's token: another workspace's ids are 404 in tests/api",
+    "api-generation-file": "the API, authenticated by a workspace's token: another workspace's ids are 404 in tests/api",
+    "api-chat-message": "the API, authenticated by a workspace's token: another workspace's ids are 404 in tests/api",
     "account_confirm_email": "django-allauth's email confirmation key",
     "account_reset_password_from_key": "django-allauth's password reset key",
+    "share-page": "a share link's secret token; unknown, revoked, expired and trashed ones are tested in tests/sharing",
+    "share-media": "a share link's token and a file of what it shares (any other file is a 404): tests/sharing",
+    "share-thumb": "a share link's token and a file of what it shares (any other file is a 404): tests/sharing",
+    "share-download": "a share link's token and a file of what it shares (any other file is a 404): tests/sharing",
 }
 
 
@@ -197,6 +220,13 @@ def make_objects(alice) -> dict[str, object]:
     Conversation.objects.filter(pk=conversation.pk).update(current_leaf=reply, is_shared=True)
     owner = Membership.objects.get(workspace=workspace, user=alice)
     invitation = invitation_create(workspace=workspace, actor_membership=owner, role=Role.MEMBER).invitation
+    share = share_create(workspace=workspace, actor=alice, kind="collection", target=collection).share
+    webhook, _ = webhook_endpoint_create(
+        workspace=workspace, actor=alice, url="https://93.184.215.14/hooks/in", events=["generation.succeeded"]
+    )
+    delivery = Delivery.objects.create(
+        workspace=workspace, endpoint=webhook, event="ping", payload={}, status=Delivery.Status.FAILED
+    )
     return {
         "membership": owner,
         "invitation": invitation,
@@ -215,6 +245,10 @@ def make_objects(alice) -> dict[str, object]:
         "toolcall": toolcall,
         "plan": plan_call.plan,
         "step": plan_call.plan.steps.get(),
+        "apitoken": token_create(workspace=workspace, actor_membership=owner, name="CI", scopes=["read"]).token,
+        "share": share,
+        "webhook": webhook,
+        "delivery": delivery,
     }
 
 
@@ -255,6 +289,8 @@ def test_a_member_of_another_workspace_gets_404(client, charlie, objects, name):
     assert Plan.objects.filter(pk=objects["plan"].pk, status=Plan.Status.PROPOSED).exists()
     assert ToolCall.objects.filter(pk=objects["toolcall"].pk, status=ToolCall.Status.PROPOSED).exists()
     assert not Generation.objects.exclude(pk=objects["generation"].pk).exists()
+    assert Endpoint.objects.filter(pk=objects["webhook"].pk, is_active=True).exists()
+    assert Delivery.objects.get(endpoint=objects["webhook"]).status == Delivery.Status.FAILED
 
 
 @pytest.mark.parametrize("name", list(_params()))
