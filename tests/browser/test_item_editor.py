@@ -116,18 +116,19 @@ def test_kling_shots_and_an_element_are_made_with_the_editor(
     generation = Generation.objects.get()
     assert generation.status == Status.SUCCEEDED
     assert generation.inputs["multi_shots"] is True and generation.inputs["multi_prompt"] == SHOTS
-    first, second, video = Reference.objects.order_by("pk")
-    assert (first.kind, second.kind, video.kind) == ("image", "image", "video")
+    # The two pictures were uploaded together, so either may have been stored first: the element keeps the box's
+    # order, and Kie gets each one's upload in that order.
+    pictures = {r.placeholder: r for r in Reference.objects.filter(kind="image")}
+    [video] = Reference.objects.filter(kind="video")
     [sent_element] = generation.inputs["kling_elements"]
-    assert sent_element == {
-        "name": "dog",
-        "description": "a small brown dog",
-        "element_input_urls": [first.placeholder, second.placeholder],
-        "element_input_video_urls": [video.placeholder],
-    }
+    assert set(sent_element) == {"name", "description", "element_input_urls", "element_input_video_urls"}
+    assert (sent_element["name"], sent_element["description"]) == ("dog", "a small brown dog")
+    assert sorted(sent_element["element_input_urls"]) == sorted(pictures) and len(pictures) == 2
+    assert sent_element["element_input_video_urls"] == [video.placeholder]
     body = kie_sim.sim.get_task(generation.kie_task_id, "market").body["input"]
     assert body["multi_prompt"] == SHOTS
-    assert body["kling_elements"][0]["element_input_urls"] == [first.kie_url, second.kie_url]
+    sent_pictures = [pictures[p].kie_url for p in sent_element["element_input_urls"]]
+    assert body["kling_elements"][0]["element_input_urls"] == sent_pictures
     assert body["kling_elements"][0]["element_input_video_urls"] == [video.kie_url]
 
     # Remix: the rows come back as they were, pictures and clip included.
