@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from pydantic import AnyHttpUrl
 
 from kiestudio.api.models import ApiToken
 from kiestudio.api.tokens import TokenError, token_authenticate
+from kiestudio.core.ratelimit import shared_limiter
 from kiestudio.mcp_server import tools
 
 PATH = "/mcp"
@@ -75,6 +77,13 @@ def _call[T](fn: Callable[..., T], **kwargs: Any) -> T:
         )
         if token is None or not token.is_active:
             raise ToolError("This API token is no longer valid.")
+        # The REST API's per-token limit, in the same bucket: a token's calls count once, whichever way they come.
+        wait = shared_limiter().try_acquire(f"api:{token.pk}", limit=settings.API_RATE_LIMIT, window=60.0)
+        if wait:
+            raise ToolError(
+                f"Too many calls with this token (at most {settings.API_RATE_LIMIT} a minute, REST and MCP "
+                f"together): try again in {max(1, math.ceil(wait))} s."
+            )
         return fn(token=token, **kwargs)
     except tools.McpToolError as exc:
         raise ToolError(str(exc)) from None

@@ -133,6 +133,11 @@ def test_tokens_scopes_and_workspaces_are_enforced(asgi_live_server, kie_sim, al
     )
     assert hidden.is_error and f"no gallery item {theirs.pk} in this workspace" in _text(hidden)
     assert bad_model.is_error and "holo/9000" in _text(bad_model)
+    # The token's calls share the REST API's per-token limit: past it, a clear error and nothing done.
+    settings.API_RATE_LIMIT = 3  # three calls were made above
+    _, (limited,) = _session(asgi_live_server, reader.raw, [("list_models", {})])
+    assert limited.is_error and "Too many calls with this token (at most 3 a minute" in _text(limited)
+    assert not AuditEvent.objects.filter(action="mcp.tool_called", details__tool="list_models").exists()
     token_revoke(token=reader.token, actor_membership=Membership.objects.get(user=alice))
     with pytest.raises(Exception):  # noqa: B017  (the SDK's client fails to connect: a 401 on its first request)
         _session(asgi_live_server, reader.raw, [])
