@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.urls import reverse
 
 from kiestudio.batches.models import Batch, BatchItem
+from kiestudio.core.links import public_url
 from kiestudio.studio.models import PENDING, Generation
 from kiestudio.webhooks.services import webhook_emit, webhook_wanted
 
@@ -21,7 +21,6 @@ def batch_webhook_data(batch: Batch) -> dict[str, Any]:
     counts = {row["status"]: row["n"] for row in rows.order_by().values("status").annotate(n=Count("pk"))}
     finished = rows.order_by("-completed_at").values_list("completed_at", flat=True).first()
     charged = rows.aggregate(total=Sum("credits_charged"))["total"] or 0
-    base = settings.PUBLIC_BASE_URL.rstrip("/")
     return {
         "batch_id": batch.pk,
         "name": batch.name,
@@ -32,7 +31,7 @@ def batch_webhook_data(batch: Batch) -> dict[str, Any]:
         "counts": counts,
         "credits": str(charged),
         "generation_ids": list(rows.order_by("pk").values_list("pk", flat=True)),
-        "url": base + reverse("batch", args=[batch.pk]),
+        "url": public_url(reverse("batch", args=[batch.pk])),
     }
 
 

@@ -10,7 +10,6 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
@@ -19,6 +18,7 @@ from kiestudio.api.models import ApiSpend, ApiToken, Scope
 from kiestudio.api.services import IdempotencyConflict, api_generation_create, api_plan
 from kiestudio.api.tokens import ScopeMissing, TokenCapExceeded, token_cap_check, token_membership
 from kiestudio.core.credits import format_credits
+from kiestudio.core.links import public_url
 from kiestudio.gallery.selectors import gallery_queryset, parse_filters
 from kiestudio.kie.catalog import KINDS, UnknownModel, estimate_credits, get_model
 from kiestudio.kie.catalog.actions import get_action
@@ -55,10 +55,6 @@ def _audit(token: ApiToken, membership: Membership, tool: str, **details: object
         token=token.prefix,
         **details,
     )
-
-
-def _absolute(path: str) -> str:
-    return f"{(settings.PUBLIC_BASE_URL or '').rstrip('/')}{path}"
 
 
 def _credits(value: Decimal) -> str:
@@ -100,11 +96,11 @@ def _variations(value: int) -> int:
 
 
 def _plan_error(exc: GenerationError) -> McpToolError:
-    fields = getattr(exc, "fields", None) or getattr(exc, "errors", None)
-    if isinstance(fields, dict) and fields:
-        detail = "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in fields.items())
-        return McpToolError(f"{exc} ({detail})")
-    return McpToolError(str(exc))
+    """The plan's refusal with each field's reasons ("Check the settings. (prompt: This field is required.)")."""
+    if not exc.errors:
+        return McpToolError(str(exc))
+    detail = "; ".join(f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in exc.errors.items())
+    return McpToolError(f"{exc} ({detail})")
 
 
 def estimate(*, token: ApiToken, model: str, inputs: dict[str, Any], variations: int = 1) -> dict[str, Any]:
@@ -127,7 +123,7 @@ def estimate(*, token: ApiToken, model: str, inputs: dict[str, Any], variations:
 def generation_view(generation: Generation) -> dict[str, Any]:
     """A generation as a tool answers it: status, price, and the studio's links to it and its files."""
     files = [
-        {"file": n, "kind": asset.kind, "url": _absolute(reverse("asset-file", args=[asset.pk]))}
+        {"file": n, "kind": asset.kind, "url": public_url(reverse("asset-file", args=[asset.pk]))}
         for n, asset in enumerate(generation.assets.order_by("index", "pk"), start=1)
     ]
     return {
@@ -137,7 +133,7 @@ def generation_view(generation: Generation) -> dict[str, Any]:
         "prompt": generation.prompt_text[:500],
         "credits": _credits(generation.credits_charged or generation.credits_estimated or Decimal(0)),
         "failure": generation.failure_message or None,
-        "gallery_url": _absolute(reverse("gallery-detail", args=[generation.pk])),
+        "gallery_url": public_url(reverse("gallery-detail", args=[generation.pk])),
         "files": files,
     }
 

@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kiestudio.core.kie import callbacks_reachable, kie_client
+from kiestudio.core.links import public_url
 from kiestudio.core.ratelimit import shared_limiter
 from kiestudio.kie.catalog import (
     FAMILIES,
@@ -176,7 +177,7 @@ def callback_url_for(spec: ModelSpec) -> tuple[str | None, bool]:
     required = bool(FAMILIES[spec.family].get("callback_required")) or spec.operation == "veo_4k"
     if not (enabled or required):
         return None, False
-    url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("kie-callback", args=[settings.KIE_CALLBACK_TOKEN])
+    url = public_url(reverse("kie-callback", args=[settings.KIE_CALLBACK_TOKEN]))
     return url, enabled
 
 

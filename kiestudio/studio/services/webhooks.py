@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 
+from kiestudio.core.links import public_url
 from kiestudio.kie.catalog import UnknownModel, get_model
 from kiestudio.studio.models import STUDIO_MADE, Asset, Generation, Status
 from kiestudio.webhooks.services import webhook_emit, webhook_wanted
@@ -17,10 +17,6 @@ EVENTS = {
     Status.FAILED: "generation.failed",
     Status.UNKNOWN: "generation.failed",  # we stopped following it: no result will come
 }
-
-
-def absolute(path: str) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 def _model_name(key: str) -> str:
@@ -42,9 +38,9 @@ def generation_webhook_data(generation: Generation) -> dict[str, Any]:
         "credits": str(credits),
         "created_at": generation.created_at.isoformat(),
         "finished_at": generation.completed_at.isoformat() if generation.completed_at else None,
-        "url": absolute(reverse("gallery-detail", args=[generation.pk])),
+        "url": public_url(reverse("gallery-detail", args=[generation.pk])),
         "files": [
-            {"url": absolute(reverse("asset-file", args=[a.pk])), "kind": a.kind, "mime_type": a.mime_type}
+            {"url": public_url(reverse("asset-file", args=[a.pk])), "kind": a.kind, "mime_type": a.mime_type}
             for a in assets
         ],
         "failure_message": generation.failure_message if generation.status != Status.SUCCEEDED else "",
