@@ -132,3 +132,58 @@ def test_a_blind_vote_reveals_the_names_and_moves_the_leaderboard(
     expect(rows.first.locator("td").nth(5)).to_have_text("5.0")
     _shot(page, "leaderboard")
     assert not serious(page, "leaderboard")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_choices_made_while_a_reprice_is_on_its_way_are_kept(signed_in_page: Page, asgi_live_server: str, alice):
+    """Choosing a model re-prices the form and swaps its lower half. A box ticked, or a shared setting chosen,
+    while that answer is on its way is kept: the tick survives the swap, and a setting's change sends a newer
+    check that replaces the one in flight (CI once saw a blind comparison run as an open one)."""
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    held: list = []
+    holding = [True]
+
+    def hold(route) -> None:
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/batches/compare/new/check/", hold)
+    page.goto(f"{asgi_live_server}/batches/compare/new/?model=google/nano-banana")
+    page.get_by_label("Prompt").fill("A kite over a wheat field")
+    page.get_by_label("Model 2").select_option(label="Seedream 4.5")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1  # the re-price is on its way, and held
+    blind = page.get_by_label(re.compile("Judge it blind"))
+    blind.check()
+    holding[0] = False
+    held[0].continue_()
+    ratio = page.get_by_label("Aspect ratio")
+    expect(ratio.locator("option[value='16:9']")).to_have_count(1)  # the answer arrived and was swapped in
+    expect(blind).to_be_checked()
+
+    # A shared setting changed while the next re-price is held sends its own check, and the last one wins.
+    holding[0] = True
+    page.get_by_label("Model 3").select_option(label="Imagen 4 Fast")
+    for _ in range(100):
+        if len(held) == 2:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 2
+    holding[0] = False
+    ratio.select_option("16:9")  # its own check replaces the one held
+    held[1].continue_()
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+    expect(page.get_by_label("Aspect ratio")).to_have_value("16:9")
+    expect(blind).to_be_checked()
+    page.get_by_role("button", name="Check prices").click()
+    expect(page.locator("#compare-preview tbody tr")).to_have_count(3)
+    expect(page.locator("#compare-preview")).to_contain_text("16:9")
+    page.get_by_role("button", name=re.compile(r"^Run 3 models")).click()
+    expect(page).to_have_url(re.compile(r"/batches/\d+/$"))
+    assert Batch.objects.get().blind
