@@ -1,19 +1,27 @@
-"""A batch's "batch.finished" webhook: sent once, when the last of its rows ends."""
+"""A batch's "batch.finished" webhook: sent once, when the last of its rows ends.
+
+The check runs after the commit that ends a row (the ``generation_ended`` signal); a process killed in that
+moment would lose it, so a sweeper (``batch_webhooks_sweep``, every minute) asks again for batches that
+ended lately."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Max, Sum
 from django.urls import reverse
+from django.utils import timezone
 
 from kiestudio.batches.models import Batch, BatchItem
 from kiestudio.core.links import public_url
 from kiestudio.studio.models import PENDING, Generation
+from kiestudio.webhooks.models import Delivery, Endpoint
 from kiestudio.webhooks.services import webhook_emit, webhook_wanted
 
 EVENT = "batch.finished"
+SWEEP_WINDOW = timedelta(hours=1)  # a batch that ended longer ago than this is not asked about again
 
 
 def batch_webhook_data(batch: Batch) -> dict[str, Any]:
@@ -46,11 +54,38 @@ def batch_check_finished(*, generation_id: int) -> bool:
         return False
     if not webhook_wanted(workspace_id=batch.workspace_id, event=EVENT):
         return False
+    return bool(_emit(batch))
+
+
+def _emit(batch: Batch) -> int:
+    """Queue the event for the endpoints that existed when the batch's last row ended; how many were made."""
+    data = batch_webhook_data(batch)
+    ended = Generation.objects.filter(batch_item__batch=batch).aggregate(last=Max("completed_at"))["last"]
     with transaction.atomic():
         made = webhook_emit(
-            workspace_id=batch.workspace_id, event=EVENT, data=batch_webhook_data(batch), key=f"{EVENT}:{batch.pk}"
+            workspace_id=batch.workspace_id, event=EVENT, data=data, key=f"{EVENT}:{batch.pk}", made_before=ended
         )
-    return bool(made)
+    return len(made)
+
+
+def batch_webhooks_sweep(*, window: timedelta = SWEEP_WINDOW) -> int:
+    """Queue "batch.finished" for each batch whose last row ended within ``window`` and whose event is not
+    queued yet; returns how many deliveries were made. Only endpoints that existed when the batch ended get
+    it, and the event's key keeps it to once per endpoint, however often this runs."""
+    workspace_ids = {
+        endpoint.workspace_id for endpoint in Endpoint.objects.filter(is_active=True) if EVENT in endpoint.events
+    }
+    if not workspace_ids:
+        return 0
+    since = timezone.now() - window
+    ended = (
+        Batch.objects.filter(workspace_id__in=workspace_ids, items__generation__completed_at__gte=since)
+        .exclude(items__generation__status__in=PENDING)
+        .distinct()
+    )
+    # A batch already emitted went to every endpoint at once: don't rebuild its data each minute.
+    emitted = set(Delivery.objects.filter(event=EVENT, created_at__gte=since).values_list("dedupe_key", flat=True))
+    return sum(_emit(batch) for batch in ended if f"{EVENT}:{batch.pk}" not in emitted)
 
 
 def on_generation_ended(sender, *, generation_id: int, **kwargs: Any) -> None:

@@ -24,7 +24,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -175,12 +175,19 @@ def _active(workspace_id: int) -> QuerySet[Endpoint]:
     return Endpoint.objects.filter(workspace_id=workspace_id, is_active=True)
 
 
-def webhook_emit(*, workspace_id: int, event: str, data: dict[str, Any], key: str = "") -> list[Delivery]:
+def webhook_emit(
+    *, workspace_id: int, event: str, data: dict[str, Any], key: str = "", made_before: datetime | None = None
+) -> list[Delivery]:
     """Queue ``event`` with ``data`` for every active endpoint of the workspace subscribed to it, in the
     caller's transaction; sent after commit. ``key`` makes the event idempotent: an event with a key already
-    queued for an endpoint is not queued again (e.g. ``"batch.finished:12"``)."""
+    queued for an endpoint is not queued again (e.g. ``"batch.finished:12"``). ``made_before`` leaves out
+    endpoints added after that moment (an event emitted late goes only where it would have gone on time)."""
     event = Event(event)
-    endpoints = [endpoint for endpoint in _active(workspace_id) if event.value in endpoint.events]
+    endpoints = [
+        endpoint
+        for endpoint in _active(workspace_id)
+        if event.value in endpoint.events and (made_before is None or endpoint.created_at <= made_before)
+    ]
     if not endpoints:
         return []
     with transaction.atomic():

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_q.models import Schedule
 
 from kiestudio.batches import services as batch_services
 from kiestudio.batches.models import Batch
 from kiestudio.batches.rows import rows_from_list
-from kiestudio.batches.webhooks import batch_check_finished
+from kiestudio.batches.tasks import batch_sweep_task
+from kiestudio.batches.webhooks import batch_check_finished, batch_webhooks_sweep
 from kiestudio.studio.models import Asset, Generation, Status
 from kiestudio.studio.services import transition
 from kiestudio.studio.services.webhooks import generation_webhook
-from kiestudio.webhooks.models import Delivery
+from kiestudio.webhooks.models import Delivery, Endpoint
 from kiestudio.webhooks.services import webhook_endpoint_create
 from kiestudio.workspaces.models import Membership
 from tests.studio.helpers import create, drain, workspace_of
@@ -130,3 +135,37 @@ def test_a_batch_with_rows_still_running_has_not_finished(alice, hooked, django_
     with django_capture_on_commit_callbacks(execute=True):
         assert batch_check_finished(generation_id=second.pk)
     assert len(_bodies(hooked, "batch.finished")) == 1
+
+
+def test_a_batch_whose_ending_check_was_lost_is_emitted_by_the_sweeper(
+    alice, hooked, django_capture_on_commit_callbacks
+):
+    """The rows end without their after-commit check (a process killed between the commit and the signal): the
+    minute sweeper emits "batch.finished" once, only to endpoints that existed when the batch ended, and not for
+    a batch that ended before its window."""
+    workspace = workspace_of(alice)
+    ended = timezone.now() - timedelta(minutes=5)
+    Endpoint.objects.update(created_at=ended - timedelta(days=1))  # the receiver was there before the batch
+    batch = Batch.objects.create(workspace=workspace, created_by=alice, name="Boats", source=Batch.Source.LIST)
+    old = Batch.objects.create(workspace=workspace, created_by=alice, name="Old", source=Batch.Source.LIST)
+    first, second, third = create(alice, prompt="a boat", variations=3)
+    batch.items.create(generation=first, line=1)
+    batch.items.create(generation=second, line=2)
+    old.items.create(generation=third, line=1)
+    Generation.objects.filter(pk=first.pk).update(status=Status.SUCCEEDED, completed_at=ended)
+    assert batch_webhooks_sweep() == 0  # a row still waits: not ended
+    Generation.objects.filter(pk=second.pk).update(status=Status.FAILED, completed_at=ended)
+    Generation.objects.filter(pk=third.pk).update(status=Status.SUCCEEDED, completed_at=ended - timedelta(hours=2))
+    # An endpoint added after the batch ended doesn't get it.
+    webhook_endpoint_create(workspace=workspace, actor=alice, url=f"{hooked.url}late", events=["batch.finished"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert batch_sweep_task() == 1
+    [body] = _bodies(hooked, "batch.finished")
+    assert body["data"]["batch_id"] == batch.pk and body["data"]["counts"] == {"succeeded": 1, "failed": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert batch_sweep_task() == 0  # once, however often it runs
+        assert not batch_check_finished(generation_id=second.pk)  # and the signal's late check agrees
+    assert Delivery.objects.filter(event="batch.finished").count() == 1
+    schedule = Schedule.objects.get(name="batches-sweep")
+    assert schedule.minutes == 1 and schedule.repeats == -1
+    assert import_string(schedule.func) is batch_sweep_task
